@@ -1,0 +1,76 @@
+"""Start-up: settings → backend, store, people, agents, models, runtime. Nothing happens at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from core.agent import Agent, discover_agents
+from core.context import Redactor
+from core.models.base import Model
+from core.models.demo import OfflineDemoModel
+from core.people import load_people_file
+from core.plugins import load_backend
+from core.runtime import Limits, Runtime
+from core.settings import Settings
+from core.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    settings: Settings
+    store: Store
+    agents: dict[str, Agent]
+    runtime: Runtime
+
+
+class Models:
+    """One model client per model string; the offline demo model when none is configured."""
+
+    def __init__(self, settings: Settings, agents: dict[str, Agent]) -> None:
+        self.settings = settings
+        self.demo = OfflineDemoModel({a.name: a.demo for a in agents.values() if a.demo})
+        self._clients: dict[str, Model] = {}
+
+    def __call__(self, agent: Agent) -> Model:
+        name = agent.model or self.settings.switchboard_model
+        if name is None:
+            return self.demo
+        if name not in self._clients:
+            from core.models.llm import LiteLLMModel
+
+            key = self.settings.switchboard_llm_api_key
+            self._clients[name] = LiteLLMModel(
+                name,
+                api_base=self.settings.switchboard_llm_api_base,
+                api_key=key.get_secret_value() if key else None,
+            )
+        return self._clients[name]
+
+
+@asynccontextmanager
+async def open_app(settings: Settings, *, migrate: bool = False) -> AsyncIterator[App]:
+    backend = load_backend()
+    if migrate:
+        backend.upgrade(settings.database_url)
+    store = backend.open(settings.database_url)
+    try:
+        if settings.switchboard_people is not None:
+            await store.save_people(load_people_file(settings.switchboard_people))
+        agents = discover_agents()
+        limits = Limits(
+            context_tokens=settings.switchboard_context_tokens,
+            request_timeout=timedelta(hours=settings.switchboard_request_timeout_hours),
+        )
+        runtime = Runtime(
+            store,
+            agents,
+            Models(settings, agents),
+            redactor=Redactor(settings.secrets()),
+            limits=limits,
+        )
+        yield App(settings, store, agents, runtime)
+    finally:
+        await store.close()

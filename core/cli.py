@@ -1,0 +1,333 @@
+"""The `switchboard` command. Heavy imports wait inside the commands, so `--help` starts at once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from core.app import App
+    from core.settings import Settings
+    from core.store import RequestInfo
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="Switchboard: agents that work with people.", no_args_is_help=True, add_completion=False
+)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+AsOpt = Annotated[str | None, typer.Option("--as", help="The person you act as (a people id).")]
+
+
+def main() -> None:
+    app()
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _with_app(work: Callable[[App], Awaitable[T]], *, migrate: bool = False) -> T:
+    """Build the settings and the app, run one command's work, and turn known errors into messages."""
+    from core.app import open_app
+    from core.humans import NotAllowed
+    from core.people import PeopleFileError
+    from core.settings import Settings
+    from core.store import AlreadyDecided
+
+    async def go(settings: Settings) -> T:
+        async with open_app(settings, migrate=migrate) as a:
+            return await work(a)
+
+    try:
+        return asyncio.run(go(Settings()))
+    except (NotAllowed, AlreadyDecided, PeopleFileError, KeyError, LookupError) as e:
+        message = e.args[0] if isinstance(e, KeyError) else str(e)
+        _console(stderr=True).print(f"[red]error:[/] {message}")
+        raise typer.Exit(1) from None
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+@app.command()
+def run(
+    agent: str,
+    message: str,
+    as_: AsOpt = None,
+    detach: Annotated[bool, typer.Option(help="Stop when the thread waits; print its id.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Start a thread with AGENT. In a terminal, you answer its questions and approvals here."""
+
+    async def work(a: App) -> None:
+        out = _console(stderr=json_)
+        thread_id = await a.runtime.start(agent, message, requester=as_)
+        seen = 0
+        while True:
+            state = await a.runtime.advance(thread_id)
+            seen = await _print_events(a, thread_id, seen, out)
+            if (
+                detach
+                or state.status != "waiting_human"
+                or not await _answer_here(a, thread_id, out)
+            ):
+                break
+        info = await a.store.thread(thread_id)
+        assert info is not None
+        if json_:
+            _print_json({"thread_id": thread_id, "status": info.status})
+        elif info.status == "waiting_human":
+            out.print(
+                f"\n[bold]{thread_id}[/] is waiting. Answer with `switchboard respond REQUEST …`"
+                f" (see `switchboard requests`), then `switchboard resume {thread_id}`."
+            )
+        else:
+            out.print(f"\n[bold]{thread_id}[/]: {info.status}")
+
+    _with_app(work, migrate=True)
+
+
+async def _print_events(a: App, thread_id: str, seen: int, out: Console) -> int:
+    from core.timeline import describe
+
+    for stored in await a.store.events(thread_id):
+        if stored.seq > seen:
+            out.print(
+                f"[dim]{stored.seq:>3}[/] [cyan]{stored.event.type:<17}[/] {describe(stored.event)}"
+            )
+            seen = stored.seq
+    return seen
+
+
+async def _answer_here(a: App, thread_id: str, out: Console) -> bool:
+    """The terminal acts as the human: False when there is no one to answer or no input."""
+    from core.humans import Answer, Approve, Reject, may_answer, respond
+
+    people = await a.store.people()
+    for request in [r for r in await a.store.requests() if r.thread_id == thread_id]:
+        allowed = [p for p in people if may_answer(p, request)]
+        if not allowed:
+            out.print(
+                f"[yellow]No one in the people directory may answer {request.id}"
+                f" ({', '.join(request.recipients)}); set SWITCHBOARD_PEOPLE.[/]"
+            )
+            return False
+        person = allowed[0]
+        out.print(
+            f"\n[bold]{request.kind.title()} for {', '.join(request.recipients)}:[/] {request.question}"
+        )
+        try:
+            if request.kind == "approval":
+                said = await _ask(f"Approve as {person.id}? [y]es / [n]o: ")
+                if said.lower().startswith("y"):
+                    response: Approve | Reject | Answer = Approve()
+                else:
+                    response = Reject(
+                        await _ask("Reason for rejecting: ") or "rejected in the terminal"
+                    )
+            else:
+                options = f" ({' / '.join(request.options)})" if request.options else ""
+                response = Answer(await _ask(f"Answer as {person.id}{options}: "))
+        except EOFError:
+            return False
+        await respond(a.store, request.id, person.id, response, via="terminal")
+    return True
+
+
+async def _ask(prompt: str) -> str:
+    """One line from the terminal, without blocking the event loop; EOFError when input ends."""
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    line: str = await asyncio.to_thread(sys.stdin.readline)
+    if not line:
+        raise EOFError
+    return line.strip()
+
+
+@app.command()
+def threads(
+    status: Annotated[str | None, typer.Option(help="Only threads in this status.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """List threads, most recent first."""
+
+    async def work(a: App) -> None:
+        found = await a.store.threads(status=status)
+        if json_:
+            _print_json([t.model_dump(mode="json") for t in found])
+            return
+        from rich.table import Table
+
+        table = Table("thread", "agent", "status", "steps", "tokens", "cost", "updated", box=None)
+        for t in found:
+            table.add_row(
+                t.id,
+                t.agent,
+                t.status,
+                str(t.steps),
+                str(t.tokens),
+                f"${t.cost:.4f}",
+                t.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
+            )
+        _console().print(table)
+
+    _with_app(work)
+
+
+@app.command()
+def show(thread: str, json_: JsonOpt = False) -> None:
+    """A thread's timeline: every event, with tokens and cost."""
+
+    async def work(a: App) -> None:
+        from core.timeline import describe, event_json
+
+        info = await a.store.thread(thread)
+        if info is None:
+            raise KeyError(f"no thread {thread}")
+        stored = await a.store.events(thread)
+        if json_:
+            _print_json({**info.model_dump(mode="json"), "events": [event_json(s) for s in stored]})
+            return
+        out = _console()
+        out.print(
+            f"[bold]{info.id}[/] {info.agent} · {info.status} · {info.steps} steps ·"
+            f" {info.tokens} tokens · ${info.cost:.4f}"
+        )
+        for s in stored:
+            at = s.event.at.strftime("%H:%M:%S")
+            out.print(f"[dim]{s.seq:>3} {at}[/] [cyan]{s.event.type:<17}[/] {describe(s.event)}")
+
+    _with_app(work)
+
+
+@app.command()
+def requests(
+    all_: Annotated[bool, typer.Option("--all", help="Include settled requests.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Human requests waiting for an answer (or all of them)."""
+
+    async def work(a: App) -> None:
+        found = await a.store.requests(status=None if all_ else "open")
+        if json_:
+            _print_json([r.model_dump(mode="json") for r in found])
+            return
+        from rich.table import Table
+
+        table = Table("request", "thread", "kind", "status", "for", "question", box=None)
+        for r in found:
+            table.add_row(r.id, r.thread_id, r.kind, r.status, ", ".join(r.recipients), r.question)
+        _console().print(table)
+
+    _with_app(work)
+
+
+@app.command()
+def respond(
+    request: str,
+    approve: Annotated[bool, typer.Option("--approve", help="Approve the request.")] = False,
+    reject: Annotated[
+        str | None, typer.Option("--reject", help="Reject, with this reason.")
+    ] = None,
+    answer: Annotated[str | None, typer.Option("--answer", help="Answer a question.")] = None,
+    as_: AsOpt = None,
+) -> None:
+    """Answer or decide a human request, as a person allowed to."""
+    from core.humans import Answer, Approve, Reject
+
+    chosen = [
+        c
+        for c in (
+            Approve() if approve else None,
+            Reject(reject) if reject else None,
+            Answer(answer) if answer is not None else None,
+        )
+        if c is not None
+    ]
+    if len(chosen) != 1:
+        _console(stderr=True).print(
+            "[red]error:[/] give exactly one of --approve, --reject REASON, --answer TEXT"
+        )
+        raise typer.Exit(2)
+    if as_ is None:
+        _console(stderr=True).print("[red]error:[/] say who you are with --as PERSON")
+        raise typer.Exit(2)
+    person = as_
+
+    async def work(a: App) -> RequestInfo:
+        from core.humans import respond as record
+
+        return await record(a.store, request, person, chosen[0], via="cli")
+
+    settled = _with_app(work)
+    _console().print(
+        f"{settled.id}: {settled.status} by {settled.decided_by}."
+        f" Continue the thread with `switchboard resume {settled.thread_id}`."
+    )
+
+
+@app.command()
+def resume(thread: str, json_: JsonOpt = False) -> None:
+    """Run a thread on from where it stopped (after an answer, a pause or a crash)."""
+
+    async def work(a: App) -> None:
+        from core.humans import resume as unpause
+
+        info = await a.store.thread(thread)
+        if info is None:
+            raise KeyError(f"no thread {thread}")
+        seen = (await a.store.load(thread)).last_seq
+        if info.status == "paused":
+            await unpause(a.store, thread, by="cli")
+        state = await a.runtime.advance(thread)
+        if json_:
+            _print_json({"thread_id": thread, "status": state.status.value})
+            return
+        out = _console()
+        await _print_events(a, thread, seen, out)
+        out.print(f"\n[bold]{thread}[/]: {state.status}")
+
+    _with_app(work)
+
+
+@app.command()
+def pause(thread: str, reason: Annotated[str, typer.Option(help="Why.")] = "") -> None:
+    """Pause a thread: no worker advances it until it is resumed."""
+    from core.humans import pause as do_pause
+
+    _with_app(lambda a: do_pause(a.store, thread, by="cli", reason=reason))
+    _console().print(f"{thread}: paused")
+
+
+@app.command()
+def cancel(thread: str, reason: Annotated[str, typer.Option(help="Why.")] = "") -> None:
+    """Cancel a thread and its open requests."""
+    from core.humans import cancel as do_cancel
+
+    _with_app(lambda a: do_cancel(a.store, thread, by="cli", reason=reason))
+    _console().print(f"{thread}: cancelled")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database to the current schema."""
+    from core.plugins import load_backend
+    from core.settings import Settings
+
+    settings = Settings()
+    load_backend().upgrade(settings.database_url)
+    _console().print("database is at the current schema")

@@ -1,0 +1,177 @@
+"""The model's view of a thread: one tagged block per event, rendered by code we own."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from core.events import (
+    ApprovalDecided,
+    BudgetWarned,
+    ContextCompacted,
+    ErrorCompacted,
+    Event,
+    HumanRequested,
+    HumanResponded,
+    MessageReceived,
+    ModelFailed,
+    ReplySent,
+    ThreadFinished,
+    ToolCalled,
+    ToolFailed,
+    ToolSucceeded,
+)
+
+MAX_ERROR_CHARS = 400
+TRUNCATED_BLOCK_CHARS = 160
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters a token: a cheap, stable estimate for budgeting the window.
+
+    What a call really cost comes from the provider's usage figures, recorded on ModelCalled.
+    """
+    return (len(text) + 3) // 4
+
+
+def _tag(name: str, body: str, **attrs: Any) -> str:
+    attr = "".join(f' {k}="{escape(str(v))}"' for k, v in attrs.items() if v not in (None, ""))
+    return f"<{name}{attr}>\n{body}\n</{name}>"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def render_event(event: Event) -> str:
+    """The block an event contributes to the context, or "" when the model needs not see it."""
+    match event:
+        case MessageReceived():
+            return _tag("message", event.text, **{"from": event.sender, "channel": event.channel})
+        case ToolCalled():
+            return _tag("call", _json(event.arguments), tool=event.tool, id=event.call_id)
+        case ToolSucceeded():
+            return _tag("result", _json(event.result), tool=event.tool, id=event.call_id)
+        case ToolFailed():
+            return _tag("error", event.error[:MAX_ERROR_CHARS], tool=event.tool, id=event.call_id)
+        case ModelFailed():
+            return _tag("error", event.error[:MAX_ERROR_CHARS], kind=event.reason)
+        case HumanRequested():
+            body = event.question
+            if event.options:
+                body += "\noptions: " + ", ".join(event.options)
+            to = ",".join(event.recipients)
+            return _tag("asked_human", body, id=event.request_id, kind=event.kind, to=to)
+        case HumanResponded():
+            return _tag("human_answer", event.answer, request=event.request_id, by=event.responder)
+        case ApprovalDecided():
+            decision = "approved" if event.approved else "rejected"
+            return _tag(
+                "approval",
+                event.reason,
+                request=event.request_id,
+                decision=decision,
+                by=event.decided_by,
+            )
+        case ContextCompacted():
+            return _tag("summary", event.summary, of_events_through=event.through_seq)
+        case BudgetWarned():
+            return _tag(
+                "budget_warning", f"{event.used:g} of {event.limit:g} used", resource=event.resource
+            )
+        case ReplySent():
+            return _tag("reply", event.text, to=event.to)
+        case ThreadFinished():
+            return _tag("finished", event.message, outcome=event.outcome)
+    return ""
+
+
+class Redactor:
+    """Replaces configured secret values before any text reaches a prompt or a log."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        # Longest first, so a secret that contains another is replaced whole.
+        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "[redacted]")
+        return text
+
+
+@dataclass(slots=True)
+class Block:
+    seq: int
+    text: str
+    tokens: int
+    error: bool
+
+
+class ContextWindow:
+    """The visible blocks of a thread, kept up to date one event at a time.
+
+    Token counts come stored with each event, so a step never re-counts the whole thread.
+    Errors stay visible until a success resolves them (ErrorCompacted), then drop out.
+    """
+
+    def __init__(self) -> None:
+        self.blocks: list[Block] = []
+        self.tokens = 0
+
+    def add(self, seq: int, event: Event, tokens: int) -> None:
+        text = render_event(event)
+        block = (
+            Block(seq, text, tokens, isinstance(event, ModelFailed | ToolFailed)) if text else None
+        )
+        match event:
+            case ErrorCompacted():
+                self.blocks = [b for b in self.blocks if not b.error]
+            case ContextCompacted() if block:
+                self.blocks = [block, *(b for b in self.blocks if b.seq > event.through_seq)]
+                block = None
+        if block:
+            self.blocks.append(block)
+        self.tokens = sum(b.tokens for b in self.blocks)
+
+    def render(self, redact: Redactor) -> str:
+        return redact("\n".join(b.text for b in self.blocks))
+
+    def compactable(self, keep_tokens: int) -> list[Block]:
+        """The oldest blocks to fold into a summary, leaving about `keep_tokens` of recent ones."""
+        kept = 0
+        for i in range(len(self.blocks) - 1, 0, -1):
+            kept += self.blocks[i].tokens
+            if kept > keep_tokens:
+                return self.blocks[: min(i + 1, len(self.blocks) - 1)]
+        return []
+
+
+class Summary(BaseModel):
+    summary: str
+
+
+SUMMARY_INSTRUCTIONS = (
+    "Summarize the conversation and work below for the agent that will continue it. Keep every"
+    " fact it still needs: who asked what, decisions, ids, numbers, results, open questions."
+    ' Answer with one JSON object: {"summary": "..."}'
+)
+
+
+def parse_summary(text: str) -> str:
+    """The summary in a model's answer; raises ValueError for anything but {"summary": str}."""
+    start, end = text.find("{"), text.rfind("}")
+    try:
+        return Summary.model_validate_json(text[start : end + 1]).summary
+    except ValidationError as e:
+        raise ValueError(f"the summary was not valid JSON: {e.errors()[0]['msg']}") from e
+
+
+def truncate_blocks(blocks: list[Block]) -> str:
+    """The deterministic fallback summary: the start of each folded block."""
+    return "\n".join(b.text[:TRUNCATED_BLOCK_CHARS] for b in blocks)

@@ -1,0 +1,189 @@
+"""A thread's history: small immutable events, named in the past tense, in one tagged union."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+Json = dict[str, Any]
+RequestKind = Literal["question", "approval"]
+# Why a human was asked: the model asked (question / approval of a gated tool), or the loop did.
+RequestPurpose = Literal["question", "approval", "escalation", "budget", "recovery"]
+Outcome = Literal["success", "failure"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    at: datetime = Field(default_factory=utcnow)
+
+
+class MessageReceived(_Event):
+    type: Literal["message_received"] = "message_received"
+    text: str
+    sender: str | None = None
+    channel: str = "cli"
+
+
+class ModelCalled(_Event):
+    type: Literal["model_called"] = "model_called"
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    latency_ms: float
+    purpose: Literal["step", "summary"] = "step"
+
+
+class ModelFailed(_Event):
+    """The model's output was unusable (broken JSON, unknown tool, bad arguments) or its call failed."""
+
+    type: Literal["model_failed"] = "model_failed"
+    reason: Literal["invalid_output", "provider_error"]
+    error: str
+    output: str = ""
+
+
+class ToolCalled(_Event):
+    type: Literal["tool_called"] = "tool_called"
+    call_id: str
+    tool: str
+    arguments: Json
+    idempotency_key: str
+
+
+class ToolSucceeded(_Event):
+    type: Literal["tool_succeeded"] = "tool_succeeded"
+    call_id: str
+    tool: str
+    result: Any
+
+
+class ToolFailed(_Event):
+    type: Literal["tool_failed"] = "tool_failed"
+    call_id: str
+    tool: str
+    error: str
+
+
+class HumanRequested(_Event):
+    type: Literal["human_requested"] = "human_requested"
+    request_id: str
+    kind: RequestKind
+    purpose: RequestPurpose
+    question: str
+    recipients: tuple[str, ...]
+    options: tuple[str, ...] = ()
+    urgency: Literal["low", "normal", "high"] = "normal"
+    tool: str | None = None
+    arguments: Json | None = None
+    arguments_hash: str | None = None
+    call_id: str | None = None
+    deadline: datetime | None = None
+
+
+class HumanResponded(_Event):
+    type: Literal["human_responded"] = "human_responded"
+    request_id: str
+    responder: str
+    answer: str
+    via: str = "cli"
+
+
+class ApprovalDecided(_Event):
+    type: Literal["approval_decided"] = "approval_decided"
+    request_id: str
+    approved: bool
+    decided_by: str
+    arguments_hash: str
+    reason: str = ""
+    via: str = "cli"
+
+
+class ErrorCompacted(_Event):
+    """A success after errors: the errors before it are resolved and leave the context."""
+
+    type: Literal["error_compacted"] = "error_compacted"
+    count: int
+    last_error: str
+
+
+class ContextCompacted(_Event):
+    type: Literal["context_compacted"] = "context_compacted"
+    summary: str
+    through_seq: int
+    method: Literal["model", "truncation"]
+
+
+class BudgetWarned(_Event):
+    type: Literal["budget_warned"] = "budget_warned"
+    resource: Literal["tokens", "cost"]
+    used: float
+    limit: float
+
+
+class ReplySent(_Event):
+    type: Literal["reply_sent"] = "reply_sent"
+    text: str
+    to: str | None = None
+    channel: str = "cli"
+
+
+class ThreadPaused(_Event):
+    type: Literal["thread_paused"] = "thread_paused"
+    by: str
+    reason: str = ""
+
+
+class ThreadResumed(_Event):
+    type: Literal["thread_resumed"] = "thread_resumed"
+    by: str
+
+
+class ThreadCancelled(_Event):
+    type: Literal["thread_cancelled"] = "thread_cancelled"
+    by: str
+    reason: str = ""
+
+
+class ThreadFinished(_Event):
+    type: Literal["thread_finished"] = "thread_finished"
+    outcome: Outcome
+    message: str
+
+
+Event = Annotated[
+    MessageReceived
+    | ModelCalled
+    | ModelFailed
+    | ToolCalled
+    | ToolSucceeded
+    | ToolFailed
+    | HumanRequested
+    | HumanResponded
+    | ApprovalDecided
+    | ErrorCompacted
+    | ContextCompacted
+    | BudgetWarned
+    | ReplySent
+    | ThreadPaused
+    | ThreadResumed
+    | ThreadCancelled
+    | ThreadFinished,
+    Field(discriminator="type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def dump_event(event: Event) -> str:
+    return event.model_dump_json(exclude_defaults=False)
+
+
+def load_event(data: str | bytes) -> Event:
+    return EVENT_ADAPTER.validate_json(data)

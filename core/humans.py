@@ -1,0 +1,114 @@
+"""People answer and decide: authorization, first decision wins, and the operator's controls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.events import (
+    ApprovalDecided,
+    Event,
+    HumanResponded,
+    ThreadCancelled,
+    ThreadPaused,
+    ThreadResumed,
+)
+from core.state import fold
+from core.store import AlreadyDecided, Conflict, Person, RequestInfo, Step, Store
+
+
+@dataclass(frozen=True, slots=True)
+class Approve:
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    text: str
+
+
+Response = Approve | Reject | Answer
+
+
+class NotAllowed(Exception):
+    """The responder may not answer this request."""
+
+
+def may_answer(person: Person, request: RequestInfo) -> bool:
+    """Only the request's recipients, by id or by role; an unknown sender never gets here."""
+    return person.id in request.recipients or any(
+        f"role:{r}" in request.recipients for r in person.roles
+    )
+
+
+def _decision(request: RequestInfo, person: Person, response: Response, via: str) -> Event:
+    match response:
+        case Approve(reason) | Reject(reason) if request.kind == "approval":
+            assert request.arguments_hash is not None
+            return ApprovalDecided(
+                request_id=request.id,
+                approved=isinstance(response, Approve),
+                decided_by=person.id,
+                arguments_hash=request.arguments_hash,
+                reason=reason,
+                via=via,
+            )
+        case Answer(text) if request.kind == "question":
+            chosen = next((o for o in request.options if o.lower() == text.strip().lower()), text)
+            return HumanResponded(
+                request_id=request.id, responder=person.id, answer=chosen, via=via
+            )
+    wanted = "--approve or --reject" if request.kind == "approval" else "--answer"
+    raise NotAllowed(f"request {request.id} is a {request.kind}: respond with {wanted}")
+
+
+async def respond(
+    store: Store, request_id: str, responder: str, response: Response, *, via: str = "cli"
+) -> RequestInfo:
+    """Record a person's answer or decision on its thread. The first decision wins."""
+    request = await store.request(request_id)
+    if request is None:
+        raise KeyError(f"no request {request_id}")
+    if request.status != "open":
+        raise AlreadyDecided(request)
+    person = await store.person(responder)
+    if person is None:
+        raise NotAllowed(f"{responder!r} is not in the people directory")
+    if not may_answer(person, request):
+        allowed = ", ".join(request.recipients)
+        raise NotAllowed(f"{person.id} may not answer {request.id} (allowed: {allowed})")
+    await append(store, request.thread_id, [_decision(request, person, response, via)])
+    settled = await store.request(request_id)
+    assert settled is not None
+    return settled
+
+
+async def append(store: Store, thread_id: str, events: list[Event], attempts: int = 5) -> None:
+    """Append events from outside the loop (answers, operator actions); retries a racing writer."""
+    for attempt in range(attempts):
+        loaded = await store.load(thread_id)
+        step = Step(
+            thread_id, loaded.last_seq, [(e, 0) for e in events], fold(events, loaded.state)
+        )
+        try:
+            await store.commit(step)
+            return
+        except Conflict:
+            if attempt == attempts - 1:
+                raise
+
+
+async def pause(store: Store, thread_id: str, by: str, reason: str = "") -> None:
+    await append(store, thread_id, [ThreadPaused(by=by, reason=reason)])
+
+
+async def resume(store: Store, thread_id: str, by: str) -> None:
+    await append(store, thread_id, [ThreadResumed(by=by)])
+
+
+async def cancel(store: Store, thread_id: str, by: str, reason: str = "") -> None:
+    await append(store, thread_id, [ThreadCancelled(by=by, reason=reason)])

@@ -1,0 +1,1 @@
+"""Models: the protocol the loop calls, and the three implementations that ship."""

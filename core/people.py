@@ -1,0 +1,29 @@
+"""The people directory file (SWITCHBOARD_PEOPLE): who exists, their roles, whom they escalate to."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from core.store import Person
+
+
+class PeopleFileError(ValueError):
+    pass
+
+
+def load_people_file(path: Path) -> list[Person]:
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise PeopleFileError(f"cannot read the people directory {path}: {e}") from e
+    try:
+        people = [Person.model_validate(entry) for entry in data.get("person", [])]
+    except ValidationError as e:
+        raise PeopleFileError(f"{path}: {e}") from e
+    ids = [p.id for p in people]
+    if duplicates := sorted({i for i in ids if ids.count(i) > 1}):
+        raise PeopleFileError(f"{path}: duplicate person ids {duplicates}")
+    return people

@@ -1,0 +1,485 @@
+"""The loop: render context → call the model → validate → route → append, one commit per step."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import to_jsonable_python
+
+from core import decide as d
+from core.agent import Agent
+from core.context import (
+    SUMMARY_INSTRUCTIONS,
+    ContextWindow,
+    Redactor,
+    estimate_tokens,
+    parse_summary,
+    render_event,
+    truncate_blocks,
+)
+from core.events import (
+    ContextCompacted,
+    ErrorCompacted,
+    Event,
+    HumanRequested,
+    MessageReceived,
+    ModelCalled,
+    ModelFailed,
+    ReplySent,
+    ThreadFinished,
+    ToolCalled,
+    ToolFailed,
+    ToolSucceeded,
+    utcnow,
+)
+from core.models.base import (
+    InvalidOutput,
+    Model,
+    ModelRequest,
+    ModelResponse,
+    ProviderError,
+    extract_call,
+)
+from core.state import ExecutionState, fold
+from core.store import OutboxMessage, Step, Store
+from core.tools import (
+    ContactHuman,
+    Reply,
+    RequestApproval,
+    SubagentResult,
+    Tool,
+    ToolCall,
+    ToolContext,
+    arguments_hash,
+)
+
+log = logging.getLogger("switchboard.runtime")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    context_tokens: int = 6000  # past this, older events are folded into a summary
+    keep_tokens: int = 2500  # what compaction leaves verbatim
+    model_attempts: int = 4  # per step, for provider errors
+    backoff: float = 0.5
+    max_backoff: float = 30.0
+    lease_seconds: float = 300.0
+    request_timeout: timedelta = timedelta(hours=24)
+
+
+class ThreadBusy(Exception):
+    """Another worker holds this thread's lease."""
+
+
+class Runtime:
+    def __init__(
+        self,
+        store: Store,
+        agents: Mapping[str, Agent],
+        model_for: Callable[[Agent], Model],
+        *,
+        redactor: Redactor | None = None,
+        limits: Limits = Limits(),
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.agents = agents
+        self.model_for = model_for
+        self.redact = redactor or Redactor(())
+        self.limits = limits
+        self.sleep = sleep
+        self.clock = clock
+        self.owner = f"worker-{uuid.uuid4().hex[:8]}"
+
+    async def start(
+        self,
+        agent: str,
+        text: str,
+        *,
+        requester: str | None = None,
+        channel: str = "cli",
+        parent_id: str | None = None,
+    ) -> str:
+        if agent not in self.agents:
+            raise KeyError(f"no agent named {agent!r}; the agents are: {', '.join(self.agents)}")
+        first = MessageReceived(text=text, sender=requester, channel=channel, at=self.clock())
+        return await self.store.create_thread(
+            agent=agent, first=first, requester=requester, channel=channel, parent_id=parent_id
+        )
+
+    async def advance(self, thread_id: str) -> ExecutionState:
+        """Run the thread until it waits, finishes or fails; the lease keeps other workers off it."""
+        if not await self.store.claim(thread_id, self.owner, seconds=self.limits.lease_seconds):
+            raise ThreadBusy(thread_id)
+        try:
+            run = await _Run.load(self, thread_id)
+            while await run.step():
+                pass
+            return run.state
+        finally:
+            await self.store.release(thread_id, self.owner)
+
+    async def run_subagent(self, parent: _Run, agent: str, task: str) -> SubagentResult:
+        child = await self.start(
+            agent, task, requester=parent.requester, parent_id=parent.thread_id
+        )
+        state = await self.advance(child)
+        match state.status:
+            case "done":
+                return SubagentResult(
+                    status="success", thread_id=child, message=state.outcome_message
+                )
+            case "waiting_human":
+                questions = "; ".join(r.question for r in state.open_requests.values())
+                return SubagentResult(status="needs_human", thread_id=child, message=questions)
+        return SubagentResult(status="failure", thread_id=child, message=state.outcome_message)
+
+
+class _Run:
+    """One lease on one thread: the folded state and the context window, kept between its steps."""
+
+    def __init__(self, rt: Runtime, agent: Agent, thread_id: str, requester: str | None) -> None:
+        self.rt = rt
+        self.agent = agent
+        self.thread_id = thread_id
+        self.requester = requester
+        self.state = ExecutionState()
+        self.last_seq = 0
+        self.window = ContextWindow()
+
+    @classmethod
+    async def load(cls, rt: Runtime, thread_id: str) -> _Run:
+        loaded = await rt.store.load(thread_id)
+        run = cls(rt, rt.agents[loaded.info.agent], thread_id, loaded.info.requester)
+        run.state, run.last_seq = loaded.state, loaded.last_seq
+        for stored in loaded.context:
+            run.window.add(stored.seq, stored.event, stored.tokens)
+        return run
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    async def step(self) -> bool:
+        """One step; False when the thread has nothing more to do for now."""
+        match d.decide(self.state, self.agent):
+            case d.Stop():
+                return False
+            case d.CallModel():
+                await self.model_step()
+            case d.RerunTool(call):
+                await self.run_tool(self.agent.tools_by_name[call.tool], call)
+            case d.RunApproved(request):
+                assert request.tool is not None and request.arguments is not None
+                call = self.tool_called(request.tool, request.arguments, call_id=request.call_id)
+                await self.commit([call])
+                await self.run_tool(self.agent.tools_by_name[request.tool], call)
+            case d.AskWhatHappened(call):
+                await self.ask_what_happened(call)
+            case d.Escalate(reason):
+                await self.escalate(
+                    "escalation", f"{self.agent.name} is stuck: {reason}. How should it proceed?"
+                )
+            case d.AskForBudget(reason):
+                question = f"{self.agent.name} has used its budget ({reason}). Continue with another budget?"
+                await self.escalate("budget", question, options=("continue", "stop"))
+            case d.Fail(reason):
+                await self.commit([ThreadFinished(outcome="failure", message=reason)])
+        return True
+
+    async def model_step(self) -> None:
+        await self.compact_if_needed()
+        request = ModelRequest(
+            agent=self.agent.name,
+            system=self.agent.system_prompt(),
+            context=self.window.render(self.rt.redact),
+            tools=self.agent.actions.specs,
+        )
+        started = time.perf_counter()
+        try:
+            response = await self.call_model(request)
+        except ProviderError as e:
+            await self.commit([ModelFailed(reason="provider_error", error=self.rt.redact(str(e)))])
+            return
+        called = self.model_called(response, started)
+        try:
+            name, arguments = extract_call(response)
+            call = self.agent.actions.validate(name, arguments)
+        except (InvalidOutput, ValidationError, ValueError) as e:
+            output = response.arguments if response.tool_name else response.text
+            failed = ModelFailed(
+                reason="invalid_output", error=_brief(e), output=(output or "")[:500]
+            )
+            await self.commit([called, failed])
+            return
+        await self.route(called, call)
+
+    async def route(self, called: ModelCalled, call: ToolCall) -> None:
+        before: list[Event] = [called, *d.budget_warnings(fold([called], self.state), self.agent)]
+        match call.arguments:
+            case Reply(message=message, outcome=outcome):
+                reply = ReplySent(text=message, to=self.requester)
+                done = ThreadFinished(outcome=outcome, message=message)
+                await self.commit(
+                    [*before, *self.resolved(), reply, done], outbox=[self.reply_to(message)]
+                )
+            case ContactHuman() as ask:
+                to = ask.to or self.requester or self.agent.escalate_to
+                if to is None:
+                    error = "contact_human needs `to`: this thread has no requester or escalation contact"
+                    await self.commit([*before, ModelFailed(reason="invalid_output", error=error)])
+                    return
+                request = self.human_requested(
+                    "question",
+                    "question",
+                    ask.question,
+                    (to,),
+                    options=tuple(ask.options),
+                    urgency=ask.urgency,
+                )
+                await self.commit(
+                    [*before, *self.resolved(), request], outbox=[self.request_out(request)]
+                )
+            case RequestApproval(tool=tool_name, arguments=arguments, reason=reason):
+                await self.gate(before, tool_name, arguments, reason)
+            case _:
+                tool = self.agent.tools_by_name[call.tool]
+                arguments = call.arguments.model_dump(mode="json")
+                if self.agent.approval_for(tool.name, call.arguments) is not None:
+                    await self.gate(before, tool.name, arguments, "")
+                    return
+                tool_called = self.tool_called(tool.name, arguments)
+                await self.commit([*before, tool_called])  # intent before effect
+                await self.run_tool(tool, tool_called)
+
+    async def gate(
+        self, before: list[Event], tool_name: str, arguments: dict[str, Any], reason: str
+    ) -> None:
+        """Ask the tool's approvers; the call runs only once approved, with exactly these arguments."""
+        tool = self.agent.tools_by_name.get(tool_name)
+        try:
+            if tool is None:
+                raise ValueError(f"unknown tool {tool_name!r}")
+            parsed = tool.args.model_validate(arguments)
+            policy = self.agent.approval_for(tool_name, parsed)
+            if policy is None:
+                raise ValueError(
+                    f"{tool_name} with these arguments needs no approval; call it directly"
+                )
+        except ValueError as e:  # ValidationError is a ValueError
+            await self.commit([*before, ModelFailed(reason="invalid_output", error=_brief(e))])
+            return
+        exact = parsed.model_dump(mode="json")
+        question = f"Approve {tool_name}({_args_text(exact)})?" + (
+            f" Reason: {reason}" if reason else ""
+        )
+        request = self.human_requested(
+            "approval", "approval", question, policy.approvers, tool=tool_name, arguments=exact
+        )
+        await self.commit([*before, *self.resolved(), request], outbox=[self.request_out(request)])
+
+    async def run_tool(self, tool: Tool, call: ToolCalled) -> None:
+        written: list[Any] = []
+        ctx = ToolContext(
+            thread_id=self.thread_id,
+            call_id=call.call_id,
+            idempotency_key=call.idempotency_key,
+            requester=self.requester,
+            data=self.rt.store.data(written),
+            run_subagent=lambda agent, task: self.rt.run_subagent(self, agent, task),
+        )
+        try:
+            result = await tool.fn(tool.args.model_validate(call.arguments), ctx)
+        # The boundary of tool code: any failure becomes an explicit error the model sees next.
+        except Exception as e:
+            log.warning("thread %s: tool %s failed: %s", self.thread_id, tool.name, e)
+            await self.commit([ToolFailed(call_id=call.call_id, tool=tool.name, error=_brief(e))])
+            return
+        done = ToolSucceeded(
+            call_id=call.call_id, tool=tool.name, result=to_jsonable_python(result)
+        )
+        await self.commit([done, *self.resolved()], business=written)
+
+    async def ask_what_happened(self, call: ToolCalled) -> None:
+        question = (
+            f"The worker stopped while running {call.tool}({_args_text(call.arguments)}) and its result"
+            " was not recorded. Did it take effect?"
+        )
+        to = self.agent.escalate_to or self.requester
+        if to is None:
+            await self.commit(
+                [ThreadFinished(outcome="failure", message=f"{question} No one to ask.")]
+            )
+            return
+        request = self.human_requested(
+            "question", "recovery", question, (to,), options=("it took effect", "it did not")
+        )
+        await self.commit([request], outbox=[self.request_out(request)])
+
+    async def escalate(self, purpose: str, question: str, options: tuple[str, ...] = ()) -> None:
+        to = self.agent.escalate_to
+        if to is None:
+            await self.commit(
+                [ThreadFinished(outcome="failure", message=f"{question} (no escalation contact)")]
+            )
+            return
+        request = self.human_requested("question", purpose, question, (to,), options=options)
+        log.warning("thread %s: %s", self.thread_id, question)
+        await self.commit([request], outbox=[self.request_out(request)])
+
+    # --- the model -----------------------------------------------------------------------------
+
+    async def call_model(self, request: ModelRequest) -> ModelResponse:
+        model = self.rt.model_for(self.agent)
+        limits = self.rt.limits
+        for attempt in range(1, limits.model_attempts + 1):
+            try:
+                return await model.complete(request)
+            except ProviderError as e:
+                if not e.retryable or attempt == limits.model_attempts:
+                    raise
+                delay = e.retry_after or min(
+                    limits.max_backoff, limits.backoff * 2 ** (attempt - 1)
+                )
+                delay *= 1 if e.retry_after else random.uniform(0.5, 1.0)
+                log.info("model %s failed (%s); retry %d in %.2fs", model.name, e, attempt, delay)
+                await self.rt.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def compact_if_needed(self) -> None:
+        if self.window.tokens <= self.rt.limits.context_tokens:
+            return
+        blocks = self.window.compactable(self.rt.limits.keep_tokens)
+        if not blocks:
+            return
+        text = "\n".join(b.text for b in blocks)
+        request = ModelRequest(
+            self.agent.name, SUMMARY_INSTRUCTIONS, self.rt.redact(text), purpose="summary"
+        )
+        started = time.perf_counter()
+        events: list[Event] = []
+        try:
+            response = await self.call_model(request)
+            events.append(self.model_called(response, started, purpose="summary"))
+            summary, method = parse_summary(response.text), "model"
+        except (ProviderError, ValueError) as e:
+            log.warning("thread %s: summary failed (%s); truncating instead", self.thread_id, e)
+            summary, method = truncate_blocks(blocks), "truncation"
+        events.append(ContextCompacted(summary=summary, through_seq=blocks[-1].seq, method=method))
+        await self.commit(events)
+
+    def model_called(
+        self, response: ModelResponse, started: float, purpose: str = "step"
+    ) -> ModelCalled:
+        return ModelCalled(
+            model=response.model,
+            prompt_tokens=response.prompt_tokens,
+            completion_tokens=response.completion_tokens,
+            cost=response.cost,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            purpose=purpose,
+            at=self.rt.clock(),
+        )
+
+    # --- events --------------------------------------------------------------------------------
+
+    def resolved(self) -> list[Event]:
+        """A success after errors resolves them: they leave the context and the counter resets."""
+        if not self.state.consecutive_errors:
+            return []
+        return [
+            ErrorCompacted(
+                count=self.state.consecutive_errors, last_error=self.state.last_error[:200]
+            )
+        ]
+
+    def tool_called(
+        self, tool: str, arguments: dict[str, Any], call_id: str | None = None
+    ) -> ToolCalled:
+        call_id = call_id or f"call-{uuid.uuid4().hex[:10]}"
+        key = f"{self.thread_id}:{call_id}"
+        return ToolCalled(
+            call_id=call_id, tool=tool, arguments=arguments, idempotency_key=key, at=self.rt.clock()
+        )
+
+    def human_requested(
+        self,
+        kind: str,
+        purpose: str,
+        question: str,
+        recipients: tuple[str, ...],
+        *,
+        tool: str | None = None,
+        arguments: dict[str, Any] | None = None,
+        **extra: Any,
+    ) -> HumanRequested:
+        now = self.rt.clock()
+        return HumanRequested(
+            request_id=f"req-{uuid.uuid4().hex[:10]}",
+            kind=kind,
+            purpose=purpose,
+            question=question,
+            recipients=recipients,
+            tool=tool,
+            arguments=arguments,
+            arguments_hash=arguments_hash(tool, arguments)
+            if tool and arguments is not None
+            else None,
+            call_id=f"call-{uuid.uuid4().hex[:10]}" if tool else None,
+            deadline=now + self.rt.limits.request_timeout,
+            at=now,
+            **extra,
+        )
+
+    def reply_to(self, text: str) -> OutboxMessage:
+        return OutboxMessage(recipient=self.requester, channel="auto", kind="reply", text=text)
+
+    def request_out(self, request: HumanRequested) -> OutboxMessage:
+        recipient = request.recipients[0] if request.recipients else None
+        return OutboxMessage(recipient, "auto", "request", request.question, request.request_id)
+
+    async def commit(
+        self,
+        events: list[Event],
+        *,
+        business: list[Any] | None = None,
+        outbox: list[OutboxMessage] | None = None,
+    ) -> None:
+        """One transaction: the events, the state they fold to, business rows and messages to send."""
+        state = fold(
+            events, self.state
+        )  # an invalid transition raises here, before anything is written
+        rendered = [(e, estimate_tokens(render_event(e))) for e in events]
+        step = Step(
+            thread_id=self.thread_id,
+            after_seq=self.last_seq,
+            events=rendered,
+            state=state,
+            business=business or [],
+            outbox=outbox or [],
+            owner=self.rt.owner,
+            lease_seconds=self.rt.limits.lease_seconds,
+        )
+        await self.rt.store.commit(step)
+        for i, (event, tokens) in enumerate(rendered, start=self.last_seq + 1):
+            self.window.add(i, event, tokens)
+        self.last_seq += len(events)
+        self.state = state
+
+
+def _brief(error: BaseException) -> str:
+    if isinstance(error, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:5])
+    return f"{type(error).__name__}: {error}" if not isinstance(error, ValueError) else str(error)
+
+
+def _args_text(arguments: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in arguments.items())

@@ -1,0 +1,59 @@
+"""Every setting, from the environment or `.env`. Built once in `main()` and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./switchboard.db"
+    switchboard_model: str | None = None  # a litellm model string; None: the offline demo model
+    switchboard_llm_api_base: str | None = None
+    switchboard_llm_api_key: SecretStr | None = None
+    switchboard_api_token: SecretStr | None = None
+    switchboard_public_url: str = "http://127.0.0.1:8000"
+    switchboard_people: Path | None = None
+    switchboard_redact: str = ""  # extra values to keep out of prompts and logs, comma-separated
+    switchboard_request_timeout_hours: float = 24.0
+    switchboard_context_tokens: int = 6000
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    discord_bot_token: SecretStr | None = None
+    discord_application_id: str | None = None
+    discord_public_key: str | None = None
+    discord_api_url: str = "https://discord.com/api/v10"
+    discord_gateway_url: str = "wss://gateway.discord.gg"
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    twilio_api_url: str = "https://api.twilio.com"
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["none", "starttls", "tls"] = "starttls"
+    email_from: str | None = None
+    imap_host: str | None = None
+    imap_port: int = 993
+    imap_username: str | None = None
+    imap_password: SecretStr | None = None
+    imap_security: Literal["none", "starttls", "tls"] = "tls"
+    imap_mailbox: str = "INBOX"
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value: redacted from prompts and logs."""
+        values = [v.get_secret_value() for v in self.__dict__.values() if isinstance(v, SecretStr)]
+        values += [s.strip() for s in self.switchboard_redact.split(",")]
+        return [v for v in values if v]

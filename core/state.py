@@ -1,0 +1,232 @@
+"""Execution state: a pure fold over a thread's events, with the status as an explicit state machine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from core.events import (
+    ApprovalDecided,
+    BudgetWarned,
+    ContextCompacted,
+    ErrorCompacted,
+    Event,
+    HumanRequested,
+    HumanResponded,
+    MessageReceived,
+    ModelCalled,
+    ModelFailed,
+    ReplySent,
+    ThreadCancelled,
+    ThreadFinished,
+    ThreadPaused,
+    ThreadResumed,
+    ToolCalled,
+    ToolFailed,
+    ToolSucceeded,
+)
+
+
+class Status(StrEnum):
+    INTAKE = "intake"
+    RUNNING = "running"
+    WAITING_HUMAN = "waiting_human"
+    PAUSED = "paused"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL = frozenset({Status.DONE, Status.FAILED, Status.CANCELLED})
+
+# Which status may follow which. Staying in the same status is always allowed where the event is.
+# done/failed -> intake: a finished conversation that receives a new message runs again.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.INTAKE: frozenset(
+        {Status.RUNNING, Status.WAITING_HUMAN, Status.PAUSED, Status.CANCELLED}
+    ),
+    Status.RUNNING: frozenset(
+        {Status.WAITING_HUMAN, Status.DONE, Status.FAILED, Status.PAUSED, Status.CANCELLED}
+    ),
+    Status.WAITING_HUMAN: frozenset(
+        {Status.RUNNING, Status.FAILED, Status.PAUSED, Status.CANCELLED}
+    ),
+    Status.PAUSED: frozenset(
+        {Status.INTAKE, Status.RUNNING, Status.WAITING_HUMAN, Status.CANCELLED}
+    ),
+    Status.DONE: frozenset({Status.INTAKE}),
+    Status.FAILED: frozenset({Status.INTAKE}),
+    Status.CANCELLED: frozenset(),
+}
+
+
+class InvalidTransition(ValueError):
+    def __init__(self, current: Status, target: Status, event: Event) -> None:
+        super().__init__(f"{event.type} cannot move a thread from {current} to {target}")
+
+
+class ExecutionState(BaseModel):
+    """Derived, never authored: `fold(events)` rebuilds it; the store keeps a copy per thread."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: Status = Status.INTAKE
+    steps: int = 0  # model calls since the last message from a person
+    total_steps: int = 0
+    consecutive_errors: int = 0
+    last_error: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    open_requests: dict[str, HumanRequested] = {}
+    approved: dict[str, HumanRequested] = {}  # approved, not yet run
+    pending_call: ToolCalled | None = None  # intent recorded, no result yet
+    budget_grants: int = 1  # how many times the budget was granted (a human can extend it)
+    budget_refused: bool = False
+    warned: frozenset[str] = frozenset()
+    paused_from: Status | None = None
+    compacted_through: int = -1
+    outcome_message: str = ""
+    events: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def waiting_for(self) -> tuple[str, ...]:
+        return tuple(self.open_requests)
+
+
+def replace(state: ExecutionState, **changes: Any) -> ExecutionState:
+    return state.model_copy(update=changes)
+
+
+def _move(state: ExecutionState, target: Status, event: Event) -> Status:
+    current = state.status
+    if target != current and target not in TRANSITIONS[current]:
+        raise InvalidTransition(current, target, event)
+    return target
+
+
+def _working(state: ExecutionState, event: Event) -> Status:
+    """Status for an event that only a working thread produces."""
+    if state.status not in (Status.INTAKE, Status.RUNNING):
+        raise InvalidTransition(state.status, Status.RUNNING, event)
+    return Status.RUNNING
+
+
+def apply(state: ExecutionState, event: Event) -> ExecutionState:
+    s = replace(state, events=state.events + 1)
+    match event:
+        case MessageReceived():
+            if s.status is Status.CANCELLED:
+                raise InvalidTransition(s.status, Status.INTAKE, event)
+            target = Status.INTAKE if s.status in (Status.DONE, Status.FAILED) else s.status
+            return replace(s, status=_move(s, target, event), steps=0)
+        case ModelCalled(purpose="summary"):
+            return replace(
+                s,
+                status=_working(s, event),
+                prompt_tokens=s.prompt_tokens + event.prompt_tokens,
+                completion_tokens=s.completion_tokens + event.completion_tokens,
+                cost=s.cost + event.cost,
+            )
+        case ModelCalled():
+            return replace(
+                s,
+                status=_working(s, event),
+                steps=s.steps + 1,
+                total_steps=s.total_steps + 1,
+                prompt_tokens=s.prompt_tokens + event.prompt_tokens,
+                completion_tokens=s.completion_tokens + event.completion_tokens,
+                cost=s.cost + event.cost,
+            )
+        case ModelFailed():
+            return _erred(replace(s, status=_working(s, event)), event.error)
+        case ToolCalled():
+            approved = {k: r for k, r in s.approved.items() if r.call_id != event.call_id}
+            return replace(s, status=_working(s, event), pending_call=event, approved=approved)
+        case ToolSucceeded():
+            return replace(s, status=_working(s, event), pending_call=None)
+        case ToolFailed():
+            return _erred(replace(s, status=_working(s, event), pending_call=None), event.error)
+        case ErrorCompacted():
+            return replace(s, status=_working(s, event), consecutive_errors=0, last_error="")
+        case BudgetWarned():
+            return replace(s, status=_working(s, event), warned=s.warned | {event.resource})
+        case ReplySent():
+            return replace(s, status=_working(s, event))
+        case ContextCompacted():
+            return replace(s, status=_working(s, event), compacted_through=event.through_seq)
+        case HumanRequested():
+            open_requests = {**s.open_requests, event.request_id: event}
+            target = s.status if s.status is Status.PAUSED else Status.WAITING_HUMAN
+            return replace(s, status=_move(s, target, event), open_requests=open_requests)
+        case HumanResponded() | ApprovalDecided():
+            return _answered(s, event)
+        case ThreadPaused():
+            return replace(s, status=_move(s, Status.PAUSED, event), paused_from=s.status)
+        case ThreadResumed():
+            if s.status is not Status.PAUSED:
+                raise InvalidTransition(s.status, Status.RUNNING, event)
+            target: Status = s.paused_from or Status.RUNNING
+            if target is Status.WAITING_HUMAN and not s.open_requests:
+                target = Status.RUNNING
+            return replace(s, status=_move(s, target, event), paused_from=None)
+        case ThreadCancelled():
+            return replace(s, status=_move(s, Status.CANCELLED, event), open_requests={})
+        case ThreadFinished():
+            finished = Status.DONE if event.outcome == "success" else Status.FAILED
+            return replace(
+                s,
+                status=_move(s, finished, event),
+                open_requests={},
+                approved={},
+                outcome_message=event.message,
+            )
+    raise TypeError(f"unknown event {event!r}")  # pragma: no cover - the union is closed
+
+
+def _erred(state: ExecutionState, error: str) -> ExecutionState:
+    return replace(state, consecutive_errors=state.consecutive_errors + 1, last_error=error)
+
+
+def _answered(state: ExecutionState, event: HumanResponded | ApprovalDecided) -> ExecutionState:
+    request = state.open_requests.get(event.request_id)
+    if request is None:
+        raise InvalidTransition(state.status, Status.RUNNING, event)
+    open_requests = {k: r for k, r in state.open_requests.items() if k != event.request_id}
+    approved = state.approved
+    if isinstance(event, ApprovalDecided) and event.approved:
+        approved = {**approved, event.request_id: request}
+    grants, refused = state.budget_grants, state.budget_refused
+    if request.purpose == "budget" and isinstance(event, HumanResponded):
+        extend = event.answer.strip().lower() == "continue"
+        grants, refused = grants + extend, not extend
+    s = replace(
+        state,
+        open_requests=open_requests,
+        approved=approved,
+        budget_grants=grants,
+        budget_refused=refused,
+        # A person's answer is a fresh start for the error counter and the budget warnings.
+        consecutive_errors=0
+        if request.purpose in ("escalation", "recovery")
+        else state.consecutive_errors,
+        pending_call=None if request.purpose == "recovery" else state.pending_call,
+    )
+    settled = Status.WAITING_HUMAN if open_requests else Status.RUNNING
+    if s.status is Status.PAUSED:
+        return replace(s, paused_from=settled)
+    return replace(s, status=_move(s, settled, event))
+
+
+def fold(events: Iterable[Event], state: ExecutionState | None = None) -> ExecutionState:
+    s = state or ExecutionState()
+    for event in events:
+        s = apply(s, event)
+    return s

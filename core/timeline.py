@@ -1,0 +1,79 @@
+"""A thread's events as people read them: one line each, and as JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from core.events import (
+    ApprovalDecided,
+    BudgetWarned,
+    ContextCompacted,
+    ErrorCompacted,
+    Event,
+    HumanRequested,
+    HumanResponded,
+    MessageReceived,
+    ModelCalled,
+    ModelFailed,
+    ReplySent,
+    ThreadCancelled,
+    ThreadFinished,
+    ThreadPaused,
+    ThreadResumed,
+    ToolCalled,
+    ToolFailed,
+    ToolSucceeded,
+)
+from core.store import StoredEvent
+
+
+def _short(value: Any, limit: int = 90) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe(event: Event) -> str:
+    match event:
+        case MessageReceived():
+            return f"{event.sender or 'someone'} via {event.channel}: {_short(event.text)}"
+        case ModelCalled():
+            return (
+                f"{event.model} ({event.purpose}): {event.prompt_tokens}+{event.completion_tokens} tokens,"
+                f" ${event.cost:.4f}, {event.latency_ms:.0f} ms"
+            )
+        case ModelFailed():
+            return f"{event.reason}: {_short(event.error)}"
+        case ToolCalled():
+            return f"{event.tool}({_short(event.arguments, 70)})"
+        case ToolSucceeded():
+            return f"{event.tool} → {_short(event.result)}"
+        case ToolFailed():
+            return f"{event.tool} failed: {_short(event.error)}"
+        case HumanRequested():
+            return f"{event.kind} {event.request_id} to {', '.join(event.recipients)}: {_short(event.question)}"
+        case HumanResponded():
+            return f"{event.responder} via {event.via} answered {event.request_id}: {_short(event.answer)}"
+        case ApprovalDecided():
+            verdict = "approved" if event.approved else "rejected"
+            reason = f": {event.reason}" if event.reason else ""
+            return f"{event.decided_by} via {event.via} {verdict} {event.request_id}{reason}"
+        case ErrorCompacted():
+            return f"{event.count} error(s) resolved"
+        case ContextCompacted():
+            return f"events through #{event.through_seq} summarized ({event.method})"
+        case BudgetWarned():
+            return f"{event.resource} budget at {event.used:g} of {event.limit:g}"
+        case ReplySent():
+            return f"to {event.to or 'requester'}: {_short(event.text)}"
+        case ThreadPaused() | ThreadCancelled():
+            return f"by {event.by}" + (f": {event.reason}" if event.reason else "")
+        case ThreadResumed():
+            return f"by {event.by}"
+        case ThreadFinished():
+            return f"{event.outcome}: {_short(event.message)}"
+    return ""
+
+
+def event_json(stored: StoredEvent) -> dict[str, Any]:
+    return {"seq": stored.seq, "tokens": stored.tokens, **stored.event.model_dump(mode="json")}
