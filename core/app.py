@@ -18,6 +18,10 @@ from core.settings import Settings
 from core.store import Store
 
 
+class SchemaOutdated(LookupError):
+    pass
+
+
 @dataclass(frozen=True, slots=True)
 class App:
     settings: Settings
@@ -55,6 +59,11 @@ async def open_app(settings: Settings, *, migrate: bool = False) -> AsyncIterato
     backend = load_backend()
     if migrate:
         backend.upgrade(settings.database_url)
+    elif not backend.is_current(settings.database_url):
+        raise SchemaOutdated(
+            f"the database {settings.database_url} is not at the current schema:"
+            " run `switchboard db upgrade`"
+        )
     store = backend.open(settings.database_url)
     try:
         if settings.switchboard_people is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -20,7 +19,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 app = typer.Typer(
-    help="Switchboard: agents that work with people.", no_args_is_help=True, add_completion=False
+    help="Switchboard: agents that work with people.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -50,6 +52,8 @@ def _with_app(work: Callable[[App], Awaitable[T]], *, migrate: bool = False) -> 
     async def go(settings: Settings) -> T:
         async with open_app(settings, migrate=migrate) as a:
             return await work(a)
+
+    import asyncio
 
     try:
         return asyncio.run(go(Settings()))
@@ -102,6 +106,7 @@ def run(
 
 
 async def _print_events(a: App, thread_id: str, seen: int, out: Console) -> int:
+
     from core.timeline import describe
 
     for stored in await a.store.events(thread_id):
@@ -115,6 +120,8 @@ async def _print_events(a: App, thread_id: str, seen: int, out: Console) -> int:
 
 async def _answer_here(a: App, thread_id: str, out: Console) -> bool:
     """The terminal acts as the human: False when there is no one to answer or no input."""
+    from rich.markup import escape
+
     from core.humans import Answer, Approve, Reject, may_answer, respond
 
     people = await a.store.people()
@@ -127,9 +134,8 @@ async def _answer_here(a: App, thread_id: str, out: Console) -> bool:
             )
             return False
         person = allowed[0]
-        out.print(
-            f"\n[bold]{request.kind.title()} for {', '.join(request.recipients)}:[/] {request.question}"
-        )
+        heading = f"{request.kind.title()} for {', '.join(request.recipients)}:"
+        out.print(f"\n[bold]{escape(heading)}[/] {escape(request.question)}")
         try:
             if request.kind == "approval":
                 said = await _ask(f"Approve as {person.id}? [y]es / [n]o: ")
@@ -150,6 +156,8 @@ async def _answer_here(a: App, thread_id: str, out: Console) -> bool:
 
 async def _ask(prompt: str) -> str:
     """One line from the terminal, without blocking the event loop; EOFError when input ends."""
+    import asyncio
+
     sys.stderr.write(prompt)
     sys.stderr.flush()
     line: str = await asyncio.to_thread(sys.stdin.readline)
@@ -193,6 +201,8 @@ def show(thread: str, json_: JsonOpt = False) -> None:
     """A thread's timeline: every event, with tokens and cost."""
 
     async def work(a: App) -> None:
+        from rich.markup import escape
+
         from core.timeline import describe, event_json
 
         info = await a.store.thread(thread)
@@ -209,7 +219,9 @@ def show(thread: str, json_: JsonOpt = False) -> None:
         )
         for s in stored:
             at = s.event.at.strftime("%H:%M:%S")
-            out.print(f"[dim]{s.seq:>3} {at}[/] [cyan]{s.event.type:<17}[/] {describe(s.event)}")
+            out.print(
+                f"[dim]{s.seq:>3} {at}[/] [cyan]{s.event.type:<17}[/] {escape(describe(s.event))}"
+            )
 
     _with_app(work)
 

@@ -39,6 +39,11 @@ def estimate_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
+def event_tokens(event: Event) -> int:
+    """What an event costs in the context; computed once, when it is appended, and stored with it."""
+    return estimate_tokens(render_event(event))
+
+
 def _tag(name: str, body: str, **attrs: Any) -> str:
     attr = "".join(f' {k}="{escape(str(v))}"' for k, v in attrs.items() if v not in (None, ""))
     return f"<{name}{attr}>\n{body}\n</{name}>"

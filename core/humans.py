@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.context import event_tokens
 from core.events import (
     ApprovalDecided,
     Event,
@@ -92,7 +93,10 @@ async def append(store: Store, thread_id: str, events: list[Event], attempts: in
     for attempt in range(attempts):
         loaded = await store.load(thread_id)
         step = Step(
-            thread_id, loaded.last_seq, [(e, 0) for e in events], fold(events, loaded.state)
+            thread_id,
+            loaded.last_seq,
+            [(e, event_tokens(e)) for e in events],
+            fold(events, loaded.state),
         )
         try:
             await store.commit(step)

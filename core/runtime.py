@@ -21,9 +21,8 @@ from core.context import (
     SUMMARY_INSTRUCTIONS,
     ContextWindow,
     Redactor,
-    estimate_tokens,
+    event_tokens,
     parse_summary,
-    render_event,
     truncate_blocks,
 )
 from core.events import (
@@ -457,7 +456,7 @@ class _Run:
         state = fold(
             events, self.state
         )  # an invalid transition raises here, before anything is written
-        rendered = [(e, estimate_tokens(render_event(e))) for e in events]
+        rendered = [(e, event_tokens(e)) for e in events]
         step = Step(
             thread_id=self.thread_id,
             after_seq=self.last_seq,

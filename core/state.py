@@ -125,7 +125,7 @@ def apply(state: ExecutionState, event: Event) -> ExecutionState:
         case MessageReceived():
             if s.status is Status.CANCELLED:
                 raise InvalidTransition(s.status, Status.INTAKE, event)
-            target = Status.INTAKE if s.status in (Status.DONE, Status.FAILED) else s.status
+            target: Status = Status.INTAKE if s.status in (Status.DONE, Status.FAILED) else s.status
             return replace(s, status=_move(s, target, event), steps=0)
         case ModelCalled(purpose="summary"):
             return replace(
@@ -173,7 +173,7 @@ def apply(state: ExecutionState, event: Event) -> ExecutionState:
         case ThreadResumed():
             if s.status is not Status.PAUSED:
                 raise InvalidTransition(s.status, Status.RUNNING, event)
-            target: Status = s.paused_from or Status.RUNNING
+            target = s.paused_from or Status.RUNNING
             if target is Status.WAITING_HUMAN and not s.open_requests:
                 target = Status.RUNNING
             return replace(s, status=_move(s, target, event), paused_from=None)

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 from sqlmodel import Session
 
+from core.context import event_tokens
 from core.events import (
     ApprovalDecided,
     HumanRequested,
@@ -144,7 +145,7 @@ class SqlStore:
                         thread_id=thread_id,
                         seq=1,
                         type=first.type,
-                        tokens=0,
+                        tokens=event_tokens(first),
                         data=dump_event(first),
                     )
                 ],

@@ -68,8 +68,9 @@ def extract_call(response: ModelResponse) -> tuple[str, dict[str, Any]]:
         return response.tool_name, _parse_object(response.arguments or "{}")
     text = response.text.strip()
     fenced = _FENCE.search(text)
-    candidate = fenced.group(1) if fenced else text[text.find("{") : text.rfind("}") + 1]
-    if not candidate:
+    start, end = text.find("{"), text.rfind("}")
+    candidate = fenced.group(1) if fenced else text[start : end + 1 if end > start else None]
+    if start < 0:
         raise InvalidOutput("no tool call and no JSON object in the reply")
     data = _parse_object(candidate)
     name = data.get("tool") or data.get("name")

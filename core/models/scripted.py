@@ -36,11 +36,22 @@ Step = Call | Text | Fail
 
 
 class ScriptedModel:
-    """Each `complete` takes the next step of the script; summaries are made from the context."""
+    """Each `complete` takes the next step of the script.
 
-    def __init__(self, script: Iterable[Step] = (), *, name: str = "scripted", tokens: int = 10):
+    Summary requests take the next of `summaries` when given, else get a made-up summary.
+    """
+
+    def __init__(
+        self,
+        script: Iterable[Step] = (),
+        *,
+        name: str = "scripted",
+        tokens: int = 10,
+        summaries: Iterable[Step] | None = None,
+    ):
         self.name = name
         self.script: deque[Step] = deque(script)
+        self.summaries: deque[Step] | None = None if summaries is None else deque(summaries)
         self.requests: list[ModelRequest] = []
         self._tokens = tokens
 
@@ -49,12 +60,15 @@ class ScriptedModel:
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         self.requests.append(request)
+        queue = self.script
         if request.purpose == "summary":
-            summary = f"summary of {len(request.context)} characters"
-            return self._response(text=json.dumps({"summary": summary}))
-        if not self.script:
-            raise AssertionError(f"the script for {request.agent} ran out")
-        match self.script.popleft():
+            if self.summaries is None:
+                summary = f"summary of {len(request.context)} characters"
+                return self._response(text=json.dumps({"summary": summary}))
+            queue = self.summaries
+        if not queue:
+            raise AssertionError(f"the {request.purpose} script for {request.agent} ran out")
+        match queue.popleft():
             case Call(tool, arguments):
                 return self._response(tool_name=tool, arguments=json.dumps(arguments))
             case Text(text):
