@@ -126,11 +126,11 @@ def make_runtime(store: SqlStore, shipped_agents: dict[str, Agent]) -> RuntimeFa
         model: Model,
         *,
         agents: dict[str, Agent] | None = None,
-        limits: Limits = Limits(),
+        limits: Limits | None = None,
         **kw: object,
     ) -> Runtime:
         return Runtime(
-            store, {**shipped_agents, **(agents or {})}, lambda _agent: model, limits=limits, **kw
+            store, {**shipped_agents, **(agents or {})}, lambda _agent: model, limits=limits or Limits(), **kw
         )  # type: ignore[arg-type]
 
     return make
