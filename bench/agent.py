@@ -11,7 +11,7 @@ from core.models.scripted import Call
 from core.tools import ToolContext, tool
 
 APPROVER_ROLE = "approver"
-ROWS = 12  # rows in a `work` result: about 1 KB of JSON
+ROWS = 18  # rows in a `work` result: about 1 KB of JSON
 
 
 class WorkArgs(BaseModel):

@@ -59,7 +59,10 @@ async def main(database_url: str, tool_name: str) -> None:
     store = open_store(database_url)
     # A zero lease: the thread is free the moment this worker dies (the test restarts at once).
     runtime = Runtime(
-        store, {"crashy": agent}, lambda _a: ScriptedModel([Call(tool_name, {"text": "hi"})]), limits=Limits(lease_seconds=0)
+        store,
+        {"crashy": agent},
+        lambda _a: ScriptedModel([Call(tool_name, {"text": "hi"})]),
+        limits=Limits(lease_seconds=0),
     )
     thread = await runtime.start("crashy", "do it", requester="bob")
     print(thread, flush=True)

@@ -12,7 +12,7 @@ from core.models.scripted import Call, ScriptedModel
 from core.state import Status
 from core.store import AlreadyDecided
 from storage import SqlStore
-from tests.conftest import RuntimeFactory
+from tests.fixtures import RuntimeFactory
 
 CHECK = Call("check_release", {"service": "api", "version": "2.4.1"})
 DEPLOY_PROD = Call("deploy", {"service": "api", "version": "2.4.1", "environment": "production"})

@@ -8,7 +8,7 @@ from core.models.scripted import Call, Fail, ScriptedModel, Text
 from core.runtime import Limits
 from core.store import StoredEvent
 from storage import SqlStore
-from tests.conftest import RuntimeFactory
+from tests.fixtures import RuntimeFactory
 
 CHECK = Call("check_release", {"service": "api", "version": "2.4.1"})
 

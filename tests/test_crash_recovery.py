@@ -52,7 +52,9 @@ async def test_an_idempotent_tool_reruns_with_the_same_key(
     before = [s.event for s in await store.events(thread)]
     assert isinstance(before[-1], ToolCalled) and (await store.thread(thread)).status == "running"  # type: ignore[union-attr]
 
-    state = await restarted(store, ScriptedModel([Call("reply", {"message": "noted"})])).advance(thread)
+    state = await restarted(store, ScriptedModel([Call("reply", {"message": "noted"})])).advance(
+        thread
+    )
 
     assert state.status is Status.DONE
     keys = log.read_text().split()
@@ -73,7 +75,11 @@ async def test_any_other_tool_is_not_rerun_and_a_person_is_asked(
     assert state.status is Status.WAITING_HUMAN
     assert len(log.read_text().split()) == 1  # the charge ran once, and only once
     [ask] = [s.event for s in await store.events(thread) if isinstance(s.event, HumanRequested)]
-    assert ask.purpose == "recovery" and ask.recipients == ("alice",) and "charge(text='hi')" in ask.question
+    assert (
+        ask.purpose == "recovery"
+        and ask.recipients == ("alice",)
+        and "charge(text='hi')" in ask.question
+    )
 
     await respond(store, ask.request_id, "alice", Answer("it took effect"))
     assert (await runtime.advance(thread)).status is Status.DONE

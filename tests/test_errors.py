@@ -6,7 +6,7 @@ from core.events import ErrorCompacted, HumanRequested, ModelFailed, ToolFailed
 from core.models.scripted import Call, Fail, ScriptedModel, Text
 from core.runtime import Limits
 from storage import SqlStore
-from tests.conftest import RuntimeFactory, Sleeps
+from tests.fixtures import RuntimeFactory, Sleeps
 
 CHECK = Call("check_release", {"service": "api", "version": "2.4.1"})
 REPLY = Call("reply", {"message": "api 2.4.1 exists."})

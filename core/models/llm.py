@@ -44,6 +44,7 @@ class LiteLLMModel:
         # price list keeps it from downloading one at import.
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         import litellm
+        from openai import OpenAIError  # litellm maps every provider's errors onto these
 
         # Otherwise litellm prints a "Give Feedback / Get Help" banner to stdout on every error.
         litellm.suppress_debug_info = True
@@ -59,7 +60,7 @@ class LiteLLMModel:
                 num_retries=0,  # the runtime retries, honouring Retry-After
                 **options,
             )
-        except tuple(litellm.LITELLM_EXCEPTION_TYPES) as e:
+        except OpenAIError as e:
             raise self._provider_error(e) from None  # the cause may carry request secrets
         if not isinstance(response, litellm.ModelResponse):
             raise TypeError(f"litellm returned {type(response).__name__} for a non-streaming call")
@@ -109,14 +110,14 @@ def _cost(response: LiteLLMResponse) -> float:
 def _status(error: Exception) -> int | None:
     """The HTTP status the provider answered with; None when no answer came back."""
     import httpx
-    import litellm
+    from litellm.exceptions import APIConnectionError, Timeout
 
-    if isinstance(error, litellm.APIConnectionError) or _caused_by(error, httpx.TransportError):
+    if isinstance(error, APIConnectionError) or _caused_by(error, httpx.TransportError):
         return None  # refused, reset or timed out: litellm reports some of these as a 500
     status = getattr(error, "status_code", None)
     if not isinstance(status, int):
         return None
-    if isinstance(error, litellm.Timeout) and status < 500:
+    if isinstance(error, Timeout) and status < 500:
         return None  # litellm's Timeout says 408 for a client-side timeout too
     return status
 

@@ -130,7 +130,11 @@ def make_runtime(store: SqlStore, shipped_agents: dict[str, Agent]) -> RuntimeFa
         **kw: object,
     ) -> Runtime:
         return Runtime(
-            store, {**shipped_agents, **(agents or {})}, lambda _agent: model, limits=limits or Limits(), **kw
+            store,
+            {**shipped_agents, **(agents or {})},
+            lambda _agent: model,
+            limits=limits or Limits(),
+            **kw,
         )  # type: ignore[arg-type]
 
     return make

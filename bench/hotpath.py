@@ -1,0 +1,76 @@
+"""Where a step's time goes: cProfile on the event-loop thread and on the store's database thread."""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import pstats
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+from bench.agent import SHIP, agent, work_calls
+from core.models.scripted import ScriptedModel
+from core.runtime import Runtime
+from storage import SqlStore, open_store
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    function: str
+    calls_per_step: float
+    cum_ms_per_step: float
+    own_ms_per_step: float
+
+
+def _db_executor(store: SqlStore) -> Executor | None:
+    # Bench-only reach into SqlStore: cProfile sees one thread, and the store's work runs on its own.
+    executor = getattr(store, "_executor", None)
+    return executor if isinstance(executor, Executor) else None
+
+
+async def _profile(url: str, k: int) -> tuple[cProfile.Profile, cProfile.Profile | None]:
+    model = ScriptedModel([*work_calls(k), SHIP])
+    store = open_store(url)
+    try:
+        runtime = Runtime(store, {agent.name: agent}, lambda _agent: model)
+        thread_id = await runtime.start(agent.name, f"do {k} items, then ship", requester="ann")
+        loop = asyncio.get_running_loop()
+        executor = _db_executor(store)
+        loop_prof, db_prof = cProfile.Profile(), cProfile.Profile() if executor else None
+        if executor and db_prof:
+            await loop.run_in_executor(executor, db_prof.enable)
+        loop_prof.enable()
+        await runtime.advance(thread_id)
+        loop_prof.disable()
+        if executor and db_prof:
+            await loop.run_in_executor(executor, db_prof.disable)
+    finally:
+        await store.close()
+    return loop_prof, db_prof
+
+
+def _name(func: tuple[str, int, str]) -> str:
+    path, line, name = func
+    if path == "~":
+        return name
+    for marker in ("/site-packages/", "/lib/python3"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            break
+    else:
+        path = path.split("/main/", 1)[-1]
+    return f"{path}:{line}({name})"
+
+
+def top(stats: pstats.Stats, steps: int, n: int) -> list[Row]:
+    table = stats.stats  # type: ignore[attr-defined]  # pstats keeps its raw table untyped
+    rows = [
+        Row(_name(func), nc / steps, ct * 1000 / steps, tt * 1000 / steps)
+        for func, (_cc, nc, tt, ct, _callers) in table.items()
+    ]
+    return sorted(rows, key=lambda r: r.cum_ms_per_step, reverse=True)[:n]
+
+
+def profile(url: str, k: int) -> tuple[pstats.Stats, pstats.Stats | None]:
+    loop_prof, db_prof = asyncio.run(_profile(url, k))
+    return pstats.Stats(loop_prof), pstats.Stats(db_prof) if db_prof else None

@@ -1,0 +1,107 @@
+"""The CLI across processes, as a script would drive it: run --detach, requests, respond, resume, show."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+PEOPLE = Path(__file__).parents[1] / "deploy" / "people.demo.toml"
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Any:
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "SWITCHBOARD_PEOPLE": str(PEOPLE),
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    }
+    env.pop("SWITCHBOARD_MODEL", None)
+
+    def run(*args: str, ok: bool = True, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "core", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            input=stdin,
+            timeout=60,
+        )
+        assert (done.returncode == 0) == ok, done.stdout + done.stderr
+        return done
+
+    return run
+
+
+def test_detach_respond_resume_across_processes(cli: Any) -> None:
+    started = json.loads(
+        cli(
+            "run", "deploy", "deploy api 2.4.1 to production", "--detach", "--json", "--as", "bob"
+        ).stdout
+    )
+    assert started["status"] == "waiting_human"
+    thread = started["thread_id"]
+
+    [request] = json.loads(cli("requests", "--json").stdout)
+    assert (request["thread_id"], request["kind"], request["status"]) == (
+        thread,
+        "approval",
+        "open",
+    )
+    assert request["arguments"] == {
+        "service": "api",
+        "version": "2.4.1",
+        "environment": "production",
+    }
+
+    refused = cli("respond", request["id"], "--approve", "--as", "bob", ok=False)
+    assert "bob may not answer" in refused.stderr
+    cli("respond", request["id"], "--approve", "--as", "alice")
+    late = cli("respond", request["id"], "--reject", "too late", "--as", "alice", ok=False)
+    assert "already approved by alice via cli" in late.stderr
+
+    assert json.loads(cli("resume", thread, "--json").stdout)["status"] == "done"
+    shown = json.loads(cli("show", thread, "--json").stdout)
+    assert shown["status"] == "done"
+    deployed = [
+        e for e in shown["events"] if e["type"] == "tool_succeeded" and e["tool"] == "deploy"
+    ]
+    assert deployed[0]["result"] == {
+        "status": "deployed",
+        "service": "api",
+        "version": "2.4.1",
+        "environment": "production",
+    }
+    assert "[offline demo model]" in next(
+        e["text"] for e in shown["events"] if e["type"] == "reply_sent"
+    )
+    threads = json.loads(cli("threads", "--json").stdout)
+    assert [(t["id"], t["status"]) for t in threads] == [(thread, "done")]
+
+
+def test_the_terminal_answers_as_the_approver(cli: Any) -> None:
+    done = cli(
+        "run", "deploy", "deploy api 2.4.1 to production", "--as", "bob", stdin="n\nchange freeze\n"
+    )
+    assert "Approve as alice?" in done.stderr
+    assert "alice via terminal rejected" in done.stdout and "change freeze" in done.stdout
+    assert ": failed" in done.stdout
+
+
+def test_without_input_the_thread_is_left_waiting(cli: Any) -> None:
+    done = cli("run", "deploy", "deploy api 2.4.1 to production", "--as", "bob")
+    assert "is waiting" in done.stdout
+
+
+def test_unknown_things_are_clear_errors(cli: Any) -> None:
+    assert "no agent named 'nope'" in cli("run", "nope", "hi", ok=False).stderr
+    assert "no thread th-missing" in cli("show", "th-missing", ok=False).stderr
+    assert "exactly one of" in cli("respond", "req-x", "--as", "alice", ok=False).stderr

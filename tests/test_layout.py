@@ -1,0 +1,56 @@
+"""The house rules that keep the layers honest: core imports no platform SDK, storage, channel or agent."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+FORBIDDEN = {
+    "storage",
+    "channels",
+    "agents",
+    "slack_bolt",
+    "slack_sdk",
+    "discord",
+    "twilio",
+    "aiosmtplib",
+    "aioimaplib",
+    "sqlalchemy",
+    "sqlmodel",
+    "litellm",
+}
+# litellm is the model client: core/models/llm.py imports it lazily, inside the call.
+LAZY_ONLY = {"litellm"}
+
+
+def imports(path: Path) -> list[tuple[str, bool]]:
+    """(top-level package, imported at module level) for each import in a file."""
+    tree = ast.parse(path.read_text())
+    top_level = {id(n) for n in tree.body}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(a.name.split(".")[0], id(node) in top_level) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.module.split(".")[0], id(node) in top_level))
+    return found
+
+
+def test_core_imports_nothing_it_must_not() -> None:
+    offences = []
+    for path in sorted((ROOT / "core").rglob("*.py")):
+        for module, at_top in imports(path):
+            if module in FORBIDDEN and (at_top or module not in LAZY_ONLY):
+                offences.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert offences == []
+
+
+def test_importing_the_cli_does_not_import_litellm_or_the_database() -> None:
+    code = "import sys, core.cli; print(sorted(m for m in ('litellm', 'sqlalchemy', 'storage') if m in sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
