@@ -1,7 +1,7 @@
 """An agent whose tools hang once (until the test kills the worker), and a worker process to run it.
 
 `python -m tests.crashy DATABASE_URL TOOL` starts a thread that calls TOOL, prints the thread id,
-and hangs inside the tool after writing the marker file named by CRASH_MARKER.
+and, once the tool's effect is logged to CRASH_LOG, says so and hangs.
 """
 
 from __future__ import annotations
@@ -23,12 +23,19 @@ class Note(BaseModel):
     text: str
 
 
-async def _effect(ctx: ToolContext) -> dict[str, str]:
+def _record_effect(key: str) -> bool:
+    """Log the effect; True the first time (when the worker should then hang)."""
     with Path(os.environ["CRASH_LOG"]).open("a") as log:
-        log.write(ctx.idempotency_key + "\n")
+        log.write(key + "\n")
     marker = Path(os.environ["CRASH_MARKER"])
-    if not marker.exists():
-        marker.write_text(ctx.thread_id)
+    first = not marker.exists()
+    marker.touch()
+    return first
+
+
+async def _effect(ctx: ToolContext) -> dict[str, str]:
+    if await asyncio.to_thread(_record_effect, ctx.idempotency_key):
+        print("inside the tool", flush=True)
         await asyncio.Event().wait()  # hang until SIGKILL
     return {"key": ctx.idempotency_key}
 

@@ -33,9 +33,7 @@ async def kill_worker_inside_tool(
     )
     assert worker.stdout is not None
     thread = (await asyncio.wait_for(worker.stdout.readline(), 30)).decode().strip()
-    async with asyncio.timeout(30):
-        while not marker.exists():  # the tool has started its effect
-            await asyncio.sleep(0.01)
+    assert await asyncio.wait_for(worker.stdout.readline(), 30) == b"inside the tool\n"
     worker.send_signal(signal.SIGKILL)
     await worker.wait()
     return thread, log
