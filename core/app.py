@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from core.agent import Agent, discover_agents
 from core.context import Redactor
+from core.logs import configure_logging
 from core.models.base import Model
 from core.models.demo import OfflineDemoModel
 from core.people import load_people_file
@@ -56,6 +57,8 @@ class Models:
 
 @asynccontextmanager
 async def open_app(settings: Settings, *, migrate: bool = False) -> AsyncIterator[App]:
+    redactor = Redactor(settings.secrets())
+    configure_logging(redactor)
     backend = load_backend()
     if migrate:
         backend.upgrade(settings.database_url)
@@ -77,7 +80,7 @@ async def open_app(settings: Settings, *, migrate: bool = False) -> AsyncIterato
             store,
             agents,
             Models(settings, agents),
-            redactor=Redactor(settings.secrets()),
+            redactor=redactor,
             limits=limits,
         )
         yield App(settings, store, agents, runtime)

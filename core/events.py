@@ -38,6 +38,7 @@ class ModelCalled(_Event):
     cost: float
     latency_ms: float
     purpose: Literal["step", "summary"] = "step"
+    prompt_version: str = ""  # a hash of the agent's prompt template file
 
 
 class ModelFailed(_Event):

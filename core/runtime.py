@@ -385,6 +385,7 @@ class _Run:
             cost=response.cost,
             latency_ms=round((time.perf_counter() - started) * 1000, 3),
             purpose=purpose,
+            prompt_version=self.agent.prompt_version if purpose == "step" else "",
             at=self.rt.clock(),
         )
 
