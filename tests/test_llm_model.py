@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import socket
+import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -75,12 +76,29 @@ async def test_native_tool_call_round_trip(server: OpenAIServer, model: LiteLLMM
     assert extract_call(response) == ("deploy", {"service": "api", "version": "2.4.1"})
     [received] = server.requests
     assert received.path == "/v1/chat/completions"
-    assert received.headers["Authorization"] == f"Bearer {KEY}"
+    assert received.headers["authorization"] == f"Bearer {KEY}"
     assert received.body["model"] == "gpt-4o-mini"
     assert received.body["messages"] == REQUEST.messages()
     assert received.body["tools"] == [DEPLOY_TOOL]
     assert received.body["tool_choice"] == "auto"
     assert not received.body.get("stream")
+
+
+async def test_an_api_base_without_v1(server: OpenAIServer) -> None:
+    server.reply(TextReply("hello"))
+    root = LiteLLMModel(MODEL, api_base=server.url.removesuffix("/v1"), api_key=KEY)
+
+    response = await root.complete(REQUEST)
+
+    assert response.text == "hello"
+    assert [r.path for r in server.requests] == ["/chat/completions"]
+
+
+async def test_importing_the_module_does_not_import_litellm() -> None:
+    check = "import sys, core.models.llm; sys.exit('litellm' in sys.modules)"
+    process = await asyncio.create_subprocess_exec(sys.executable, "-c", check)
+
+    assert await process.wait() == 0
 
 
 async def test_text_content_carries_a_json_in_text_call(
@@ -129,7 +147,9 @@ async def test_an_unpriced_model_costs_nothing_quietly(
     assert [r.getMessage() for r in caplog.records] == []
 
 
-async def test_429_with_retry_after_is_retryable(server: OpenAIServer, model: LiteLLMModel) -> None:
+async def test_429_with_retry_after_is_retryable(
+    server: OpenAIServer, model: LiteLLMModel, capsys: pytest.CaptureFixture[str]
+) -> None:
     server.reply(ErrorReply(429, "Rate limit reached", "requests", "rate_limit_exceeded", "7"))
 
     error = await fail(model)
@@ -137,6 +157,7 @@ async def test_429_with_retry_after_is_retryable(server: OpenAIServer, model: Li
     assert (error.status, error.retry_after, error.retryable) == (429, 7.0, True)
     assert "Rate limit reached" in str(error)
     assert len(server.requests) == 1  # litellm did not retry on its own
+    assert capsys.readouterr().out == ""  # no litellm "Give Feedback" banner
 
 
 async def test_retry_after_as_an_http_date(server: OpenAIServer, model: LiteLLMModel) -> None:
@@ -173,6 +194,18 @@ async def test_client_errors_are_final(
     assert (error.status, error.retryable) == (status, False)
     assert "Incorrect API key provided" in str(error)
     assert len(server.requests) == 1
+
+
+async def test_a_key_of_any_shape_stays_out_of_errors(server: OpenAIServer) -> None:
+    key = "local-hunter2-secret"
+    server.reply(ErrorReply(401, f"Incorrect API key provided: {key}", "invalid_request_error"))
+    local = LiteLLMModel(MODEL, api_base=server.url, api_key=key)
+
+    with pytest.raises(ProviderError) as caught:
+        await local.complete(REQUEST)
+
+    assert key not in str(caught.value)
+    assert key not in repr(caught.value)
 
 
 async def test_a_refused_connection_is_retryable() -> None:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from litellm import ModelResponse as LiteLLMResponse
 
 # Provider error texts sometimes echo credentials; these shapes never reach our messages.
-_SECRET = re.compile(r"(?i)\b(?:sk|pk|rk|key)-[A-Za-z0-9_\-]{6,}|\bBearer\s+\S+")
+_SECRET = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}|\bBearer\s+\S+")
 _MAX_MESSAGE = 500
 
 
@@ -67,17 +67,18 @@ class LiteLLMModel:
         return self._response(response)
 
     def _response(self, response: LiteLLMResponse) -> ModelResponse:
-        message = getattr(response.choices[0], "message", None)
+        # An empty reply (no choices, no content) is left for `extract_call` to reject.
+        message = getattr(response.choices[0], "message", None) if response.choices else None
         calls = getattr(message, "tool_calls", None) or []
         function = getattr(calls[0], "function", None) if calls else None
         usage = getattr(response, "usage", None)
         return ModelResponse(
             model=self.name,
-            text=getattr(message, "content", None) or "",
-            tool_name=getattr(function, "name", None),
-            arguments=getattr(function, "arguments", None),
-            prompt_tokens=getattr(usage, "prompt_tokens", None) or 0,
-            completion_tokens=getattr(usage, "completion_tokens", None) or 0,
+            text=_str(getattr(message, "content", None)) or "",
+            tool_name=_str(getattr(function, "name", None)),
+            arguments=_str(getattr(function, "arguments", None)),
+            prompt_tokens=_int(getattr(usage, "prompt_tokens", None)),
+            completion_tokens=_int(getattr(usage, "completion_tokens", None)),
             cost=_cost(response),
         )
 
@@ -94,6 +95,14 @@ class LiteLLMModel:
         text = _SECRET.sub("[redacted]", text)
         first_line = text.strip().splitlines()[0] if text.strip() else "no detail"
         return first_line[:_MAX_MESSAGE]
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) else 0
 
 
 def _cost(response: LiteLLMResponse) -> float:

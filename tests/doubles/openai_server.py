@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, assert_never
 
 PATHS = frozenset({"/v1/chat/completions", "/chat/completions"})
 
@@ -49,6 +49,8 @@ Reply = ToolCallReply | TextReply | ErrorReply
 
 @dataclass(frozen=True, slots=True)
 class RecordedRequest:
+    """One request as received; header names are lower-cased."""
+
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
@@ -84,7 +86,9 @@ class OpenAIServer:
         self._ids = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -127,7 +131,8 @@ class OpenAIServer:
 
     def respond(self, request: RecordedRequest) -> tuple[int, dict[str, str], dict[str, Any]]:
         """The status, extra headers and JSON body for one received request."""
-        match self._script.take(request):
+        reply = self._script.take(request)
+        match reply:
             case ErrorReply(status, message, error_type, code, retry_after):
                 headers = {} if retry_after is None else {"Retry-After": retry_after}
                 error = {"message": message, "type": error_type, "param": None, "code": code}
@@ -138,12 +143,13 @@ class OpenAIServer:
                     "type": "function",
                     "function": {"name": name, "arguments": arguments},
                 }
-                message = {"role": "assistant", "content": None, "tool_calls": [call]}
-                return 200, {}, self._completion(request, message, "tool_calls")
+                assistant = {"role": "assistant", "content": None, "tool_calls": [call]}
+                return 200, {}, self._completion(request, assistant, "tool_calls")
             case TextReply(content):
-                message = {"role": "assistant", "content": content}
-                return 200, {}, self._completion(request, message, "stop")
-        raise AssertionError("unreachable")  # pragma: no cover - Reply is closed
+                assistant = {"role": "assistant", "content": content}
+                return 200, {}, self._completion(request, assistant, "stop")
+            case _:
+                assert_never(reply)
 
     def _completion(
         self, request: RecordedRequest, message: dict[str, Any], finish_reason: str
@@ -182,7 +188,8 @@ def _handler_for(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
             except json.JSONDecodeError as e:
                 self._send(400, {}, {"error": {"message": f"bad JSON: {e}", "type": "invalid"}})
                 return
-            recorded = RecordedRequest(path, dict(self.headers.items()), body)
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            recorded = RecordedRequest(path, headers, body)
             self._send(*server.respond(recorded))
 
         def _send(self, status: int, headers: dict[str, str], payload: dict[str, Any]) -> None:
