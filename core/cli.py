@@ -43,11 +43,15 @@ def _console(stderr: bool = False) -> Console:
 
 def _with_app(work: Callable[[App], Awaitable[T]], *, migrate: bool = False) -> T:
     """Build the settings and the app, run one command's work, and turn known errors into messages."""
+    from rich.markup import escape
+
     from core.app import open_app
     from core.humans import NotAllowed
     from core.people import PeopleFileError
+    from core.runtime import ThreadBusy
     from core.settings import Settings
-    from core.store import AlreadyDecided
+    from core.state import InvalidTransition
+    from core.store import AlreadyDecided, Conflict
 
     async def go(settings: Settings) -> T:
         async with open_app(settings, migrate=migrate) as a:
@@ -57,10 +61,19 @@ def _with_app(work: Callable[[App], Awaitable[T]], *, migrate: bool = False) -> 
 
     try:
         return asyncio.run(go(Settings()))
-    except (NotAllowed, AlreadyDecided, PeopleFileError, KeyError, LookupError) as e:
+    except (ThreadBusy, Conflict) as e:
+        message = f"{e}: another worker is advancing this thread; try again once it waits"
+    except (
+        NotAllowed,
+        AlreadyDecided,
+        PeopleFileError,
+        KeyError,
+        LookupError,
+        InvalidTransition,
+    ) as e:
         message = e.args[0] if isinstance(e, KeyError) else str(e)
-        _console(stderr=True).print(f"[red]error:[/] {message}")
-        raise typer.Exit(1) from None
+    _console(stderr=True).print(f"[red]error:[/] {escape(message)}")
+    raise typer.Exit(1)
 
 
 def _print_json(value: Any) -> None:

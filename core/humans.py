@@ -13,7 +13,7 @@ from core.events import (
     ThreadPaused,
     ThreadResumed,
 )
-from core.state import fold
+from core.state import InvalidTransition, fold
 from core.store import AlreadyDecided, Conflict, Person, RequestInfo, Step, Store
 
 
@@ -82,7 +82,14 @@ async def respond(
     if not may_answer(person, request):
         allowed = ", ".join(request.recipients)
         raise NotAllowed(f"{person.id} may not answer {request.id} (allowed: {allowed})")
-    await append(store, request.thread_id, [_decision(request, person, response, via)])
+    try:
+        await append(store, request.thread_id, [_decision(request, person, response, via)])
+    except InvalidTransition:
+        # Someone decided between our read and our write: they won.
+        raced = await store.request(request_id)
+        if raced is not None and raced.status != "open":
+            raise AlreadyDecided(raced) from None
+        raise
     settled = await store.request(request_id)
     assert settled is not None
     return settled

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlmodel import select
 
@@ -131,3 +133,22 @@ async def test_request_approval_tool_binds_the_validated_arguments(
     _, request_id = await waiting_for_approval(store, make_runtime, ScriptedModel([CHECK, ask]))
     request = await store.request(request_id)
     assert request is not None and request.tool == "deploy" and "hotfix" in request.question
+
+
+async def test_concurrent_decisions_one_wins_the_other_is_told(
+    store: SqlStore, make_runtime: RuntimeFactory
+) -> None:
+
+    _, request_id = await waiting_for_approval(
+        store, make_runtime, ScriptedModel([CHECK, DEPLOY_PROD])
+    )
+    results = await asyncio.gather(
+        respond(store, request_id, "alice", Approve()),
+        respond(store, request_id, "erin", Reject("no")),
+        return_exceptions=True,
+    )
+    refused = [r for r in results if isinstance(r, AlreadyDecided)]
+    assert len(refused) == 1, results
+    request = await store.request(request_id)
+    assert request is not None and request.decided_by in ("alice", "erin")
+    assert str(refused[0]).startswith(f"request {request_id} was already")
