@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from bench import cli, hotpath, steps, throughput
 from bench.databases import fresh_postgres, fresh_sqlite
 
 KS = (10, 50, 200)
+PROFILE_K = 200
 TARGETS = {
     "ms_per_step": 0.5,
     "bytes_per_step": 2048,
@@ -28,50 +30,96 @@ TARGETS = {
 
 
 def _row(figure: str, value: str, target: str = "") -> str:
-    return f"  {figure:<44} {value:>12}   {target}"
+    return f"  {figure:<50} {value:>15}   {target}"
 
 
 def _step_rows(label: str, figures: list[steps.StepFigures]) -> list[str]:
-    rows = [f"\n{label}: one thread, K x `work` (~1 KB out), `ship` -> approval -> fresh process"]
+    rows = [
+        f"\n{label}: one thread, K x `work` (~1 KB out), then `ship` -> approval -> resumed in a"
+        " fresh process (a twin thread first warms the store and has its bytes measured)"
+    ]
     for f in figures:
+        first_last = f"{f.ms_first_10pct:.3f} / {f.ms_last_10pct:.3f}"
         rows += [
             _row(f"K={f.k:<3} ms per step (mean of {f.k})", f"{f.ms_per_step:.3f}", "<= 0.5"),
-            _row(
-                "      ms per step, first 10% / last 10%",
-                f"{f.ms_first_10pct:.3f} / {f.ms_last_10pct:.3f}",
-            ),
+            _row("      ms per step, median", f"{f.ms_median:.3f}"),
+            _row("      ms per step, first 10% / last 10%", first_last),
             _row("      bytes per step", f"{f.bytes_per_step:,.0f}", "<= 2 KB, flat in K"),
-            _row("      resume -> next model call, ms", f"{f.resume_ms:.2f}", "<= 2"),
+            _row(
+                "      resume -> next model call, fresh process, ms", f"{f.resume_ms:.2f}", "<= 2"
+            ),
             _row("        of which respond(), ms", f"{f.resume_respond_ms:.2f}"),
+            _row("      resume, warm worker (same process), ms", f"{f.resume_warm_ms:.2f}"),
             _row("      context compactions during the run", f"{f.compactions}"),
         ]
+        if f.bytes_per_step_by_table:
+            parts = ", ".join(f"{t} {b:,.0f}" for t, b in f.bytes_per_step_by_table.items())
+            rows.append(f"        bytes per step by table: {parts}")
     return rows
 
 
-def _run_steps(url_for: Any) -> list[steps.StepFigures]:
-    steps.measure(url_for("warmup"), 5)  # first-use costs (schemas, caches) out of the figures
-    return [steps.measure(url_for(f"k{k}"), k) for k in KS]
+def _steps(label: str, url_for: Callable[[str], str]) -> dict[str, Any]:
+    figures = [steps.measure(url_for(f"k{k}"), k) for k in KS]
+    print("\n".join(_step_rows(label, figures)))
+    return {f"k{f.k}": f.as_json() for f in figures}
 
 
-def _commit() -> str:
-    done = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+def _throughput(url: str) -> dict[str, Any]:
+    tp = throughput.measure(url)
+    print(
+        f"\nthroughput: {tp.threads} threads x ({tp.steps_per_thread} model calls, one approval),"
+        " all at once on one event loop, SQLite"
     )
-    return done.stdout.strip() or "unknown"
+    print(_row("threads/s", f"{tp.threads_per_s:,.0f}", ">= 300"))
+    print(_row("steps/s (model calls)", f"{tp.steps_per_s:,.0f}"))
+    print(_row("wall clock, s", f"{tp.seconds:.2f}"))
+    return tp.as_json()
 
 
-def _print_profile(url: str, k: int, n: int) -> None:
-    loop_stats, db_stats = hotpath.profile(url, k)
+def _cli(url: str, cwd: Path) -> dict[str, Any]:
+    c = cli.measure(url, cwd)
+    print("\nCLI start (a subprocess, wall clock)")
+    print(_row("switchboard --help, median of 10, s", f"{c.help_s:.3f}", "< 0.3"))
+    print(_row("switchboard threads (empty DB), median of 5, s", f"{c.threads_s:.3f}"))
+    return c.as_json()
+
+
+def _profile(url: str, n: int = 15) -> None:
+    loop_stats, db_stats = hotpath.profile(url, PROFILE_K)
     for label, stats in (("event-loop thread", loop_stats), ("database thread", db_stats)):
         if stats is None:
             print(f"\nprofile, {label}: not available")
             continue
-        print(f"\nprofile, {label}: top {n} by cumulative time, per step (K={k}, cProfile)")
+        idle = hotpath.idle_ms_per_step(stats, PROFILE_K)
+        print(
+            f"\nprofile, {label}: top {n} by cumulative time, ms per step (K={PROFILE_K}, cProfile"
+            f" inflates them; idle, waiting for the other thread: {idle:.3f} ms per step)"
+        )
         print(f"  {'cum ms':>8} {'own ms':>8} {'calls':>7}  function")
-        for r in hotpath.top(stats, k, n):
+        for r in hotpath.top(stats, PROFILE_K, n):
             print(
-                f"  {r.cum_ms_per_step:8.3f} {r.own_ms_per_step:8.3f} {r.calls_per_step:7.1f}  {r.function}"
+                f"  {r.cum_ms_per_step:8.3f} {r.own_ms_per_step:8.3f} {r.calls_per_step:7.1f}"
+                f"  {r.function}"
             )
+
+
+def _header() -> dict[str, Any]:
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    )
+    header = {
+        "commit": done.stdout.strip() or "unknown",
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "cpus": os.cpu_count(),
+        "load_average": round(os.getloadavg()[0], 2),
+    }
+    print(
+        f"switchboard bench @ {header['commit']}: Python {header['python']}, SQLite"
+        f" {header['sqlite']}, {header['cpus']} CPUs, load average {header['load_average']}"
+        " (other processes on the machine move these figures)"
+    )
+    return header
 
 
 def main() -> None:
@@ -81,48 +129,24 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     started = time.perf_counter()
-    result: dict[str, Any] = {
-        "commit": _commit(),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-    }
-    print(
-        f"switchboard bench @ {result['commit']}, Python {result['python']}, SQLite {result['sqlite']}"
-    )
+    result = _header()
     with tempfile.TemporaryDirectory(prefix="switchboard-bench-") as tmp:
         directory = Path(tmp)
-        sqlite_steps = _run_steps(lambda name: fresh_sqlite(directory, name))
-        print("\n".join(_step_rows("SQLite (WAL)", sqlite_steps)))
-        result["sqlite_steps"] = {f"k{f.k}": f.as_json() for f in sqlite_steps}
-
-        tp = throughput.measure(fresh_sqlite(directory, "throughput"))
-        print(
-            f"\nthroughput: {tp.threads} threads x ({tp.steps_per_thread} model calls, one approval), one event loop, SQLite"
-        )
-        print(_row("threads/s", f"{tp.threads_per_s:,.0f}", ">= 300"))
-        print(_row("steps/s (model calls)", f"{tp.steps_per_s:,.0f}"))
-        print(_row("wall clock, s", f"{tp.seconds:.2f}"))
-        result["throughput"] = tp.as_json()
-
-        c = cli.measure(fresh_sqlite(directory, "cli"), directory)
-        print("\nCLI start (subprocess, wall clock)")
-        print(_row("switchboard --help, median of 10, s", f"{c.help_s:.3f}", "< 0.3"))
-        print(_row("switchboard threads (empty DB), median of 5, s", f"{c.threads_s:.3f}"))
-        result["cli"] = c.as_json()
-
+        result["sqlite_steps"] = _steps("SQLite (WAL)", lambda name: fresh_sqlite(directory, name))
+        result["throughput"] = _throughput(fresh_sqlite(directory, "throughput"))
+        result["cli"] = _cli(fresh_sqlite(directory, "cli"), directory)
         if args.postgres:
             with fresh_postgres(args.postgres) as url:
-                pg_steps = _run_steps(lambda _name: url)
-            print("\n".join(_step_rows("PostgreSQL", pg_steps)))
-            result["postgres_steps"] = {f"k{f.k}": f.as_json() for f in pg_steps}
-
+                result["postgres_steps"] = _steps(
+                    "PostgreSQL (table sizes move in 8 KB pages: coarse at small K)",
+                    lambda _name: url,
+                )
         if args.profile:
-            _print_profile(fresh_sqlite(directory, "profile"), 200, 15)
-
+            _profile(fresh_sqlite(directory, "profile"))
     result["litellm_imported"] = "litellm" in sys.modules
     result["seconds"] = round(time.perf_counter() - started, 1)
-    print(f"\nlitellm imported: {result['litellm_imported']}; bench took {result['seconds']} s")
     result["targets"] = TARGETS
+    print(f"\nlitellm imported: {result['litellm_imported']}; the bench took {result['seconds']} s")
     print(json.dumps(result, sort_keys=True))
 
 

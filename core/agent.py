@@ -77,8 +77,10 @@ class Agent:
     def prompt_version(self) -> str:
         return hashlib.sha256(self.prompt.read_bytes()).hexdigest()[:12]
 
-    def system_prompt(self, **variables: Any) -> str:
-        return self._template.render(agent=self, **variables)
+    @cached_property
+    def system_prompt(self) -> str:
+        """The rendered prompt file. It takes only the agent: everything else is in the context."""
+        return self._template.render(agent=self)
 
     def approval_for(self, tool_name: str, arguments: BaseModel) -> ApprovalPolicy | None:
         policy = self.approvals.get(tool_name)

@@ -198,7 +198,7 @@ class _Run:
         await self.compact_if_needed()
         request = ModelRequest(
             agent=self.agent.name,
-            system=self.agent.system_prompt(),
+            system=self.agent.system_prompt,
             context=self.window.render(self.rt.redact),
             tools=self.agent.actions.specs,
         )

@@ -15,7 +15,7 @@ from tests.fixtures import RuntimeFactory
 
 
 def test_the_prompt_renders_and_names_the_tools() -> None:
-    prompt = agent.system_prompt()
+    prompt = agent.system_prompt
     assert "You are deploy, the deploy bot." in prompt
     assert "`check_release`" in prompt and "`deploy`" in prompt and "`contact_human`" in prompt
     assert len(agent.prompt_version) == 12

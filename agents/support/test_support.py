@@ -14,7 +14,7 @@ from tests.fixtures import RuntimeFactory
 
 
 def test_the_prompt_renders_and_names_the_tools() -> None:
-    prompt = agent.system_prompt()
+    prompt = agent.system_prompt
     assert (
         "customer support agent" in prompt
         and "`lookup_order`" in prompt
