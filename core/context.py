@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -129,19 +129,25 @@ class ContextWindow:
         self.blocks: list[Block] = []
         self.tokens = 0
 
-    def add(self, seq: int, event: Event, tokens: int) -> None:
-        text = render_event(event)
+    def add(self, seq: int, event: Event, tokens: int, text: str | None = None) -> None:
+        text = render_event(event) if text is None else text
         block = (
             Block(seq, text, tokens, isinstance(event, ModelFailed | ToolFailed)) if text else None
         )
         match event:
             case ErrorCompacted():
-                self.blocks = [b for b in self.blocks if not b.error]
+                self._keep(lambda b: not b.error)
             case ContextCompacted() if block:
-                self.blocks = [block, *(b for b in self.blocks if b.seq > event.through_seq)]
+                self._keep(lambda b: b.seq > event.through_seq)
+                self.blocks.insert(0, block)
+                self.tokens += block.tokens
                 block = None
         if block:
             self.blocks.append(block)
+            self.tokens += block.tokens
+
+    def _keep(self, keep: Callable[[Block], bool]) -> None:
+        self.blocks = [b for b in self.blocks if keep(b)]
         self.tokens = sum(b.tokens for b in self.blocks)
 
     def render(self, redact: Redactor) -> str:

@@ -180,11 +180,16 @@ Event = Annotated[
 ]
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+EVENT_TYPES: dict[str, type[_Event]] = {
+    cls.model_fields["type"].default: cls for cls in _Event.__subclasses__()
+}
 
 
 def dump_event(event: Event) -> str:
-    return event.model_dump_json(exclude_defaults=False)
+    """Compact JSON for storage: the type is stored beside it, and defaults are left out."""
+    return event.model_dump_json(exclude={"type"}, exclude_defaults=True)
 
 
-def load_event(data: str | bytes) -> Event:
-    return EVENT_ADAPTER.validate_json(data)
+def load_event(type_: str, data: str | bytes) -> Event:
+    event: Event = EVENT_TYPES[type_].model_validate_json(data)  # type: ignore[assignment]
+    return event

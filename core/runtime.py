@@ -21,8 +21,9 @@ from core.context import (
     SUMMARY_INSTRUCTIONS,
     ContextWindow,
     Redactor,
-    event_tokens,
+    estimate_tokens,
     parse_summary,
+    render_event,
     truncate_blocks,
 )
 from core.events import (
@@ -49,7 +50,7 @@ from core.models.base import (
     extract_call,
 )
 from core.state import ExecutionState, fold
-from core.store import OutboxMessage, Step, Store
+from core.store import LoadedThread, OutboxMessage, Step, Store
 from core.tools import (
     ContactHuman,
     Reply,
@@ -118,15 +119,17 @@ class Runtime:
 
     async def advance(self, thread_id: str) -> ExecutionState:
         """Run the thread until it waits, finishes or fails; the lease keeps other workers off it."""
-        if not await self.store.claim(thread_id, self.owner, seconds=self.limits.lease_seconds):
+        loaded = await self.store.claim(thread_id, self.owner, seconds=self.limits.lease_seconds)
+        if loaded is None:
             raise ThreadBusy(thread_id)
+        run = _Run(self, thread_id, loaded)
         try:
-            run = await _Run.load(self, thread_id)
             while await run.step():
                 pass
             return run.state
         finally:
-            await self.store.release(thread_id, self.owner)
+            if not run.released:
+                await self.store.release(thread_id, self.owner)
 
     async def run_subagent(self, parent: _Run, agent: str, task: str) -> SubagentResult:
         child = await self.start(
@@ -147,23 +150,17 @@ class Runtime:
 class _Run:
     """One lease on one thread: the folded state and the context window, kept between its steps."""
 
-    def __init__(self, rt: Runtime, agent: Agent, thread_id: str, requester: str | None) -> None:
+    def __init__(self, rt: Runtime, thread_id: str, loaded: LoadedThread) -> None:
         self.rt = rt
-        self.agent = agent
+        self.agent = rt.agents[loaded.agent]
         self.thread_id = thread_id
-        self.requester = requester
-        self.state = ExecutionState()
-        self.last_seq = 0
+        self.requester = loaded.requester
+        self.state = loaded.state
+        self.last_seq = loaded.last_seq
+        self.released = False
         self.window = ContextWindow()
-
-    @classmethod
-    async def load(cls, rt: Runtime, thread_id: str) -> _Run:
-        loaded = await rt.store.load(thread_id)
-        run = cls(rt, rt.agents[loaded.info.agent], thread_id, loaded.info.requester)
-        run.state, run.last_seq = loaded.state, loaded.last_seq
         for stored in loaded.context:
-            run.window.add(stored.seq, stored.event, stored.tokens)
-        return run
+            self.window.add(stored.seq, stored.event, stored.tokens)
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -454,25 +451,30 @@ class _Run:
         outbox: list[OutboxMessage] | None = None,
     ) -> None:
         """One transaction: the events, the state they fold to, business rows and messages to send."""
-        state = fold(
-            events, self.state
-        )  # an invalid transition raises here, before anything is written
-        rendered = [(e, event_tokens(e)) for e in events]
+        state = fold(events, self.state)  # an invalid transition raises before anything is written
+        rendered = [(e, render_event(e)) for e in events]
+        counted = [(e, estimate_tokens(text)) for e, text in rendered]
+        # A step after which there is nothing to do gives the lease back in the same transaction.
+        release = isinstance(d.decide(state, self.agent), d.Stop)
         step = Step(
             thread_id=self.thread_id,
             after_seq=self.last_seq,
-            events=rendered,
+            events=counted,
             state=state,
             business=business or [],
             outbox=outbox or [],
             owner=self.rt.owner,
             lease_seconds=self.rt.limits.lease_seconds,
+            release=release,
         )
         await self.rt.store.commit(step)
-        for i, (event, tokens) in enumerate(rendered, start=self.last_seq + 1):
-            self.window.add(i, event, tokens)
+        for seq, ((event, text), (_, tokens)) in enumerate(
+            zip(rendered, counted, strict=True), start=self.last_seq + 1
+        ):
+            self.window.add(seq, event, tokens, text)
         self.last_seq += len(events)
         self.state = state
+        self.released = release
 
 
 def _brief(error: BaseException) -> str:

@@ -64,7 +64,8 @@ class StoredEvent(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class LoadedThread:
-    info: ThreadInfo
+    agent: str
+    requester: str | None
     state: ExecutionState
     last_seq: int
     context: list[StoredEvent]  # the events since the last context compaction, and that one
@@ -91,6 +92,7 @@ class Step:
     outbox: list[OutboxMessage] = field(default_factory=list)
     owner: str | None = None  # the lease holder: the commit fails if it lost the lease
     lease_seconds: float = 0.0  # and extends the lease by this much
+    release: bool = False  # or gives it up, when the step leaves nothing to do
 
 
 class Conflict(Exception):
@@ -122,9 +124,15 @@ class Store(Protocol):
 
     async def load(self, thread_id: str) -> LoadedThread: ...
 
+    async def state(self, thread_id: str) -> tuple[ExecutionState, int]:
+        """The thread's execution state and last seq, without its events."""
+        ...
+
     async def events(self, thread_id: str) -> list[StoredEvent]: ...
 
-    async def claim(self, thread_id: str, owner: str, *, seconds: float) -> bool: ...
+    async def claim(self, thread_id: str, owner: str, *, seconds: float) -> LoadedThread | None:
+        """Take the lease (free, expired, or ours) and load the thread; None if another holds it."""
+        ...
 
     async def release(self, thread_id: str, owner: str) -> None: ...
 

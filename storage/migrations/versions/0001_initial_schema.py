@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("tokens", sa.Integer(), nullable=False),
         sa.Column("data", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("thread_id", "seq"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "human_requests",
@@ -78,6 +79,7 @@ def upgrade() -> None:
         sa.Column("latency_ms", sa.Float(), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("thread_id", "seq"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "orders",
