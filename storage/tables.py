@@ -30,8 +30,6 @@ class ThreadRow(SQLModel, table=True):
 
 class EventRow(SQLModel, table=True):
     __tablename__ = "events"
-    # On SQLite, rows live in their primary key's b-tree: no rowid, no second index (-100 B/event).
-    __table_args__ = {"sqlite_with_rowid": False}
 
     thread_id: str = Field(primary_key=True)
     seq: int = Field(primary_key=True)
@@ -65,6 +63,7 @@ class HumanRequestRow(SQLModel, table=True):
 
 class ModelCallRow(SQLModel, table=True):
     __tablename__ = "model_calls"
+    # Small rows: on SQLite they live in the primary key's b-tree, with no rowid and no 2nd index.
     __table_args__ = {"sqlite_with_rowid": False}
 
     thread_id: str = Field(primary_key=True)

@@ -38,7 +38,6 @@ def upgrade() -> None:
         sa.Column("tokens", sa.Integer(), nullable=False),
         sa.Column("data", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("thread_id", "seq"),
-        sqlite_with_rowid=False,
     )
     op.create_table(
         "human_requests",
