@@ -8,12 +8,9 @@ The statements every step runs are prepared once (storage/statements.py); the re
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -47,6 +44,7 @@ from core.store import (
 from storage.engine import make_engine
 from storage.statements import Statements, requests, threads
 from storage.tables import PersonRow
+from storage.threads import DatabaseThreads
 
 T = TypeVar("T")
 people = PersonRow.__table__  # type: ignore[attr-defined]
@@ -60,39 +58,16 @@ class SqlStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sql = Statements(engine.dialect)
-        workers = 1 if engine.dialect.name == "sqlite" else 4
-        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="switchboard-db")
-        self._local = threading.local()
-        self._connections: list[Connection] = []
-        self._lock = threading.Lock()
-        self._executor.submit(self._connection)  # connect now, not on the first step
+        self._db = DatabaseThreads(engine, 1 if engine.dialect.name == "sqlite" else 4)
 
     async def close(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._executor, lambda: None)
-        self._executor.shutdown(wait=True)
-        for conn in self._connections:
-            conn.close()
+        await self._db.close()
         self.engine.dispose()
 
-    # --- running work on the database thread ----------------------------------------------------
-
     async def _run(self, work: Callable[[Connection], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor, self._transaction, work
-        )
-
-    def _connection(self) -> Connection:
-        conn: Connection | None = getattr(self._local, "conn", None)
-        if conn is None or conn.closed or conn.invalidated:
-            conn = self._local.conn = self.engine.connect()
-            with self._lock:
-                self._connections.append(conn)
-        return conn
-
-    def _transaction(self, work: Callable[[Connection], T]) -> T:
-        conn = self._connection()
-        with conn.begin():
-            return work(conn)
+        """Run `work` in one transaction on a database thread."""
+        result: T = await self._db.run(work)
+        return result
 
     @staticmethod
     def _cursor(conn: Connection) -> Any:
