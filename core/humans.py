@@ -46,7 +46,9 @@ def may_answer(person: Person, request: RequestInfo) -> bool:
     )
 
 
-def _decision(request: RequestInfo, person: Person, response: Response, via: str) -> Event:
+def _decision(
+    request: RequestInfo, person: Person, response: Response, via: str
+) -> ApprovalDecided | HumanResponded:
     match response:
         case Approve(reason) | Reject(reason) if request.kind == "approval":
             assert request.arguments_hash is not None
@@ -82,17 +84,36 @@ async def respond(
     if not may_answer(person, request):
         allowed = ", ".join(request.recipients)
         raise NotAllowed(f"{person.id} may not answer {request.id} (allowed: {allowed})")
+    decision = _decision(request, person, response, via)
     try:
-        await append(store, request.thread_id, [_decision(request, person, response, via)])
+        await append(store, request.thread_id, [decision])
     except InvalidTransition:
         # Someone decided between our read and our write: they won.
         raced = await store.request(request_id)
         if raced is not None and raced.status != "open":
             raise AlreadyDecided(raced) from None
         raise
-    settled = await store.request(request_id)
-    assert settled is not None
-    return settled
+    return request.model_copy(update={**settlement(decision), "decided_at": decision.at})
+
+
+def settlement(decision: ApprovalDecided | HumanResponded) -> dict[str, str]:
+    """What a decision makes of its request: the fields the request's record takes."""
+    match decision:
+        case ApprovalDecided():
+            status = "approved" if decision.approved else "rejected"
+            return dict(
+                status=status,
+                decided_by=decision.decided_by,
+                decided_via=decision.via,
+                answer=decision.reason,
+            )
+        case HumanResponded():
+            return dict(
+                status="answered",
+                decided_by=decision.responder,
+                decided_via=decision.via,
+                answer=decision.answer,
+            )
 
 
 async def append(store: Store, thread_id: str, events: list[Event], attempts: int = 5) -> None:

@@ -100,6 +100,8 @@ class Runtime:
         self.sleep = sleep
         self.clock = clock
         self.owner = f"worker-{uuid.uuid4().hex[:8]}"
+        for each in agents.values():  # build each agent's tool union and prompt now, not mid-step
+            _ = each.actions, each.system_prompt, each.prompt_version
 
     async def start(
         self,

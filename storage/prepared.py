@@ -23,6 +23,10 @@ class Prepared:
         )
         self._processors: dict[str, Callable[[Any], Any]] = {}
         self._literals: dict[str, Any] = {}  # values written into the statement, like status="open"
+        self._columns: list[tuple[str, Callable[[Any], Any] | None]] = [
+            (c.name, c.type.dialect_impl(dialect).result_processor(dialect, None))
+            for c in getattr(statement, "selected_columns", ())
+        ]
         for name, bind in compiled.binds.items():
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
@@ -44,6 +48,18 @@ class Prepared:
         cursor.execute(self.sql, self.params(values))
         rowcount: int = cursor.rowcount
         return rowcount
+
+    def fetch(self, cursor: Any, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The rows of a SELECT, as dicts of Python values (JSON parsed, datetimes built)."""
+        cursor.execute(self.sql, self.params(values))
+        columns = self._columns
+        return [
+            {
+                name: process(v) if process else v
+                for (name, process), v in zip(columns, row, strict=True)
+            }
+            for row in cursor.fetchall()
+        ]
 
     def execute_many(self, cursor: Any, rows: Iterable[Mapping[str, Any]]) -> None:
         cursor.executemany(self.sql, [self.params(row) for row in rows])

@@ -8,13 +8,14 @@ from sqlalchemy import Dialect, bindparam, select, update
 from sqlalchemy.sql.expression import ClauseElement
 
 from storage.prepared import Prepared, insert_all
-from storage.tables import EventRow, HumanRequestRow, ModelCallRow, OutboxRow, ThreadRow
+from storage.tables import EventRow, HumanRequestRow, ModelCallRow, OutboxRow, PersonRow, ThreadRow
 
 threads = ThreadRow.__table__  # type: ignore[attr-defined]
 events = EventRow.__table__  # type: ignore[attr-defined]
 requests = HumanRequestRow.__table__  # type: ignore[attr-defined]
 model_calls = ModelCallRow.__table__  # type: ignore[attr-defined]
 outbox = OutboxRow.__table__  # type: ignore[attr-defined]
+people = PersonRow.__table__  # type: ignore[attr-defined]
 
 _lease_is_free = (
     threads.c.lease_owner.is_(None)
@@ -69,6 +70,8 @@ class Statements:
             .where(events.c.thread_id == bindparam("b_id"), events.c.seq > bindparam("b_after"))
             .order_by(events.c.seq)
         )
+        self.request = prepare(select(requests).where(requests.c.id == bindparam("b_id")))
+        self.person = prepare(select(people).where(people.c.id == bindparam("b_id")))
         self.insert_thread = prepare(insert_all(threads))
         self.insert_events = prepare(insert_all(events))
         self.insert_model_call = prepare(insert_all(model_calls))

@@ -8,6 +8,7 @@ The statements every step runs are prepared once (storage/statements.py); the re
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from core.events import (
     dump_event,
     load_event,
 )
+from core.humans import settlement
 from core.state import ExecutionState, fold
 from core.store import (
     AlreadyDecided,
@@ -59,6 +61,13 @@ class SqlStore:
         self.engine = engine
         self.sql = Statements(engine.dialect)
         self._db = DatabaseThreads(engine, 1 if engine.dialect.name == "sqlite" else 4)
+
+    async def connect(self) -> None:
+        """Wait until the database answers (and SQLite has read the schema): a worker's start-up."""
+        await asyncio.gather(*(self._run(self._touch) for _ in range(self._db.count)))
+
+    def _touch(self, conn: Connection) -> None:
+        self.sql.thread_state.execute(self._cursor(conn), {"b_id": ""})
 
     async def close(self) -> None:
         await self._db.close()
@@ -273,23 +282,10 @@ class SqlStore:
                         answer=None,
                     ),
                 )
-            case ApprovalDecided():
-                status = "approved" if event.approved else "rejected"
-                decision = dict(
-                    b_hash=event.arguments_hash,
-                    status=status,
-                    decided_by=event.decided_by,
-                    decided_via=event.via,
-                    answer=event.reason,
-                )
-                self._settle(conn, cursor, event.request_id, decision)
-            case HumanResponded():
-                decision = dict(
-                    status="answered",
-                    decided_by=event.responder,
-                    decided_via=event.via,
-                    answer=event.answer,
-                )
+            case ApprovalDecided() | HumanResponded():
+                decision: dict[str, Any] = {**settlement(event), "decided_at": event.at}
+                if isinstance(event, ApprovalDecided):
+                    decision["b_hash"] = event.arguments_hash
                 self._settle(conn, cursor, event.request_id, decision)
             case ThreadFinished() | ThreadCancelled():
                 sql.cancel_requests.execute(cursor, {"b_id": thread_id, "decided_at": event.at})
@@ -299,13 +295,13 @@ class SqlStore:
     ) -> None:
         """First decision wins: only an open request is settled (an approval, for its arguments)."""
         statement = self.sql.settle_bound if "b_hash" in decision else self.sql.settle
-        if statement.execute(cursor, {**decision, "b_id": request_id, "decided_at": _now()}) == 1:
+        if statement.execute(cursor, {**decision, "b_id": request_id}) == 1:
             return
-        row = conn.execute(select(requests).where(requests.c.id == request_id)).one_or_none()
-        if row is None:
+        rows = self.sql.request.fetch(cursor, {"b_id": request_id})
+        if not rows:
             raise KeyError(f"no request {request_id}")
-        if row.status != "open":
-            raise AlreadyDecided(_request_info(row))
+        if rows[0]["status"] != "open":
+            raise AlreadyDecided(RequestInfo.model_validate(rows[0]))
         raise ValueError(f"the decision does not match the arguments of request {request_id}")
 
     async def state(self, thread_id: str) -> tuple[ExecutionState, int]:
@@ -343,8 +339,8 @@ class SqlStore:
 
     async def request(self, request_id: str) -> RequestInfo | None:
         def work(conn: Connection) -> RequestInfo | None:
-            row = conn.execute(select(requests).where(requests.c.id == request_id)).one_or_none()
-            return _request_info(row) if row else None
+            rows = self.sql.request.fetch(self._cursor(conn), {"b_id": request_id})
+            return RequestInfo.model_validate(rows[0]) if rows else None
 
         return await self._run(work)
 
@@ -369,8 +365,8 @@ class SqlStore:
 
     async def person(self, person_id: str) -> Person | None:
         def work(conn: Connection) -> Person | None:
-            row = conn.execute(select(people).where(people.c.id == person_id)).one_or_none()
-            return Person.model_validate(row._mapping) if row else None
+            rows = self.sql.person.fetch(self._cursor(conn), {"b_id": person_id})
+            return Person.model_validate(rows[0]) if rows else None
 
         return await self._run(work)
 

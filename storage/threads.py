@@ -25,6 +25,7 @@ class DatabaseThreads:
         self._jobs: queue.SimpleQueue[
             tuple[asyncio.AbstractEventLoop, asyncio.Future[Any], Work] | None
         ] = queue.SimpleQueue()
+        self.count = count
         self._threads = [
             threading.Thread(target=self._serve, name=f"switchboard-db-{i}", daemon=True)
             for i in range(count)
@@ -45,7 +46,7 @@ class DatabaseThreads:
             await asyncio.to_thread(thread.join)
 
     def _serve(self) -> None:
-        conn: Connection | None = None
+        conn: Connection | None = self._engine.connect()  # at start, not on the first step
         try:
             while (job := self._jobs.get()) is not _STOP:
                 loop, future, work = job
