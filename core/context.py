@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from html import escape
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import to_json
 
 from core.events import (
     ApprovalDecided,
@@ -50,7 +50,7 @@ def _tag(name: str, body: str, **attrs: Any) -> str:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return to_json(value, fallback=str).decode()
 
 
 def render_event(event: Event) -> str:

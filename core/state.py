@@ -90,7 +90,6 @@ class ExecutionState(BaseModel):
     paused_from: Status | None = None
     compacted_through: int = -1
     outcome_message: str = ""
-    events: int = 0
 
     @property
     def tokens(self) -> int:
@@ -120,7 +119,7 @@ def _working(state: ExecutionState, event: Event) -> Status:
 
 
 def apply(state: ExecutionState, event: Event) -> ExecutionState:
-    s = replace(state, events=state.events + 1)
+    s = state
     match event:
         case MessageReceived():
             if s.status is Status.CANCELLED:
