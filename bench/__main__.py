@@ -48,8 +48,12 @@ def _step_rows(label: str, figures: list[steps.StepFigures]) -> list[str]:
             _row(
                 "      resume -> next model call, fresh process, ms", f"{f.resume_ms:.2f}", "<= 2"
             ),
-            _row("        of which respond(), ms", f"{f.resume_respond_ms:.2f}"),
-            _row("      resume, warm worker (same process), ms", f"{f.resume_warm_ms:.2f}"),
+            _row(
+                "        respond() before it (record the approval), ms",
+                f"{f.resume_respond_ms:.2f}",
+            ),
+            _row("      resume, warm worker (same process), ms", f"{f.resume_warm_ms:.2f}", "<= 2"),
+            _row("        respond() before it, warm worker, ms", f"{f.respond_warm_ms:.2f}"),
             _row("      context compactions during the run", f"{f.compactions}"),
         ]
         if f.bytes_per_step_by_table:

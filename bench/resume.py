@@ -1,8 +1,9 @@
 """The child process that resumes a paused thread: `python -m bench.resume URL THREAD REQUEST`.
 
-It prints one JSON line: milliseconds from "the store is open" to the next model call, for the
-whole of it (respond, load, run the approved call, render) and for `respond` alone. Imports, the
-engine and the event loop come before the clock starts.
+It prints one JSON line, in milliseconds: `respond` (record the approval: check the approver, append
+the decision), and the resume proper, from `advance` to the next model call (claim and load the
+thread, run the approved call with its two commits, render the context). Imports, the engine, the
+connection and the event loop come before the clock starts.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ async def resume(store: SqlStore, thread_id: str, request_id: str) -> dict[str, 
     if state.status is not Status.DONE or not model.entered:
         raise RuntimeError(f"the resumed thread ended {state.status}, not done")
     return {
-        "resume_ms": (model.entered[0] - started) * 1000,
+        "resume_ms": (model.entered[0] - responded) * 1000,
         "respond_ms": (responded - started) * 1000,
     }
 

@@ -43,8 +43,9 @@ class StepFigures:
     ms_last_10pct: float
     bytes_per_step: float
     resume_ms: float  # in a fresh process
-    resume_respond_ms: float  # of which `respond`
+    resume_respond_ms: float  # `respond`, just before it
     resume_warm_ms: float  # in this process, on a store that has been working
+    respond_warm_ms: float
     compactions: int
     bytes_per_step_by_table: dict[str, float] = field(default_factory=dict)
 
@@ -75,7 +76,7 @@ async def run_until_approval(store: SqlStore, url: str, k: int, *, sized: bool) 
     return Paused(thread_id, request_id, model.intervals(), sizes, model.summaries)
 
 
-async def run_in_this_process(url: str, k: int) -> tuple[Paused, Paused, float]:
+async def run_in_this_process(url: str, k: int) -> tuple[Paused, Paused, dict[str, float]]:
     """A twin thread goes first: it warms the store and has its bytes measured, so that the probe's
     checkpoint does not disturb the timed thread. The twin is resumed here, a warm resume."""
     store = open_store(url)
@@ -86,7 +87,7 @@ async def run_in_this_process(url: str, k: int) -> tuple[Paused, Paused, float]:
         warm = await resume(store, twin.thread_id, twin.request_id)
     finally:
         await store.close()
-    return timed, twin, warm["resume_ms"]
+    return timed, twin, warm
 
 
 def resume_in_fresh_process(url: str, paused: Paused) -> dict[str, float]:
@@ -109,7 +110,7 @@ def _mean_ms(seconds: list[float]) -> float:
 
 
 def measure(url: str, k: int) -> StepFigures:
-    paused, twin, warm_ms = asyncio.run(run_in_this_process(url, k))
+    paused, twin, warm = asyncio.run(run_in_this_process(url, k))
     resumed = resume_in_fresh_process(url, paused)
     before, after = twin.sizes
     by_table = {
@@ -127,7 +128,8 @@ def measure(url: str, k: int) -> StepFigures:
         bytes_per_step=(after.total - before.total) / k,
         resume_ms=resumed["resume_ms"],
         resume_respond_ms=resumed["respond_ms"],
-        resume_warm_ms=warm_ms,
+        resume_warm_ms=warm["resume_ms"],
+        respond_warm_ms=warm["respond_ms"],
         compactions=paused.summaries,
         bytes_per_step_by_table=by_table,
     )
