@@ -17,7 +17,7 @@ class SqlBackend:
         upgrade(database_url)
 
     def is_current(self, database_url: str) -> bool:
-        from storage.migrate import is_current
+        from storage.schema import is_current
 
         return is_current(database_url)
 

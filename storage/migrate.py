@@ -6,10 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
-from storage.engine import make_engine, normalize_url
+from storage.engine import normalize_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -23,13 +21,3 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str) -> None:
     command.upgrade(alembic_config(database_url), "head")
-
-
-def is_current(database_url: str) -> bool:
-    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
-    engine = make_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision() == head
-    finally:
-        engine.dispose()
