@@ -11,13 +11,14 @@ export SWITCHBOARD_PEOPLE ?= deploy/people.demo.toml
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "installing into $(VENV) (log: $(VENV)/install.log)"
+	@$(BIN)/python -m pip install --upgrade pip > $(VENV)/install.log 2>&1
+	@$(BIN)/python -m pip install -e '.[dev]' >> $(VENV)/install.log 2>&1 || (cat $(VENV)/install.log; exit 1)
 	touch $@
 
 run: $(STAMP)
 	$(BIN)/switchboard db upgrade
-	$(BIN)/switchboard run deploy "deploy api 2.4.1 to production"
+	$(BIN)/switchboard run deploy "deploy api 2.4.1 to production" --as bob
 
 test: lint typecheck pytest
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from core.app import App
     from core.settings import Settings
-    from core.store import RequestInfo
+    from core.store import RequestInfo, StoredEvent
 
 T = TypeVar("T")
 
@@ -93,6 +93,8 @@ def run(
     async def work(a: App) -> None:
         out = _console(stderr=json_)
         thread_id = await a.runtime.start(agent, message, requester=as_)
+        model = a.runtime.model_for(a.agents[agent]).name
+        out.print(f"[bold]{thread_id}[/] · agent {agent} · model {model}")
         seen = 0
         while True:
             state = await a.runtime.advance(thread_id)
@@ -119,16 +121,22 @@ def run(
 
 
 async def _print_events(a: App, thread_id: str, seen: int, out: Console) -> int:
+    for stored in await a.store.events(thread_id):
+        if stored.seq > seen:
+            out.print(_event_line(stored))
+            seen = stored.seq
+    return seen
+
+
+def _event_line(stored: StoredEvent, *, with_time: bool = False) -> str:
+    """One event as a console line; its text is escaped, so `[...]` in it is shown, not parsed."""
+    from rich.markup import escape
 
     from core.timeline import describe
 
-    for stored in await a.store.events(thread_id):
-        if stored.seq > seen:
-            out.print(
-                f"[dim]{stored.seq:>3}[/] [cyan]{stored.event.type:<17}[/] {describe(stored.event)}"
-            )
-            seen = stored.seq
-    return seen
+    at = f" {stored.event.at:%H:%M:%S}" if with_time else ""
+    kind = f"{stored.event.type:<17}"
+    return f"[dim]{stored.seq:>3}{at}[/] [cyan]{kind}[/] {escape(describe(stored.event))}"
 
 
 async def _answer_here(a: App, thread_id: str, out: Console) -> bool:
@@ -214,9 +222,7 @@ def show(thread: str, json_: JsonOpt = False) -> None:
     """A thread's timeline: every event, with tokens and cost."""
 
     async def work(a: App) -> None:
-        from rich.markup import escape
-
-        from core.timeline import describe, event_json
+        from core.timeline import event_json
 
         info = await a.store.thread(thread)
         if info is None:
@@ -231,10 +237,7 @@ def show(thread: str, json_: JsonOpt = False) -> None:
             f" {info.tokens} tokens · ${info.cost:.4f}"
         )
         for s in stored:
-            at = s.event.at.strftime("%H:%M:%S")
-            out.print(
-                f"[dim]{s.seq:>3} {at}[/] [cyan]{s.event.type:<17}[/] {escape(describe(s.event))}"
-            )
+            out.print(_event_line(s, with_time=True))
 
     _with_app(work)
 

@@ -92,7 +92,9 @@ def test_the_terminal_answers_as_the_approver(cli: Any) -> None:
         "run", "deploy", "deploy api 2.4.1 to production", "--as", "bob", stdin="n\nchange freeze\n"
     )
     assert "Approve as alice?" in done.stderr
+    assert "agent deploy · model offline-demo" in done.stdout
     assert "alice via terminal rejected" in done.stdout and "change freeze" in done.stdout
+    assert "[offline demo model] Not deployed" in done.stdout
     assert ": failed" in done.stdout
 
 
