@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,6 +48,7 @@ from core.models.base import (
     ProviderError,
     extract_call,
 )
+from core.models.retry import Backoff, complete_with_retries
 from core.state import ExecutionState, fold
 from core.store import LoadedThread, OutboxMessage, Step, Store
 from core.tools import (
@@ -69,9 +69,7 @@ log = logging.getLogger("switchboard.runtime")
 class Limits:
     context_tokens: int = 6000  # past this, older events are folded into a summary
     keep_tokens: int = 2500  # what compaction leaves verbatim
-    model_attempts: int = 4  # per step, for provider errors
-    backoff: float = 0.5
-    max_backoff: float = 30.0
+    backoff: Backoff = field(default_factory=Backoff)  # for provider errors, within one step
     lease_seconds: float = 300.0
     request_timeout: timedelta = timedelta(hours=24)
 
@@ -231,10 +229,11 @@ class _Run:
                 )
             case ContactHuman() as ask:
                 to = ask.to or self.requester or self.agent.escalate_to
-                if to is None:
-                    error = "contact_human needs `to`: this thread has no requester or escalation contact"
+                error = await self.unreachable(to)
+                if error:
                     await self.commit([*before, ModelFailed(reason="invalid_output", error=error)])
                     return
+                assert to is not None
                 request = self.human_requested(
                     "question",
                     "question",
@@ -257,6 +256,16 @@ class _Run:
                 tool_called = self.tool_called(tool.name, arguments)
                 await self.commit([*before, tool_called])  # intent before effect
                 await self.run_tool(tool, tool_called)
+
+    async def unreachable(self, to: str | None) -> str:
+        """Why a question cannot go to `to`, or "" when it can."""
+        if to is None:
+            return "contact_human needs `to`: this thread has no requester or escalation contact"
+        if not to.startswith("role:") and await self.rt.store.person(to) is None:
+            return (
+                f"no person {to!r} in the people directory; leave `to` empty to ask the requester"
+            )
+        return ""
 
     async def gate(
         self, before: list[Event], tool_name: str, arguments: dict[str, Any], reason: str
@@ -337,20 +346,7 @@ class _Run:
 
     async def call_model(self, request: ModelRequest) -> ModelResponse:
         model = self.rt.model_for(self.agent)
-        limits = self.rt.limits
-        for attempt in range(1, limits.model_attempts + 1):
-            try:
-                return await model.complete(request)
-            except ProviderError as e:
-                if not e.retryable or attempt == limits.model_attempts:
-                    raise
-                delay = e.retry_after or min(
-                    limits.max_backoff, limits.backoff * 2 ** (attempt - 1)
-                )
-                delay *= 1 if e.retry_after else random.uniform(0.5, 1.0)
-                log.info("model %s failed (%s); retry %d in %.2fs", model.name, e, attempt, delay)
-                await self.rt.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await complete_with_retries(model, request, self.rt.limits.backoff, self.rt.sleep)
 
     async def compact_if_needed(self) -> None:
         if self.window.tokens <= self.rt.limits.context_tokens:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.events import ErrorCompacted, HumanRequested, ModelFailed, ToolFailed
+from core.models.retry import Backoff
 from core.models.scripted import Call, Fail, ScriptedModel, Text
 from core.runtime import Limits
 from storage import SqlStore
@@ -90,7 +91,7 @@ async def test_a_dead_provider_becomes_an_error_event_not_a_crash(
     sleeps = Sleeps()
     model = ScriptedModel([Fail(None)] * 4 + [CHECK, REPLY])
     thread, events = await run(
-        store, make_runtime, model, sleep=sleeps, limits=Limits(model_attempts=4)
+        store, make_runtime, model, sleep=sleeps, limits=Limits(backoff=Backoff(attempts=4))
     )
     [failure] = [e for e in events if isinstance(e, ModelFailed)]
     assert failure.reason == "provider_error"
@@ -119,3 +120,15 @@ async def test_a_failing_tool_is_an_error_the_model_sees(
     [failed] = [e for e in events if isinstance(e, ToolFailed)]
     assert "there is no release api 9.9.9" in failed.error
     assert "there is no release api 9.9.9" in model.requests[1].context
+
+
+async def test_asking_someone_unknown_is_an_error_not_a_request_nobody_can_answer(
+    store: SqlStore, make_runtime: RuntimeFactory
+) -> None:
+    ask = Call("contact_human", {"question": "which version?", "to": "mallory"})
+    ask_requester = Call("contact_human", {"question": "which version?"})
+    thread, events = await run(store, make_runtime, ScriptedModel([ask, ask_requester]))
+    [failure] = [e for e in events if isinstance(e, ModelFailed)]
+    assert "no person 'mallory'" in failure.error
+    [request] = await store.requests()
+    assert request.recipients == ["bob"] and request.thread_id == thread

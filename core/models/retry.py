@@ -1,0 +1,43 @@
+"""Provider errors are retried with exponential backoff and jitter, honouring Retry-After."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from core.models.base import Model, ModelRequest, ModelResponse, ProviderError
+
+log = logging.getLogger("switchboard.models")
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    attempts: int = 4
+    base: float = 0.5
+    cap: float = 30.0
+
+    def delay(self, attempt: int, error: ProviderError) -> float:
+        if error.retry_after is not None:
+            return error.retry_after
+        return min(self.cap, self.base * 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+
+
+async def complete_with_retries(
+    model: Model,
+    request: ModelRequest,
+    backoff: Backoff,
+    sleep: Callable[[float], Awaitable[None]],
+) -> ModelResponse:
+    """The model's answer; a non-retryable error, or the last one, is raised to the caller."""
+    for attempt in range(1, backoff.attempts):
+        try:
+            return await model.complete(request)
+        except ProviderError as e:
+            if not e.retryable:
+                raise
+            delay = backoff.delay(attempt, e)
+            log.info("model %s failed (%s); retry %d in %.2fs", model.name, e, attempt, delay)
+            await sleep(delay)
+    return await model.complete(request)
