@@ -318,7 +318,7 @@ def resume(thread: str, json_: JsonOpt = False) -> None:
         info = await a.store.thread(thread)
         if info is None:
             raise KeyError(f"no thread {thread}")
-        seen = (await a.store.load(thread)).last_seq
+        _, seen = await a.store.state(thread)
         if info.status == "paused":
             await unpause(a.store, thread, by="cli")
         state = await a.runtime.advance(thread)

@@ -119,12 +119,9 @@ def settlement(decision: ApprovalDecided | HumanResponded) -> dict[str, str]:
 async def append(store: Store, thread_id: str, events: list[Event], attempts: int = 5) -> None:
     """Append events from outside the loop (answers, operator actions); retries a racing writer."""
     for attempt in range(attempts):
-        loaded = await store.load(thread_id)
+        state, last_seq = await store.state(thread_id)
         step = Step(
-            thread_id,
-            loaded.last_seq,
-            [(e, event_tokens(e)) for e in events],
-            fold(events, loaded.state),
+            thread_id, last_seq, [(e, event_tokens(e)) for e in events], fold(events, state)
         )
         try:
             await store.commit(step)

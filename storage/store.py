@@ -140,9 +140,6 @@ class SqlStore:
         ]
         return LoadedThread(agent, requester, state, last_seq, context)
 
-    async def load(self, thread_id: str) -> LoadedThread:
-        return await self._run(lambda conn: self._load(conn, thread_id))
-
     async def events(self, thread_id: str) -> list[StoredEvent]:
         def work(conn: Connection) -> list[StoredEvent]:
             cursor = self._cursor(conn)
@@ -349,19 +346,6 @@ class SqlStore:
         if status:
             statement = statement.where(requests.c.status == status)
         return await self._run(lambda conn: [_request_info(r) for r in conn.execute(statement)])
-
-    async def runnable(self, limit: int = 10) -> list[str]:
-        now = time.time()
-        statement = (
-            select(threads.c.id)
-            .where(
-                threads.c.status.in_(("intake", "running")),
-                threads.c.lease_owner.is_(None) | (threads.c.lease_until < now),
-            )
-            .order_by(threads.c.updated_at)
-            .limit(limit)
-        )
-        return await self._run(lambda conn: list(conn.execute(statement).scalars()))
 
     async def person(self, person_id: str) -> Person | None:
         def work(conn: Connection) -> Person | None:
