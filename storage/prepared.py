@@ -23,10 +23,9 @@ class Prepared:
         )
         self._processors: dict[str, Callable[[Any], Any]] = {}
         self._literals: dict[str, Any] = {}  # values written into the statement, like status="open"
-        self._columns: list[tuple[str, Callable[[Any], Any] | None]] = [
-            (c.name, c.type.dialect_impl(dialect).result_processor(dialect, None))
-            for c in getattr(statement, "selected_columns", ())
-        ]
+        self._dialect = dialect
+        self._selected = list(getattr(statement, "selected_columns", ()))
+        self._columns: list[tuple[str, Callable[[Any], Any] | None]] | None = None
         for name, bind in compiled.binds.items():
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
@@ -52,6 +51,11 @@ class Prepared:
     def fetch(self, cursor: Any, values: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The rows of a SELECT, as dicts of Python values (JSON parsed, datetimes built)."""
         cursor.execute(self.sql, self.params(values))
+        if self._columns is None:  # result processors want the driver's type codes: known now
+            self._columns = [
+                (c.name, c.type.dialect_impl(self._dialect).result_processor(self._dialect, d[1]))
+                for c, d in zip(self._selected, cursor.description, strict=True)
+            ]
         columns = self._columns
         return [
             {

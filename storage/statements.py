@@ -70,6 +70,7 @@ class Statements:
             .where(events.c.thread_id == bindparam("b_id"), events.c.seq > bindparam("b_after"))
             .order_by(events.c.seq)
         )
+        self.thread = prepare(select(threads).where(threads.c.id == bindparam("b_id")))
         self.request = prepare(select(requests).where(requests.c.id == bindparam("b_id")))
         self.person = prepare(select(people).where(people.c.id == bindparam("b_id")))
         self.insert_thread = prepare(insert_all(threads))

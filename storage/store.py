@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, delete, insert, select
 from sqlmodel import Session
 
@@ -44,11 +45,13 @@ from core.store import (
     ThreadInfo,
 )
 from storage.engine import make_engine
+from storage.prepared import Prepared
 from storage.statements import Statements, requests, threads
 from storage.tables import PersonRow
 from storage.threads import DatabaseThreads
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 people = PersonRow.__table__  # type: ignore[attr-defined]
 
 
@@ -321,12 +324,15 @@ class SqlStore:
 
     # --- queries --------------------------------------------------------------------------------
 
-    async def thread(self, thread_id: str) -> ThreadInfo | None:
-        def work(conn: Connection) -> ThreadInfo | None:
-            row = conn.execute(select(threads).where(threads.c.id == thread_id)).one_or_none()
-            return _thread_info(row) if row else None
+    async def _one(self, statement: Prepared, key: str, model: type[M]) -> M | None:
+        def work(conn: Connection) -> M | None:
+            rows = statement.fetch(self._cursor(conn), {"b_id": key})
+            return model.model_validate(rows[0]) if rows else None
 
         return await self._run(work)
+
+    async def thread(self, thread_id: str) -> ThreadInfo | None:
+        return await self._one(self.sql.thread, thread_id, ThreadInfo)
 
     async def threads(self, *, status: str | None = None, limit: int = 100) -> list[ThreadInfo]:
         statement = select(threads).order_by(threads.c.updated_at.desc()).limit(limit)
@@ -335,11 +341,7 @@ class SqlStore:
         return await self._run(lambda conn: [_thread_info(r) for r in conn.execute(statement)])
 
     async def request(self, request_id: str) -> RequestInfo | None:
-        def work(conn: Connection) -> RequestInfo | None:
-            rows = self.sql.request.fetch(self._cursor(conn), {"b_id": request_id})
-            return RequestInfo.model_validate(rows[0]) if rows else None
-
-        return await self._run(work)
+        return await self._one(self.sql.request, request_id, RequestInfo)
 
     async def requests(self, *, status: str | None = "open") -> list[RequestInfo]:
         statement = select(requests).order_by(requests.c.created_at)
@@ -348,11 +350,7 @@ class SqlStore:
         return await self._run(lambda conn: [_request_info(r) for r in conn.execute(statement)])
 
     async def person(self, person_id: str) -> Person | None:
-        def work(conn: Connection) -> Person | None:
-            rows = self.sql.person.fetch(self._cursor(conn), {"b_id": person_id})
-            return Person.model_validate(rows[0]) if rows else None
-
-        return await self._run(work)
+        return await self._one(self.sql.person, person_id, Person)
 
     async def people(self) -> list[Person]:
         statement = select(people).order_by(people.c.id)
