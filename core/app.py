@@ -12,6 +12,7 @@ from core.context import Redactor
 from core.logs import configure_logging
 from core.models.base import Model
 from core.models.demo import OfflineDemoModel
+from core.models.llm import LiteLLMModel
 from core.people import load_people_file
 from core.plugins import load_backend
 from core.runtime import Limits, Runtime
@@ -44,8 +45,6 @@ class Models:
         if name is None:
             return self.demo
         if name not in self._clients:
-            from core.models.llm import LiteLLMModel
-
             key = self.settings.switchboard_llm_api_key
             self._clients[name] = LiteLLMModel(
                 name,
@@ -53,6 +52,13 @@ class Models:
                 api_key=key.get_secret_value() if key else None,
             )
         return self._clients[name]
+
+    async def load(self, agents: dict[str, Agent]) -> None:
+        """Make every client the agents use ready now, not during their first step."""
+        for agent in agents.values():
+            model = self(agent)
+            if isinstance(model, LiteLLMModel):
+                await model.load()
 
 
 @asynccontextmanager
@@ -76,10 +82,12 @@ async def open_app(settings: Settings, *, migrate: bool = False) -> AsyncIterato
             context_tokens=settings.switchboard_context_tokens,
             request_timeout=timedelta(hours=settings.switchboard_request_timeout_hours),
         )
+        models = Models(settings, agents)
+        await models.load(agents)
         runtime = Runtime(
             store,
             agents,
-            Models(settings, agents),
+            models,
             redactor=redactor,
             limits=limits,
         )

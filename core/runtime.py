@@ -1,4 +1,8 @@
-"""The loop: render context → call the model → validate → route → append, one commit per step."""
+"""The loop: render context → call the model → validate → route → append.
+
+Each step is one transaction (events, thread state, outbox rows, business rows), except that a step
+that runs a tool commits twice: its choice and intent before the tool runs, its result after.
+"""
 
 from __future__ import annotations
 

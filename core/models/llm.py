@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import math
 import os
@@ -39,15 +40,15 @@ class LiteLLMModel:
     def __repr__(self) -> str:
         return f"LiteLLMModel({self.name!r}, api_base={self._api_base!r})"
 
+    async def load(self) -> None:
+        """Import litellm (seconds) on a worker thread, so the event loop and call timings don't."""
+        await asyncio.to_thread(_import_litellm)
+
     async def complete(self, request: ModelRequest) -> ModelResponse:
-        # Importing litellm takes seconds, so only a real model call pays for it; the local
-        # price list keeps it from downloading one at import.
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        await self.load()
         import litellm
         from openai import OpenAIError  # litellm maps every provider's errors onto these
 
-        # Otherwise litellm prints a "Give Feedback / Get Help" banner to stdout on every error.
-        litellm.suppress_debug_info = True
         tools = [] if request.purpose == "summary" else request.tools
         options: dict[str, Any] = {"tools": tools, "tool_choice": "auto"} if tools else {}
         try:
@@ -95,6 +96,16 @@ class LiteLLMModel:
         text = _SECRET.sub("[redacted]", text)
         first_line = text.strip().splitlines()[0] if text.strip() else "no detail"
         return first_line[:_MAX_MESSAGE]
+
+
+def _import_litellm() -> None:
+    # Only a real model pays for importing litellm; the local price list keeps it from
+    # downloading one at import.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    # Otherwise litellm prints a "Give Feedback / Get Help" banner to stdout on every error.
+    litellm.suppress_debug_info = True
 
 
 def _str(value: object) -> str | None:
