@@ -198,6 +198,8 @@ def _answered(state: ExecutionState, event: HumanResponded | ApprovalDecided) ->
     request = state.open_requests.get(event.request_id)
     if request is None:
         raise InvalidTransition(state.status, Status.RUNNING, event)
+    if isinstance(event, ApprovalDecided) and event.arguments_hash != request.arguments_hash:
+        raise ValueError(f"approval of {event.request_id} is for other arguments than requested")
     open_requests = {k: r for k, r in state.open_requests.items() if k != event.request_id}
     approved = state.approved
     if isinstance(event, ApprovalDecided) and event.approved:
@@ -212,7 +214,7 @@ def _answered(state: ExecutionState, event: HumanResponded | ApprovalDecided) ->
         approved=approved,
         budget_grants=grants,
         budget_refused=refused,
-        # A person's answer is a fresh start for the error counter and the budget warnings.
+        # A person's answer to an escalation or a recovery question is a fresh start.
         consecutive_errors=0
         if request.purpose in ("escalation", "recovery")
         else state.consecutive_errors,

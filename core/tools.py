@@ -51,15 +51,7 @@ class Tool:
     idempotent: bool = False
 
     def spec(self) -> dict[str, Any]:
-        """The OpenAI-style function description the model sees."""
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": self.args.model_json_schema(),
-            },
-        }
+        return function_spec(self.name, self.description, self.args)
 
 
 def tool(*, idempotent: bool = False, name: str | None = None) -> Callable[[ToolFn], Tool]:
@@ -110,11 +102,15 @@ class Reply(_Args):
     outcome: Literal["success", "failure"] = "success"
 
 
-def builtin_spec(name: str, args: type[BaseModel]) -> dict[str, Any]:
-    doc = inspect.getdoc(args) or ""
+def function_spec(name: str, description: str, args: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAI-style function description the model sees."""
     return {
         "type": "function",
-        "function": {"name": name, "description": doc, "parameters": args.model_json_schema()},
+        "function": {
+            "name": name,
+            "description": description,
+            "parameters": args.model_json_schema(),
+        },
     }
 
 
@@ -137,7 +133,8 @@ class ActionSchema:
             **builtins,
             **{t.name: t.args for t in tools},
         }
-        self.specs = [builtin_spec(n, a) for n, a in builtins.items()] + [t.spec() for t in tools]
+        self.specs = [function_spec(n, inspect.getdoc(a) or "", a) for n, a in builtins.items()]
+        self.specs += [t.spec() for t in tools]
         variants = [
             create_model(
                 f"Call_{name}",

@@ -84,3 +84,12 @@ def test_the_fold_is_the_same_in_one_go_or_event_by_event() -> None:
     for event in events:
         state = fold([event], state)
     assert state == fold(events)
+
+
+def test_an_approval_binds_to_the_requested_arguments() -> None:
+    waiting = fold([MSG, CALLED, ASK])
+    other = ApprovalDecided(
+        request_id="r1", approved=True, decided_by="alice", arguments_hash="other"
+    )
+    with pytest.raises(ValueError, match="for other arguments"):
+        fold([other], waiting)
