@@ -177,12 +177,24 @@ async def _answer_here(a: App, thread_id: str, out: Console) -> bool:
 
 
 async def _ask(prompt: str) -> str:
-    """One line from the terminal, without blocking the event loop; EOFError when input ends."""
+    """One line from the terminal; EOFError when input ends.
+
+    Read on a daemon thread: the event loop stays free, and Ctrl-C is not kept waiting for Enter
+    (a pool thread blocked in readline would hold the interpreter open at exit).
+    """
     import asyncio
+    import threading
+
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str] = loop.create_future()
+
+    def read() -> None:
+        loop.call_soon_threadsafe(answer.set_result, sys.stdin.readline())
 
     sys.stderr.write(prompt)
     sys.stderr.flush()
-    line: str = await asyncio.to_thread(sys.stdin.readline)
+    threading.Thread(target=read, daemon=True).start()
+    line = await answer
     if not line:
         raise EOFError
     return line.strip()
