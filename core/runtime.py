@@ -54,7 +54,7 @@ from core.models.base import (
 )
 from core.models.retry import Backoff, complete_with_retries
 from core.state import ExecutionState, fold
-from core.store import LoadedThread, OutboxMessage, Step, Store
+from core.store import Conflict, LoadedThread, OutboxMessage, Step, Store
 from core.tools import (
     ContactHuman,
     Reply,
@@ -121,19 +121,31 @@ class Runtime:
             agent=agent, first=first, requester=requester, channel=channel, parent_id=parent_id
         )
 
-    async def advance(self, thread_id: str) -> ExecutionState:
-        """Run the thread until it waits, finishes or fails; the lease keeps other workers off it."""
-        loaded = await self.store.claim(thread_id, self.owner, seconds=self.limits.lease_seconds)
-        if loaded is None:
-            raise ThreadBusy(thread_id)
-        run = _Run(self, thread_id, loaded)
-        try:
-            while await run.step():
-                pass
-            return run.state
-        finally:
-            if not run.released:
-                await self.store.release(thread_id, self.owner)
+    async def advance(self, thread_id: str, *, attempts: int = 3) -> ExecutionState:
+        """Run the thread until it waits, finishes or fails; the lease keeps other workers off it.
+
+        Someone else may append while it runs (an operator pausing, a late answer): the step that
+        loses the race commits nothing, and the thread is reloaded and decided again.
+        """
+        for attempt in range(1, attempts + 1):
+            loaded = await self.store.claim(
+                thread_id, self.owner, seconds=self.limits.lease_seconds
+            )
+            if loaded is None:
+                raise ThreadBusy(thread_id)
+            run = _Run(self, thread_id, loaded)
+            try:
+                while await run.step():
+                    pass
+                return run.state
+            except Conflict:
+                if attempt == attempts:
+                    raise
+                log.info("thread %s changed under its worker; reloading", thread_id)
+            finally:
+                if not run.released:
+                    await self.store.release(thread_id, self.owner)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     async def run_subagent(self, parent: _Run, agent: str, task: str) -> SubagentResult:
         child = await self.start(
