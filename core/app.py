@@ -37,7 +37,7 @@ class Models:
 
     def __init__(self, settings: Settings, agents: dict[str, Agent]) -> None:
         self.settings = settings
-        self.demo = OfflineDemoModel({a.name: a.demo for a in agents.values() if a.demo})
+        self.demo = OfflineDemoModel.playing(agents.values())
         self._clients: dict[str, Model] = {}
 
     def __call__(self, agent: Agent) -> Model:

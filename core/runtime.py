@@ -173,6 +173,7 @@ class _Run:
         self.requester = loaded.requester
         self.state = loaded.state
         self.last_seq = loaded.last_seq
+        self.next_move = d.decide(self.state, self.agent)  # kept in step with the state by commit()
         self.released = False
         self.window = ContextWindow()
         for stored in loaded.context:
@@ -182,7 +183,7 @@ class _Run:
 
     async def step(self) -> bool:
         """One step; False when the thread has nothing more to do for now."""
-        match d.decide(self.state, self.agent):
+        match self.next_move:
             case d.Stop():
                 return False
             case d.CallModel():
@@ -469,7 +470,8 @@ class _Run:
         rendered = [(e, render_event(e)) for e in events]
         counted = [(e, estimate_tokens(text)) for e, text in rendered]
         # A step after which there is nothing to do gives the lease back in the same transaction.
-        release = isinstance(d.decide(state, self.agent), d.Stop)
+        next_move = d.decide(state, self.agent)
+        release = isinstance(next_move, d.Stop)
         step = Step(
             thread_id=self.thread_id,
             after_seq=self.last_seq,
@@ -488,6 +490,7 @@ class _Run:
             self.window.add(seq, event, tokens, text)
         self.last_seq += len(events)
         self.state = state
+        self.next_move = next_move
         self.released = release
 
 

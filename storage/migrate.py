@@ -1,4 +1,4 @@
-"""Alembic, driven from code: `switchboard db upgrade`, and the check that the schema is current."""
+"""Alembic, driven from code: `switchboard db upgrade` (storage/schema.py checks the revision)."""
 
 from __future__ import annotations
 

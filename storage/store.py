@@ -46,13 +46,11 @@ from core.store import (
 )
 from storage.engine import make_engine
 from storage.prepared import Prepared
-from storage.statements import Statements, requests, threads
-from storage.tables import PersonRow
+from storage.statements import Statements, people, requests, threads
 from storage.threads import DatabaseThreads
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
-people = PersonRow.__table__  # type: ignore[attr-defined]
 
 
 def _now() -> datetime:

@@ -29,7 +29,7 @@ def test_the_model_is_offered_exactly_the_tools_and_the_builtins() -> None:
 async def test_the_demo_asks_the_approver_then_deploys(
     store: SqlStore, make_runtime: RuntimeFactory, shipped_agents: dict[str, Agent]
 ) -> None:
-    runtime = make_runtime(OfflineDemoModel({"deploy": agent.demo}))  # type: ignore[dict-item]
+    runtime = make_runtime(OfflineDemoModel.playing([agent]))
     thread = await runtime.start("deploy", "deploy api 2.4.1 to production", requester="bob")
     assert (await runtime.advance(thread)).status is Status.WAITING_HUMAN
     [request] = await store.requests()
@@ -45,7 +45,7 @@ async def test_the_demo_asks_the_approver_then_deploys(
 async def test_the_demo_refuses_an_unknown_release(
     store: SqlStore, make_runtime: RuntimeFactory
 ) -> None:
-    runtime = make_runtime(OfflineDemoModel({"deploy": agent.demo}))  # type: ignore[dict-item]
+    runtime = make_runtime(OfflineDemoModel.playing([agent]))
     state = await runtime.advance(
         await runtime.start("deploy", "deploy api 9.0.0 to staging", requester="bob")
     )

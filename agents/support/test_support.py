@@ -25,7 +25,7 @@ def test_the_prompt_renders_and_names_the_tools() -> None:
 async def test_the_demo_asks_for_the_order_then_refunds_after_a_manager_approves(
     store: SqlStore, make_runtime: RuntimeFactory
 ) -> None:
-    runtime = make_runtime(OfflineDemoModel({"support": agent.demo}))  # type: ignore[dict-item]
+    runtime = make_runtime(OfflineDemoModel.playing([agent]))
     thread = await runtime.start(
         "support", "my chair arrived broken, I want a refund", requester="dana"
     )
@@ -51,7 +51,7 @@ async def test_the_demo_asks_for_the_order_then_refunds_after_a_manager_approves
 async def test_small_refunds_need_no_approval(
     store: SqlStore, make_runtime: RuntimeFactory
 ) -> None:
-    runtime = make_runtime(OfflineDemoModel({"support": agent.demo}))  # type: ignore[dict-item]
+    runtime = make_runtime(OfflineDemoModel.playing([agent]))
     state = await runtime.advance(
         await runtime.start("support", "refund order 10001 please", requester="dana")
     )

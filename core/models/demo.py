@@ -8,12 +8,15 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.context import estimate_tokens
 from core.models.base import ModelRequest, ModelResponse
+
+if TYPE_CHECKING:
+    from core.agent import Agent
 
 NAME = "offline-demo"
 BADGE = "[offline demo model]"
@@ -60,6 +63,11 @@ class OfflineDemoModel:
 
     def __init__(self, policies: Mapping[str, DemoPolicy]) -> None:
         self.policies = policies
+
+    @classmethod
+    def playing(cls, agents: Iterable[Agent]) -> OfflineDemoModel:
+        """The demo model for every agent that ships a demo script."""
+        return cls({a.name: a.demo for a in agents if a.demo is not None})
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         if request.purpose == "summary":
