@@ -21,6 +21,7 @@ from core.events import (
     MessageReceived,
     ModelFailed,
     ReplySent,
+    RequestTimedOut,
     ThreadFinished,
     ToolCalled,
     ToolFailed,
@@ -82,6 +83,20 @@ def render_event(event: Event) -> str:
                 request=event.request_id,
                 decision=decision,
                 by=event.decided_by,
+            )
+        case RequestTimedOut(kind="approval"):
+            return _tag(
+                "approval",
+                "no decision before the deadline",
+                request=event.request_id,
+                decision="timed out: denied",
+            )
+        case RequestTimedOut():
+            return _tag(
+                "human_answer",
+                "(no answer before the deadline)",
+                request=event.request_id,
+                timed_out="yes",
             )
         case ContextCompacted():
             return _tag("summary", event.summary, of_events_through=event.through_seq)

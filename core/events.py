@@ -85,7 +85,9 @@ class HumanRequested(_Event):
     arguments: Json | None = None
     arguments_hash: str | None = None
     call_id: str | None = None
-    deadline: datetime | None = None
+    resend_at: datetime | None = None  # escalation: re-send on each recipient's next channel
+    widen_at: datetime | None = None  # then ask the next approvers or escalation contacts
+    deadline: datetime | None = None  # then time out: an approval is denied
 
 
 class HumanResponded(_Event):
@@ -104,6 +106,23 @@ class ApprovalDecided(_Event):
     arguments_hash: str
     reason: str = ""
     via: str = "cli"
+
+
+class RequestEscalated(_Event):
+    """An open request went unanswered: re-sent on the next channel, or widened to more people."""
+
+    type: Literal["request_escalated"] = "request_escalated"
+    request_id: str
+    step: Literal["resend", "widen"]
+    added: tuple[str, ...] = ()  # people or roles who may now answer too
+
+
+class RequestTimedOut(_Event):
+    """No answer before the deadline: an approval is denied, a question gets no answer."""
+
+    type: Literal["request_timed_out"] = "request_timed_out"
+    request_id: str
+    kind: RequestKind
 
 
 class ErrorCompacted(_Event):
@@ -168,6 +187,8 @@ Event = Annotated[
     | HumanRequested
     | HumanResponded
     | ApprovalDecided
+    | RequestEscalated
+    | RequestTimedOut
     | ErrorCompacted
     | ContextCompacted
     | BudgetWarned

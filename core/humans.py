@@ -46,7 +46,7 @@ def may_answer(person: Person, request: RequestInfo) -> bool:
     )
 
 
-def _decision(
+def decision_for(
     request: RequestInfo, person: Person, response: Response, via: str
 ) -> ApprovalDecided | HumanResponded:
     match response:
@@ -84,7 +84,7 @@ async def respond(
     if not may_answer(person, request):
         allowed = ", ".join(request.recipients)
         raise NotAllowed(f"{person.id} may not answer {request.id} (allowed: {allowed})")
-    decision = _decision(request, person, response, via)
+    decision = decision_for(request, person, response, via)
     try:
         await append(store, request.thread_id, [decision])
     except InvalidTransition:

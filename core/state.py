@@ -20,6 +20,8 @@ from core.events import (
     ModelCalled,
     ModelFailed,
     ReplySent,
+    RequestEscalated,
+    RequestTimedOut,
     ThreadCancelled,
     ThreadFinished,
     ThreadPaused,
@@ -165,8 +167,14 @@ def apply(state: ExecutionState, event: Event) -> ExecutionState:
             open_requests = {**s.open_requests, event.request_id: event}
             target = s.status if s.status is Status.PAUSED else Status.WAITING_HUMAN
             return replace(s, status=_move(s, target, event), open_requests=open_requests)
-        case HumanResponded() | ApprovalDecided():
+        case HumanResponded() | ApprovalDecided() | RequestTimedOut():
             return _answered(s, event)
+        case RequestEscalated():
+            request = s.open_requests.get(event.request_id)
+            if request is None:
+                raise InvalidTransition(s.status, s.status, event)
+            widened = request.model_copy(update={"recipients": (*request.recipients, *event.added)})
+            return replace(s, open_requests={**s.open_requests, event.request_id: widened})
         case ThreadPaused():
             return replace(s, status=_move(s, Status.PAUSED, event), paused_from=s.status)
         case ThreadResumed():
@@ -194,7 +202,9 @@ def _erred(state: ExecutionState, error: str) -> ExecutionState:
     return replace(state, consecutive_errors=state.consecutive_errors + 1, last_error=error)
 
 
-def _answered(state: ExecutionState, event: HumanResponded | ApprovalDecided) -> ExecutionState:
+def _answered(
+    state: ExecutionState, event: HumanResponded | ApprovalDecided | RequestTimedOut
+) -> ExecutionState:
     request = state.open_requests.get(event.request_id)
     if request is None:
         raise InvalidTransition(state.status, Status.RUNNING, event)
@@ -205,8 +215,8 @@ def _answered(state: ExecutionState, event: HumanResponded | ApprovalDecided) ->
     if isinstance(event, ApprovalDecided) and event.approved:
         approved = {**approved, event.request_id: request}
     grants, refused = state.budget_grants, state.budget_refused
-    if request.purpose == "budget" and isinstance(event, HumanResponded):
-        extend = event.answer.strip().lower() == "continue"
+    if request.purpose == "budget" and not isinstance(event, ApprovalDecided):
+        extend = isinstance(event, HumanResponded) and event.answer.strip().lower() == "continue"
         grants, refused = grants + extend, not extend
     s = replace(
         state,

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
+from core.channels import InboundMessage
 from core.events import Event, MessageReceived
 from core.state import ExecutionState
 from core.tools import BusinessData
 
 RequestStatus = Literal["open", "approved", "rejected", "answered", "timed_out", "cancelled"]
+OutboxStatus = Literal["pending", "sending", "sent", "routed", "dead", "skipped"]
 
 
 class ThreadInfo(BaseModel):
@@ -21,6 +24,7 @@ class ThreadInfo(BaseModel):
     status: str
     requester: str | None
     channel: str
+    conversation: str | None = None
     parent_id: str | None
     created_at: datetime
     updated_at: datetime
@@ -42,7 +46,11 @@ class RequestInfo(BaseModel):
     arguments: dict[str, Any] | None
     arguments_hash: str | None
     created_at: datetime
+    resend_at: datetime | None = None
+    widen_at: datetime | None = None
     deadline: datetime | None
+    level: int = 0
+    next_at: datetime | None = None
     decided_by: str | None
     decided_via: str | None
     decided_at: datetime | None
@@ -54,6 +62,13 @@ class Person(BaseModel):
     name: str
     roles: list[str] = []
     escalate_to: str | None = None
+    channels: list[str] = []  # preferred order; where requests go first
+    identities: dict[str, str] = {}  # channel → this person's address there
+
+    def preferred(self) -> list[str]:
+        """The channels to reach this person on, best first: the stated order, then the rest."""
+        listed = [c for c in self.channels if c in self.identities]
+        return listed + [c for c in self.identities if c not in listed]
 
 
 class StoredEvent(BaseModel):
@@ -73,11 +88,63 @@ class LoadedThread:
 
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
+    """A message to send, written with the step that caused it.
+
+    `channel="auto"` leaves the route to the dispatcher: a reply goes back into the thread's
+    conversation, a request to each recipient's preferred channel (from `rank` on).
+    """
+
     recipient: str | None
     channel: str
-    kind: Literal["reply", "request", "notice"]
+    kind: Literal["reply", "request", "notice", "outcome"]
     text: str
     request_id: str | None = None
+    address: str | None = None
+    conversation: str | None = None
+    rank: int = 0
+
+
+class OutboxItem(BaseModel):
+    """An outbox row, as the dispatcher and the console see it."""
+
+    id: int
+    thread_id: str | None
+    recipient: str | None
+    channel: str
+    kind: Literal["reply", "request", "notice", "outcome"]
+    text: str
+    request_id: str | None
+    status: OutboxStatus
+    attempts: int
+    idempotency_key: str
+    created_at: datetime
+    rank: int
+    address: str | None
+    conversation: str | None
+    parent_id: int | None
+    payload: dict[str, Any] | None
+    message_id: str | None
+    next_attempt_at: float
+    last_error: str | None
+    sent_at: datetime | None
+
+
+class InboxItem(BaseModel):
+    """A message that arrived, and what the inbox made of it."""
+
+    id: int
+    channel: str
+    external_id: str
+    sender: str
+    person_id: str | None
+    conversation: str
+    text: str
+    action: dict[str, Any] | None
+    received_at: datetime
+    outcome: str
+    thread_id: str | None
+    request_id: str | None
+    detail: str
 
 
 @dataclass(slots=True)
@@ -155,3 +222,112 @@ class Store(Protocol):
     async def save_people(self, people: list[Person]) -> None: ...
 
     async def close(self) -> None: ...
+
+    # --- the server: inbox, outbox, timers -------------------------------------------------------
+
+    async def receive(
+        self, message: InboundMessage, route: Callable[[Situation], Routing]
+    ) -> Received:
+        """Deduplicate, find the situation, route it and apply the routing: one transaction."""
+        ...
+
+    async def person_by_identity(self, channel: str, address: str) -> Person | None: ...
+
+    async def runnable(self, *, limit: int = 100) -> list[str]:
+        """Threads a worker should advance now: work to do and no live lease."""
+        ...
+
+    async def outbox_due(
+        self, now: float, *, limit: int = 50, lease: float = 60.0
+    ) -> list[OutboxItem]:
+        """Take due rows (pending, or sending with an expired lease) for delivery."""
+        ...
+
+    async def outbox_next_at(self) -> float | None: ...
+
+    async def outbox_route(
+        self, item_id: int, deliveries: list[OutboxMessage], skip: str = ""
+    ) -> None:
+        """Replace an `auto` row by concrete deliveries; none at all marks it skipped, saying why."""
+        ...
+
+    async def outbox_sent(
+        self, item_id: int, *, message_id: str, conversation: str, payload: dict[str, Any]
+    ) -> None: ...
+
+    async def outbox_failed(self, item_id: int, *, error: str, retry_at: float | None) -> None:
+        """Record a failed attempt; retry_at None moves the row to the dead letters."""
+        ...
+
+    async def outbox(
+        self,
+        *,
+        request_id: str | None = None,
+        channel: str | None = None,
+        status: str | None = None,
+        limit: int = 500,
+    ) -> list[OutboxItem]: ...
+
+    async def inbox(self, *, channel: str | None = None, limit: int = 500) -> list[InboxItem]: ...
+
+    async def due_requests(self, now: datetime) -> list[RequestInfo]:
+        """Open requests whose next escalation step is due."""
+        ...
+
+    async def next_request_timer(self) -> datetime | None: ...
+
+    async def service_setting(self, key: str) -> str | None: ...
+
+    async def save_service_setting(self, key: str, value: str) -> None: ...
+
+    async def counts(self) -> dict[str, dict[str, int]]:
+        """Rows per status for threads, requests, outbox: what /metrics shows."""
+        ...
+
+
+# --- the inbox's contract: the store finds the situation, core decides, the store applies ----------
+
+
+@dataclass(frozen=True, slots=True)
+class Situation:
+    """What the store found for one inbound message, inside the transaction that will route it."""
+
+    message: InboundMessage
+    person: Person | None
+    thread: ThreadInfo | None  # the conversation's latest thread
+    requests: list[RequestInfo]  # the one referenced, or the sender's open ones here
+    deciders: dict[str, Person]  # who decided the requests above, for "already approved by"
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    agent: str
+    event: MessageReceived
+    requester: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Append:
+    thread_id: str
+    events: list[Event]
+    outcome: Literal["continued", "answered"]
+    request_id: str | None = None
+    outbox: list[OutboxMessage] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Refuse:
+    detail: str
+    notice: OutboxMessage | None = None
+
+
+Routing = Start | Append | Refuse
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    outcome: Literal["started", "continued", "answered", "refused", "duplicate"]
+    detail: str = ""
+    thread_id: str | None = None
+    request_id: str | None = None
+    runnable: bool = False  # a worker has something to do on the thread now

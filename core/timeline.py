@@ -17,6 +17,8 @@ from core.events import (
     ModelCalled,
     ModelFailed,
     ReplySent,
+    RequestEscalated,
+    RequestTimedOut,
     ThreadCancelled,
     ThreadFinished,
     ThreadPaused,
@@ -58,6 +60,13 @@ def describe(event: Event) -> str:
             verdict = "approved" if event.approved else "rejected"
             reason = f": {event.reason}" if event.reason else ""
             return f"{event.decided_by} via {event.via} {verdict} {event.request_id}{reason}"
+        case RequestEscalated(step="resend"):
+            return f"{event.request_id} unanswered: re-sent on the next preferred channel"
+        case RequestEscalated():
+            return f"{event.request_id} unanswered: now also asking {', '.join(event.added) or 'no one new'}"
+        case RequestTimedOut():
+            outcome = "denied" if event.kind == "approval" else "no answer"
+            return f"{event.request_id} timed out: {outcome}"
         case ErrorCompacted():
             return f"{event.count} error(s) resolved"
         case ContextCompacted():

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError
 
 from storage.engine import make_engine
 
-HEAD = "0001"
+HEAD = "0002"
 
 
 def is_current(database_url: str) -> bool:

@@ -84,6 +84,7 @@ class Statements:
             "decided_via": bindparam("decided_via"),
             "decided_at": bindparam("decided_at"),
             "answer": bindparam("answer"),
+            "next_at": None,
         }
         open_request = (requests.c.id == bindparam("b_id"), requests.c.status == "open")
         # First decision wins: only an open request is settled; an approval, only for its arguments.
@@ -96,5 +97,5 @@ class Statements:
         self.cancel_requests = prepare(
             update(requests)
             .where(requests.c.thread_id == bindparam("b_id"), requests.c.status == "open")
-            .values(status="cancelled", decided_at=bindparam("decided_at"))
+            .values(status="cancelled", decided_at=bindparam("decided_at"), next_at=None)
         )

@@ -16,9 +16,11 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from core.channels import InboundMessage
 from core.context import event_tokens
 from core.events import (
     ApprovalDecided,
@@ -27,6 +29,8 @@ from core.events import (
     HumanResponded,
     MessageReceived,
     ModelCalled,
+    RequestEscalated,
+    RequestTimedOut,
     ThreadCancelled,
     ThreadFinished,
     dump_event,
@@ -37,13 +41,20 @@ from core.state import ExecutionState, fold
 from core.store import (
     AlreadyDecided,
     Conflict,
+    InboxItem,
     LoadedThread,
+    OutboxItem,
+    OutboxMessage,
     Person,
+    Received,
     RequestInfo,
+    Routing,
+    Situation,
     Step,
     StoredEvent,
     ThreadInfo,
 )
+from storage import server
 from storage.engine import make_engine
 from storage.prepared import Prepared
 from storage.statements import Statements, people, requests, threads
@@ -93,6 +104,30 @@ class SqlStore:
         requester: str | None,
         channel: str,
         parent_id: str | None = None,
+        conversation: str | None = None,
+    ) -> str:
+        return await self._run(
+            lambda conn: self.insert_thread(
+                conn,
+                agent=agent,
+                first=first,
+                requester=requester,
+                channel=channel,
+                parent_id=parent_id,
+                conversation=conversation,
+            )
+        )
+
+    def insert_thread(
+        self,
+        conn: Connection,
+        *,
+        agent: str,
+        first: MessageReceived,
+        requester: str | None,
+        channel: str,
+        parent_id: str | None = None,
+        conversation: str | None = None,
     ) -> str:
         thread_id = f"th-{uuid.uuid4().hex[:12]}"
         state = fold([first])
@@ -103,6 +138,7 @@ class SqlStore:
             status=state.status.value,
             requester=requester,
             channel=channel,
+            conversation=conversation,
             parent_id=parent_id,
             created_at=now,
             updated_at=now,
@@ -114,15 +150,9 @@ class SqlStore:
             lease_owner=None,
             lease_until=0.0,
         )
-
-        def work(conn: Connection) -> None:
-            cursor = self._cursor(conn)
-            self.sql.insert_thread.execute(cursor, row)
-            self.sql.insert_events.execute(
-                cursor, _event_row(thread_id, 1, first, event_tokens(first))
-            )
-
-        await self._run(work)
+        cursor = self._cursor(conn)
+        self.sql.insert_thread.execute(cursor, row)
+        self.sql.insert_events.execute(cursor, _event_row(thread_id, 1, first, event_tokens(first)))
         return thread_id
 
     def _load(self, conn: Connection, thread_id: str) -> LoadedThread:
@@ -174,9 +204,9 @@ class SqlStore:
         await self._run(lambda conn: self.sql.release.execute(self._cursor(conn), values))
 
     async def commit(self, step: Step) -> int:
-        return await self._run(lambda conn: self._commit(conn, step))
+        return await self._run(lambda conn: self.write_step(conn, step))
 
-    def _commit(self, conn: Connection, step: Step) -> int:
+    def write_step(self, conn: Connection, step: Step) -> int:
         cursor, sql = self._cursor(conn), self.sql
         state, now = step.state, _now()
         last_seq = step.after_seq + len(step.events)
@@ -225,6 +255,15 @@ class SqlStore:
                         attempts=0,
                         idempotency_key=f"{step.thread_id}:{last_seq}:{i}",
                         created_at=now,
+                        rank=m.rank,
+                        address=m.address,
+                        conversation=m.conversation,
+                        parent_id=None,
+                        payload=None,
+                        message_id=None,
+                        next_attempt_at=0.0,
+                        last_error=None,
+                        sent_at=None,
                     )
                     for i, m in enumerate(step.outbox)
                 ],
@@ -273,7 +312,11 @@ class SqlStore:
                         arguments=event.arguments,
                         arguments_hash=event.arguments_hash,
                         created_at=event.at,
+                        resend_at=event.resend_at,
+                        widen_at=event.widen_at,
                         deadline=event.deadline,
+                        level=0,
+                        next_at=event.resend_at or event.widen_at or event.deadline,
                         decided_by=None,
                         decided_via=None,
                         decided_at=None,
@@ -285,6 +328,24 @@ class SqlStore:
                 if isinstance(event, ApprovalDecided):
                     decision["b_hash"] = event.arguments_hash
                 self._settle(conn, cursor, event.request_id, decision)
+            case RequestTimedOut():
+                timed_out = dict(
+                    status="timed_out", decided_by=None, decided_via="timer", answer=None
+                )
+                self._settle(conn, cursor, event.request_id, {**timed_out, "decided_at": event.at})
+            case RequestEscalated():
+                row = sql.request.fetch(cursor, {"b_id": event.request_id})[0]
+                level = 1 if event.step == "resend" else 2
+                following = row["widen_at"] if level == 1 else None
+                conn.execute(
+                    update(requests)
+                    .where(requests.c.id == event.request_id)
+                    .values(
+                        level=level,
+                        next_at=following or row["deadline"],
+                        recipients=[*row["recipients"], *event.added],
+                    )
+                )
             case ThreadFinished() | ThreadCancelled():
                 sql.cancel_requests.execute(cursor, {"b_id": thread_id, "decided_at": event.at})
 
@@ -303,17 +364,15 @@ class SqlStore:
         raise ValueError(f"the decision does not match the arguments of request {request_id}")
 
     async def state(self, thread_id: str) -> tuple[ExecutionState, int]:
-        def work(conn: Connection) -> tuple[ExecutionState, int]:
-            cursor = self._cursor(conn)
-            cursor.execute(
-                self.sql.thread_state.sql, self.sql.thread_state.params({"b_id": thread_id})
-            )
-            row = cursor.fetchone()
-            if row is None:
-                raise KeyError(f"no thread {thread_id}")
-            return ExecutionState.model_validate_json(row[2]), row[3]
+        return await self._run(lambda conn: self.load_state(conn, thread_id))
 
-        return await self._run(work)
+    def load_state(self, conn: Connection, thread_id: str) -> tuple[ExecutionState, int]:
+        cursor = self._cursor(conn)
+        cursor.execute(self.sql.thread_state.sql, self.sql.thread_state.params({"b_id": thread_id}))
+        row = cursor.fetchone()
+        if row is None:
+            raise KeyError(f"no thread {thread_id}")
+        return ExecutionState.model_validate_json(row[2]), row[3]
 
     # --- business data for tools ------------------------------------------------------------------
 
@@ -362,8 +421,86 @@ class SqlStore:
             conn.execute(delete(people).where(people.c.id.in_(ids)))
             if found:
                 conn.execute(insert(people), [p.model_dump() for p in found])
+            server.save_identities(conn, found)
 
         await self._run(work)
+
+    # --- the server: inbox, outbox, timers --------------------------------------------------------
+
+    async def receive(
+        self, message: InboundMessage, route: Callable[[Situation], Routing]
+    ) -> Received:
+        for attempt in range(3):
+            try:
+                return await self._run(lambda conn: server.receive(self, conn, message, route))
+            except (server.Duplicate, IntegrityError):
+                return Received(
+                    "duplicate",
+                    f"{message.channel} message {message.external_id} was received before",
+                )
+            except (Conflict, AlreadyDecided):  # a concurrent writer on PostgreSQL: route again
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def person_by_identity(self, channel: str, address: str) -> Person | None:
+        return await self._run(lambda conn: server.person_by_identity(conn, channel, address))
+
+    async def runnable(self, *, limit: int = 100) -> list[str]:
+        return await self._run(lambda conn: server.runnable(conn, limit))
+
+    async def outbox_due(
+        self, now: float, *, limit: int = 50, lease: float = 60.0
+    ) -> list[OutboxItem]:
+        return await self._run(lambda conn: server.outbox_due(conn, now, limit, lease))
+
+    async def outbox_next_at(self) -> float | None:
+        return await self._run(server.outbox_next_at)
+
+    async def outbox_route(
+        self, item_id: int, deliveries: list[OutboxMessage], skip: str = ""
+    ) -> None:
+        await self._run(lambda conn: server.outbox_route(conn, item_id, deliveries, skip))
+
+    async def outbox_sent(
+        self, item_id: int, *, message_id: str, conversation: str, payload: dict[str, Any]
+    ) -> None:
+        await self._run(
+            lambda conn: server.outbox_sent(conn, item_id, message_id, conversation, payload)
+        )
+
+    async def outbox_failed(self, item_id: int, *, error: str, retry_at: float | None) -> None:
+        await self._run(lambda conn: server.outbox_failed(conn, item_id, error, retry_at))
+
+    async def outbox(
+        self,
+        *,
+        request_id: str | None = None,
+        channel: str | None = None,
+        status: str | None = None,
+        limit: int = 500,
+    ) -> list[OutboxItem]:
+        return await self._run(
+            lambda conn: server.outbox_list(conn, request_id, channel, status, limit)
+        )
+
+    async def inbox(self, *, channel: str | None = None, limit: int = 500) -> list[InboxItem]:
+        return await self._run(lambda conn: server.inbox_list(conn, channel, limit))
+
+    async def due_requests(self, now: datetime) -> list[RequestInfo]:
+        return await self._run(lambda conn: server.due_requests(conn, now))
+
+    async def next_request_timer(self) -> datetime | None:
+        return await self._run(server.next_request_timer)
+
+    async def service_setting(self, key: str) -> str | None:
+        return await self._run(lambda conn: server.service_setting(conn, key))
+
+    async def save_service_setting(self, key: str, value: str) -> None:
+        await self._run(lambda conn: server.save_service_setting(conn, key, value))
+
+    async def counts(self) -> dict[str, dict[str, int]]:
+        return await self._run(server.counts)
 
 
 class SqlData:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
 class ThreadRow(SQLModel, table=True):
     __tablename__ = "threads"
+    __table_args__ = (Index("ix_threads_conversation", "channel", "conversation"),)
 
     id: str = Field(primary_key=True)
     agent: str = Field(index=True)
     status: str = Field(index=True)
     requester: str | None = None
     channel: str
+    conversation: str | None = None  # where on the channel it was started: replies go there
     parent_id: str | None = Field(default=None, index=True)
     created_at: datetime
     updated_at: datetime
@@ -54,7 +56,11 @@ class HumanRequestRow(SQLModel, table=True):
     arguments: dict[str, object] | None = Field(default=None, sa_column=Column(JSON))
     arguments_hash: str | None = None
     created_at: datetime
+    resend_at: datetime | None = None
+    widen_at: datetime | None = None
     deadline: datetime | None = None
+    level: int = 0  # escalation steps taken: 1 re-sent, 2 widened
+    next_at: datetime | None = Field(default=None, index=True)  # the next timer, while open
     decided_by: str | None = None
     decided_via: str | None = None
     decided_at: datetime | None = None
@@ -84,21 +90,87 @@ class PersonRow(SQLModel, table=True):
     name: str
     roles: list[str] = Field(sa_column=Column(JSON, nullable=False))
     escalate_to: str | None = None
+    channels: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    identities: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class IdentityRow(SQLModel, table=True):
+    """Who a sender is: one address per person per channel, unique across people."""
+
+    __tablename__ = "identities"
+
+    channel: str = Field(primary_key=True)
+    address: str = Field(primary_key=True)
+    person_id: str = Field(index=True)
+
+
+class InboxRow(SQLModel, table=True):
+    """Every message that arrived, once: (channel, external id) is the deduplication key."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_inbox_external"),
+        Index("ix_inbox_conversation", "channel", "conversation"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    external_id: str
+    sender: str
+    person_id: str | None = None
+    conversation: str
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    action: dict[str, object] | None = Field(default=None, sa_column=Column(JSON))
+    attachments: list[dict[str, object]] = Field(sa_column=Column(JSON, nullable=False))
+    raw: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime
+    outcome: str  # started, continued, answered, refused
+    thread_id: str | None = None
+    request_id: str | None = None
+    detail: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class SettingRow(SQLModel, table=True):
+    """Values the service keeps for itself, such as the API token it generated."""
+
+    __tablename__ = "service_settings"
+
+    key: str = Field(primary_key=True)
+    value: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class OutboxRow(SQLModel, table=True):
+    """Every outgoing message, written in the transaction that caused it; the dispatcher sends it.
+
+    A row for channel `auto` names a person or role; routing replaces it by one row per delivery
+    (the person's preferred channel and address), each with its `parent_id`.
+    """
+
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status", "status"),)
+    __table_args__ = (
+        Index("ix_outbox_status", "status", "next_attempt_at"),
+        Index("ix_outbox_request", "request_id"),
+        Index("ix_outbox_conversation", "channel", "conversation"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    thread_id: str
+    thread_id: str | None = None
     seq: int
-    recipient: str | None = None
+    recipient: str | None = None  # a person id or role:NAME
     channel: str
     kind: str
     text: str = Field(sa_column=Column(Text, nullable=False))
     request_id: str | None = None
-    status: str = "pending"
+    status: str = "pending"  # pending, sending, sent, routed, dead, skipped
     attempts: int = 0
     idempotency_key: str = Field(unique=True)
     created_at: datetime
+    rank: int = 0  # which of the recipient's preferred channels: 1 after an escalation re-send
+    address: str | None = None  # the recipient's address on `channel`
+    conversation: str | None = None
+    parent_id: int | None = None
+    payload: dict[str, object] | None = Field(default=None, sa_column=Column(JSON))
+    message_id: str | None = None  # the platform's id for the sent message, to update it later
+    next_attempt_at: float = 0.0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    sent_at: datetime | None = None

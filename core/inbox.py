@@ -1,0 +1,181 @@
+"""The inbox: every inbound message, from any channel, becomes one event on one thread.
+
+Deduplicate on (channel, external id) → resolve the person by identity → route: the answer to an
+open human request becomes a decision on that request's thread; anything else is a message on the
+conversation's thread (a new one when there is none). The store does it in one transaction; the
+routing decision itself is the pure function `route` below.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from core.agent import Agent
+from core.channels import InboundMessage
+from core.events import MessageReceived
+from core.humans import Answer as AnswerWith
+from core.humans import Approve as ApproveWith
+from core.humans import NotAllowed, Response, decision_for, may_answer
+from core.humans import Reject as RejectWith
+from core.state import Status
+from core.store import (
+    Append,
+    OutboxMessage,
+    Received,
+    Refuse,
+    RequestInfo,
+    Routing,
+    Situation,
+    Start,
+    Store,
+)
+
+log = logging.getLogger("switchboard.inbox")
+
+YES = {"yes", "y", "approve", "approved", "ok", "lgtm", "👍"}
+NO = {"no", "n", "reject", "rejected", "deny", "denied", "👎"}
+
+
+@dataclass(frozen=True, slots=True)
+class InboxConfig:
+    agents: Mapping[str, Agent]
+    channel_agents: Mapping[str, str]  # which agent a new conversation on each channel talks to
+
+    def agent_for(self, channel: str) -> str | None:
+        return self.channel_agents.get(channel) or self.channel_agents.get("*")
+
+
+def interpret(message: InboundMessage, request: RequestInfo) -> Response | None:
+    """What a message says to a request: a button's decision, or a text like "yes" / "no, because"."""
+    if message.action is not None:
+        match message.action.decision:
+            case "approve":
+                return ApproveWith(message.action.reason)
+            case "reject":
+                return RejectWith(message.action.reason or "rejected")
+            case "answer":
+                return AnswerWith(message.action.value or message.text)
+    text = message.text.strip()
+    if request.kind == "question":
+        return AnswerWith(text) if text else None
+    word, _, rest = text.partition(" ")
+    word = word.strip(".,!:;").lower()
+    if word in YES:
+        return ApproveWith(rest.strip())
+    if word in NO:
+        return RejectWith(rest.strip(" ,.:-") or "rejected")
+    return None
+
+
+def outcome_text(request: RequestInfo, name: str | None = None) -> str:
+    """How a settled request reads wherever it was sent: "Approved by Alice via discord, 14:02"."""
+    when = f", {request.decided_at:%H:%M} UTC" if request.decided_at else ""
+    who = name or request.decided_by or "someone"
+    match request.status:
+        case "approved" | "rejected" | "answered":
+            reason = (
+                f": {request.answer}" if request.answer and request.status != "answered" else ""
+            )
+            verb = request.status.capitalize()
+            return f"{verb} by {who} via {request.decided_via}{when}{reason}"
+        case "timed_out":
+            return "Timed out: " + ("denied" if request.kind == "approval" else "no answer") + when
+        case "cancelled":
+            return f"Cancelled{when}"
+    return "Waiting for an answer"
+
+
+def route(config: InboxConfig, s: Situation) -> Routing:
+    message, person = s.message, s.person
+    via = message.channel
+    reply_here = OutboxMessage(
+        recipient=person.id if person else None,
+        channel=message.channel,
+        kind="notice",
+        text="",
+        address=message.sender,
+        conversation=message.conversation,
+    )
+
+    def refuse(detail: str) -> Refuse:
+        return Refuse(detail, _with_text(reply_here, detail))
+
+    referenced = message.action is not None and message.action.request_id is not None
+    if referenced and not s.requests:
+        return refuse(f"There is no request {message.action.request_id}.")  # type: ignore[union-attr]
+    if s.requests and (referenced or len(s.requests) == 1):
+        request = s.requests[0]
+        if person is None:
+            return refuse("Only people in the directory can answer requests; you are not in it.")
+        if request.status != "open":
+            decider = s.deciders.get(request.decided_by or "")
+            return refuse(
+                f"Already settled: {outcome_text(request, decider.name if decider else None)}."
+            )
+        if not may_answer(person, request):
+            return refuse(
+                f"You may not answer {request.id}: it is for {', '.join(request.recipients)}."
+            )
+        response = interpret(message, request)
+        if response is None:
+            return refuse(f"Reply YES to approve {request.id}, or NO and a reason to reject it.")
+        try:
+            decision = decision_for(request, person, response, via)
+        except NotAllowed as e:
+            return refuse(str(e))
+        # The outcome is shown on every copy of the request: other channels, other approvers.
+        outcome = OutboxMessage(None, "auto", "outcome", "", request_id=request.id)
+        return Append(request.thread_id, [decision], "answered", request.id, [outcome])
+    if message.action is not None:
+        return refuse("That button is not for an open request of yours here.")
+    if not message.text.strip() and not message.attachments:
+        return Refuse("an empty message")
+    sender = person.id if person else f"{message.channel}:{message.sender}"
+    event = MessageReceived(
+        text=message.text, sender=sender, channel=message.channel, at=message.received_at
+    )
+    thread = s.thread
+    agent_name = thread.agent if thread else config.agent_for(message.channel)
+    agent = config.agents.get(agent_name or "")
+    if agent is None:
+        return refuse(f"No agent answers on {message.channel} here.")
+    if person is None and not agent.public:
+        return refuse(
+            f"I don't know you: ask an operator to add your {message.channel} identity"
+            " to the people directory."
+        )
+    if thread is not None and thread.status != Status.CANCELLED:
+        return Append(thread.id, [event], "continued")
+    return Start(agent.name, event, person.id if person else None)
+
+
+def _with_text(message: OutboxMessage, text: str) -> OutboxMessage:
+    return OutboxMessage(
+        message.recipient,
+        message.channel,
+        message.kind,
+        text,
+        address=message.address,
+        conversation=message.conversation,
+    )
+
+
+class Inbox:
+    """Accepts inbound messages and wakes a worker for every thread that has work to do."""
+
+    def __init__(self, store: Store, config: InboxConfig, wake: Callable[[str], None]) -> None:
+        self.store = store
+        self.config = config
+        self.wake = wake
+
+    async def accept(self, message: InboundMessage) -> Received:
+        received = await self.store.receive(message, lambda s: route(self.config, s))
+        if received.outcome == "refused":
+            log.info(
+                "%s message %s refused: %s", message.channel, message.external_id, received.detail
+            )
+        if received.runnable and received.thread_id:
+            self.wake(received.thread_id)
+        return received
