@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from pydantic import BaseModel
 
+from core.escalation import Escalation
 from core.tools import ActionSchema, SubagentResult, Tool, ToolContext
 
 if TYPE_CHECKING:
@@ -21,10 +22,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class ApprovalPolicy:
-    """Who may approve a tool call: person ids and `role:NAME` entries; optionally only `when`."""
+    """Who may approve a tool call: person ids and `role:NAME` entries; optionally only `when`.
+
+    The request goes to the first entry at once, to the others if it is still open at the
+    escalation's widening step.
+    """
 
     approvers: tuple[str, ...]
     when: Callable[[Any], bool] | None = None
+    escalation: Escalation | None = None  # overrides the agent's and the default
 
     def applies(self, arguments: BaseModel) -> bool:
         return self.when is None or self.when(arguments)
@@ -47,6 +53,7 @@ class Agent:
     budget: Budget = Budget()
     approvals: Mapping[str, ApprovalPolicy] = field(default_factory=dict)
     escalate_to: str | None = None  # a person id or role:NAME
+    escalation: Escalation | None = None  # overrides the default for this agent's requests
     public: bool = False
     demo: DemoPolicy | None = None  # how the offline demo model plays this agent
 

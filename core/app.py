@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 
 from core.agent import Agent, discover_agents
 from core.context import Redactor
@@ -80,7 +79,7 @@ async def open_app(settings: Settings, *, migrate: bool = False) -> AsyncIterato
         agents = discover_agents()
         limits = Limits(
             context_tokens=settings.switchboard_context_tokens,
-            request_timeout=timedelta(hours=settings.switchboard_request_timeout_hours),
+            escalation=settings.escalation(),
         )
         models = Models(settings, agents)
         await models.load(agents)

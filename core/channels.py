@@ -142,6 +142,12 @@ class Channel(Protocol):
         """Deliver `payload`, or update the message `edit_of`; raises DeliveryFailed."""
         ...
 
+    def simulate(
+        self, *, sender: str, conversation: str, text: str = "", action: Action | None = None
+    ) -> InboundMessage:
+        """For the sandbox: the message `parse` would produce for this person's text or click."""
+        ...
+
     async def close(self) -> None: ...
 
 

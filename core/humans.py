@@ -13,8 +13,16 @@ from core.events import (
     ThreadPaused,
     ThreadResumed,
 )
-from core.state import InvalidTransition, fold
-from core.store import AlreadyDecided, Conflict, Person, RequestInfo, Step, Store
+from core.state import ExecutionState, InvalidTransition, fold
+from core.store import (
+    AlreadyDecided,
+    Conflict,
+    OutboxMessage,
+    Person,
+    RequestInfo,
+    Step,
+    Store,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +93,10 @@ async def respond(
         allowed = ", ".join(request.recipients)
         raise NotAllowed(f"{person.id} may not answer {request.id} (allowed: {allowed})")
     decision = decision_for(request, person, response, via)
+    # The outcome is shown on every copy of the request: other channels, other approvers.
+    outcome = OutboxMessage(None, "auto", "outcome", "", request_id=request.id)
     try:
-        await append(store, request.thread_id, [decision])
+        await append(store, request.thread_id, [decision], outbox=[outcome])
     except InvalidTransition:
         # Someone decided between our read and our write: they won.
         raced = await store.request(request_id)
@@ -116,19 +126,28 @@ def settlement(decision: ApprovalDecided | HumanResponded) -> dict[str, str]:
             )
 
 
-async def append(store: Store, thread_id: str, events: list[Event], attempts: int = 5) -> None:
+async def append(
+    store: Store,
+    thread_id: str,
+    events: list[Event],
+    *,
+    outbox: list[OutboxMessage] | None = None,
+    attempts: int = 5,
+) -> ExecutionState:
     """Append events from outside the loop (answers, operator actions); retries a racing writer."""
     for attempt in range(attempts):
         state, last_seq = await store.state(thread_id)
+        after = fold(events, state)
         step = Step(
-            thread_id, last_seq, [(e, event_tokens(e)) for e in events], fold(events, state)
+            thread_id, last_seq, [(e, event_tokens(e)) for e in events], after, outbox=outbox or []
         )
         try:
             await store.commit(step)
-            return
+            return after
         except Conflict:
             if attempt == attempts - 1:
                 raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def pause(store: Store, thread_id: str, by: str, reason: str = "") -> None:

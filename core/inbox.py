@@ -165,10 +165,18 @@ def _with_text(message: OutboxMessage, text: str) -> OutboxMessage:
 class Inbox:
     """Accepts inbound messages and wakes a worker for every thread that has work to do."""
 
-    def __init__(self, store: Store, config: InboxConfig, wake: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        config: InboxConfig,
+        *,
+        wake_thread: Callable[[str], None],
+        wake_outbox: Callable[[], None],
+    ) -> None:
         self.store = store
         self.config = config
-        self.wake = wake
+        self.wake_thread = wake_thread
+        self.wake_outbox = wake_outbox
 
     async def accept(self, message: InboundMessage) -> Received:
         received = await self.store.receive(message, lambda s: route(self.config, s))
@@ -177,5 +185,7 @@ class Inbox:
                 "%s message %s refused: %s", message.channel, message.external_id, received.detail
             )
         if received.runnable and received.thread_id:
-            self.wake(received.thread_id)
+            self.wake_thread(received.thread_id)
+        if received.outcome in ("answered", "refused"):
+            self.wake_outbox()  # an outcome to show on the request's copies, or a notice
         return received

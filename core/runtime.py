@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -29,6 +29,7 @@ from core.context import (
     render_event,
     truncate_blocks,
 )
+from core.escalation import Escalation
 from core.events import (
     ContextCompacted,
     ErrorCompacted,
@@ -75,7 +76,7 @@ class Limits:
     keep_tokens: int = 2500  # what compaction leaves verbatim
     backoff: Backoff = field(default_factory=Backoff)  # for provider errors, within one step
     lease_seconds: float = 300.0
-    request_timeout: timedelta = timedelta(hours=24)
+    escalation: Escalation = field(default_factory=Escalation)  # unless the agent or tool sets one
 
 
 class ThreadBusy(Exception):
@@ -434,6 +435,8 @@ class _Run:
         **extra: Any,
     ) -> HumanRequested:
         now = self.rt.clock()
+        policy = self.agent.approvals.get(tool) if tool else None
+        esc = (policy and policy.escalation) or self.agent.escalation or self.rt.limits.escalation
         return HumanRequested(
             request_id=f"req-{uuid.uuid4().hex[:10]}",
             kind=kind,
@@ -446,7 +449,9 @@ class _Run:
             if tool and arguments is not None
             else None,
             call_id=f"call-{uuid.uuid4().hex[:10]}" if tool else None,
-            deadline=now + self.rt.limits.request_timeout,
+            resend_at=now + esc.resend_after if esc.resend_after else None,
+            widen_at=now + esc.widen_after if esc.widen_after else None,
+            deadline=now + esc.timeout_after,
             at=now,
             **extra,
         )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.escalation import Escalation
 
 
 class Settings(BaseSettings):
@@ -20,7 +23,17 @@ class Settings(BaseSettings):
     switchboard_public_url: str = "http://127.0.0.1:8000"
     switchboard_people: Path | None = None
     switchboard_redact: str = ""  # extra values to keep out of prompts and logs, comma-separated
+    # An unanswered request: re-sent on the next channel, widened to more people, then timed out.
+    switchboard_resend_minutes: float = 30.0  # 0: never re-send
+    switchboard_widen_minutes: float = 120.0  # 0: never widen
     switchboard_request_timeout_hours: float = 24.0
+    # Which agent a new conversation on each channel talks to; `*` for any other channel.
+    switchboard_channel_agents: str = (
+        "slack=deploy,discord=deploy,sms=support,email=support,*=deploy"
+    )
+    switchboard_host: str = "127.0.0.1"
+    switchboard_port: int = 8000
+    switchboard_workers: int = 4  # threads advanced at once per process
     switchboard_context_tokens: int = 6000
 
     slack_bot_token: SecretStr | None = None
@@ -51,6 +64,17 @@ class Settings(BaseSettings):
     imap_password: SecretStr | None = None
     imap_security: Literal["none", "starttls", "tls"] = "tls"
     imap_mailbox: str = "INBOX"
+
+    def escalation(self) -> Escalation:
+        return Escalation(
+            resend_after=timedelta(minutes=self.switchboard_resend_minutes) or None,
+            widen_after=timedelta(minutes=self.switchboard_widen_minutes) or None,
+            timeout_after=timedelta(hours=self.switchboard_request_timeout_hours),
+        )
+
+    def channel_agents(self) -> dict[str, str]:
+        pairs = (p.partition("=") for p in self.switchboard_channel_agents.split(",") if p.strip())
+        return {k.strip(): v.strip() for k, _, v in pairs}
 
     def secrets(self) -> list[str]:
         """Every configured secret value: redacted from prompts and logs."""

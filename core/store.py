@@ -102,6 +102,7 @@ class OutboxMessage:
     address: str | None = None
     conversation: str | None = None
     rank: int = 0
+    edit_of: str | None = None  # an outcome updates the platform message with this id
 
 
 class OutboxItem(BaseModel):

@@ -208,6 +208,7 @@ def insert_outbox(
                 address=m.address,
                 conversation=m.conversation,
                 parent_id=parent_id,
+                message_id=m.edit_of,
                 next_attempt_at=0.0,
             )
             for i, m in enumerate(messages)

@@ -260,7 +260,7 @@ class SqlStore:
                         conversation=m.conversation,
                         parent_id=None,
                         payload=None,
-                        message_id=None,
+                        message_id=m.edit_of,
                         next_attempt_at=0.0,
                         last_error=None,
                         sent_at=None,

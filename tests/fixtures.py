@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from core.agent import Agent, discover_agents
 from core.models.base import Model
 from core.runtime import Limits, Runtime
+from core.service import Service, open_service
+from core.settings import Settings
 from core.store import Person
 from storage import SqlStore, open_store
 from storage.migrate import upgrade
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+T = TypeVar("T")
 
 POSTGRES = os.environ.get("SWITCHBOARD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 PLATFORM_TABLES = [
@@ -27,14 +33,36 @@ PLATFORM_TABLES = [
     "model_calls",
     "people",
     "outbox",
+    "identities",
+    "inbox",
+    "service_settings",
     "deployments",
     "refunds",
 ]
 
 PEOPLE = [
-    Person(id="alice", name="Alice", roles=["deploy-approver", "oncall"]),
-    Person(id="bob", name="Bob", roles=["engineer"]),
-    Person(id="erin", name="Erin", roles=["deploy-approver"]),
+    Person(
+        id="alice",
+        name="Alice",
+        roles=["deploy-approver", "oncall"],
+        channels=["discord", "slack"],
+        identities={"slack": "U0ALICE", "discord": "1001", "email": "alice@example.com"},
+    ),
+    Person(
+        id="bob",
+        name="Bob",
+        roles=["engineer"],
+        escalate_to="alice",
+        channels=["slack"],
+        identities={"slack": "U0BOB", "sms": "+15550100002"},
+    ),
+    Person(
+        id="erin",
+        name="Erin",
+        roles=["deploy-approver"],
+        channels=["discord", "sms"],
+        identities={"discord": "1005", "sms": "+15550100005"},
+    ),
     Person(id="carol", name="Carol", roles=["support-manager"]),
     Person(id="dana", name="Dana", roles=[]),
 ]
@@ -118,6 +146,40 @@ class Sleeps:
 
 
 RuntimeFactory = Callable[..., Runtime]
+
+
+def service_settings(database_url: str, **overrides: object) -> Settings:
+    """Settings for a service under test: this database, no people file, sandbox channels."""
+    values: dict[str, object] = dict(
+        database_url=database_url, switchboard_people=None, switchboard_api_token="test-token"
+    )
+    return Settings(**{**values, **overrides})  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def service(database_url: str) -> AsyncIterator[Service]:
+    """The whole service (no HTTP): inbox, workers, dispatcher and timers running."""
+    async with open_service(service_settings(database_url), migrate=False) as svc:
+        await svc.app.store.save_people(PEOPLE)
+        task = asyncio.create_task(svc.run())
+        try:
+            yield svc
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], within: float = 10.0) -> T:
+    """Wait for `check` to return something (a condition, not a fixed sleep); fail after `within`."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        found = await check()
+        if found:
+            return found
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"still not true after {within}s: {check.__doc__ or check}")
+        await asyncio.sleep(0.01)
 
 
 @pytest.fixture

@@ -18,9 +18,10 @@ class Backoff:
     base: float = 0.5
     cap: float = 30.0
 
-    def delay(self, attempt: int, error: ProviderError) -> float:
-        if error.retry_after is not None:
-            return error.retry_after
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds before attempt `attempt + 1`: what the other side asked for, else jittered."""
+        if retry_after is not None:
+            return retry_after
         return min(self.cap, self.base * 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.0)
 
 
@@ -37,7 +38,7 @@ async def complete_with_retries(
         except ProviderError as e:
             if not e.retryable:
                 raise
-            delay = backoff.delay(attempt, e)
+            delay = backoff.delay(attempt, e.retry_after)
             log.info("model %s failed (%s); retry %d in %.2fs", model.name, e, attempt, delay)
             await sleep(delay)
     return await model.complete(request)

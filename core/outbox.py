@@ -1,0 +1,164 @@
+"""The outbox dispatcher: delivers the rows steps wrote, through each channel's transport.
+
+Routing first (an `auto` row becomes one row per delivery), then sending: exponential backoff
+with jitter, Retry-After honoured, the row's idempotency key passed along, the platform's message
+id kept (to update the message later), and a row that keeps failing moved to the dead letters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+
+from core.channels import Channel, DeliveryFailed, OutboundMessage
+from core.inbox import outcome_text
+from core.models.retry import Backoff
+from core.routing import outcome_route, reply_route, request_route
+from core.store import OutboxItem, OutboxMessage, Store
+
+log = logging.getLogger("switchboard.outbox")
+
+DELIVERY_BACKOFF = Backoff(attempts=8, base=1.0, cap=300.0)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        channels: Mapping[str, Channel],
+        *,
+        backoff: Backoff = DELIVERY_BACKOFF,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.channels = channels
+        self.backoff = backoff
+        self.clock = clock
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver until cancelled; sleeps until woken or until the next retry is due."""
+        while True:
+            self._wake.clear()
+            if await self.deliver_due():
+                continue
+            next_at = await self.store.outbox_next_at()
+            timeout = None if next_at is None else max(0.0, next_at - self.clock())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def deliver_due(self) -> int:
+        """One pass over the rows due now; returns how many it handled."""
+        items = await self.store.outbox_due(self.clock())
+        for item in items:
+            await self.deliver(item)
+        return len(items)
+
+    async def deliver(self, item: OutboxItem) -> None:
+        try:
+            if item.channel == "auto":
+                await self.route(item)
+            else:
+                await self.send(item)
+        except DeliveryFailed as e:
+            await self.failed(item, e)
+        # The boundary of channel code: an unexpected error is a failed attempt, logged, retried.
+        except Exception as e:
+            log.exception("outbox %d: delivery crashed", item.id)
+            await self.failed(item, DeliveryFailed(f"{type(e).__name__}: {e}"))
+
+    async def route(self, item: OutboxItem) -> None:
+        deliveries: list[OutboxMessage]
+        why = ""
+        thread = await self.store.thread(item.thread_id) if item.thread_id else None
+        match item.kind:
+            case "reply" | "notice":
+                requester = (
+                    await self.store.person(thread.requester)
+                    if thread and thread.requester
+                    else None
+                )
+                deliveries, why = reply_route(item, thread, requester, self.channels)
+            case "request":
+                request = await self.store.request(item.request_id or "")
+                if request is None or request.status != "open":
+                    deliveries, why = [], "the request was settled before it was sent"
+                else:
+                    people = await self.store.people()
+                    deliveries, why = request_route(item, request, thread, people, self.channels)
+            case "outcome":
+                request = await self.store.request(item.request_id or "")
+                assert request is not None
+                decider = await self.store.person(request.decided_by or "")
+                text = outcome_text(request, decider.name if decider else None)
+                copies = await self.store.outbox(request_id=request.id)
+                deliveries = outcome_route(item, copies, text)
+                why = "" if deliveries else "no copy of the request was sent"
+        await self.store.outbox_route(item.id, deliveries, why)
+        if why:
+            log.info("outbox %d (%s %s): %s", item.id, item.kind, item.recipient, why)
+        if deliveries:
+            self.wake()
+
+    async def send(self, item: OutboxItem) -> None:
+        channel = self.channels.get(item.channel)
+        if channel is None:
+            raise DeliveryFailed(f"no channel {item.channel!r} is configured", retry=False)
+        if item.kind == "request":
+            request = await self.store.request(item.request_id or "")
+            if request is None or request.status != "open":
+                await self.store.outbox_route(
+                    item.id, [], "the request was settled before it was sent"
+                )
+                return
+            message = self.message(item, request.kind, tuple(request.options))
+        else:
+            message = self.message(item, None, ())
+        payload = channel.render(message)
+        receipt = await channel.send(message, payload)
+        await self.store.outbox_sent(
+            item.id,
+            message_id=receipt.message_id,
+            conversation=receipt.conversation,
+            payload=payload,
+        )
+
+    def message(
+        self, item: OutboxItem, kind: str | None, options: tuple[str, ...]
+    ) -> OutboundMessage:
+        return OutboundMessage(
+            kind=item.kind,
+            text=item.text,
+            address=item.address or "",
+            conversation=item.conversation,
+            request_id=item.request_id,
+            request_kind=kind,
+            options=options,
+            edit_of=item.message_id if item.kind == "outcome" else None,
+            idempotency_key=item.idempotency_key,
+        )
+
+    async def failed(self, item: OutboxItem, error: DeliveryFailed) -> None:
+        attempt = item.attempts + 1
+        retry_at = None
+        if error.retry and attempt < self.backoff.attempts:
+            retry_at = self.clock() + self.backoff.delay(attempt, error.retry_after)
+        await self.store.outbox_failed(item.id, error=str(error), retry_at=retry_at)
+        if retry_at is None:
+            log.error(
+                "outbox %d to %s dead after %d attempts: %s", item.id, item.channel, attempt, error
+            )
+        else:
+            log.warning(
+                "outbox %d to %s failed (%s); retry in %.1fs",
+                item.id,
+                item.channel,
+                error,
+                retry_at - self.clock(),
+            )

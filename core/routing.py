@@ -1,0 +1,105 @@
+"""Where an outgoing message goes: pure functions from the directory and the open channels.
+
+A reply goes back into the conversation its thread started in. A request goes to each recipient
+(a role means every person who has it) on their preferred channel that is open here; an escalation
+re-send takes the next one. An outcome updates every copy of its request that was sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+
+from core.store import OutboxItem, OutboxMessage, Person, RequestInfo, ThreadInfo
+
+
+def expand(recipient: str, people: Iterable[Person]) -> list[Person]:
+    """A person id, or `role:NAME` for everyone with that role."""
+    if recipient.startswith("role:"):
+        role = recipient.removeprefix("role:")
+        return [p for p in people if role in p.roles]
+    return [p for p in people if p.id == recipient]
+
+
+def reply_route(
+    item: OutboxItem, thread: ThreadInfo | None, requester: Person | None, open_: Collection[str]
+) -> tuple[list[OutboxMessage], str]:
+    """A reply or notice: back into the thread's conversation, when it started on a channel."""
+    if thread is None or thread.channel not in open_ or thread.conversation is None:
+        where = thread.channel if thread else "nowhere"
+        return [], f"the thread started on {where}: the reply is in its timeline"
+    address = requester.identities.get(thread.channel, "") if requester else ""
+    return [
+        OutboxMessage(
+            recipient=requester.id if requester else None,
+            channel=thread.channel,
+            kind=item.kind,
+            text=item.text,
+            request_id=item.request_id,
+            address=address,
+            conversation=thread.conversation,
+        )
+    ], ""
+
+
+def request_route(
+    item: OutboxItem,
+    request: RequestInfo,
+    thread: ThreadInfo | None,
+    people: list[Person],
+    open_: Collection[str],
+) -> tuple[list[OutboxMessage], str]:
+    """One copy per person the request is for, on their preferred open channel from `rank` on."""
+    targets = expand(item.recipient or "", people)
+    if not targets:
+        return [], f"no one in the directory is {item.recipient}"
+    deliveries, missing = [], []
+    for person in targets:
+        channels = [c for c in person.preferred() if c in open_]
+        if item.rank >= len(channels):
+            missing.append(person.id)
+            continue
+        channel = channels[item.rank]
+        conversation = None
+        # The requester is asked in the conversation they are having with the agent, if it is theirs.
+        if (
+            item.rank == 0
+            and thread is not None
+            and person.id == thread.requester
+            and thread.channel in channels
+        ):
+            channel, conversation = thread.channel, thread.conversation
+        deliveries.append(
+            OutboxMessage(
+                recipient=person.id,
+                channel=channel,
+                kind="request",
+                text=request.question,
+                request_id=request.id,
+                address=person.identities[channel],
+                conversation=conversation,
+                rank=item.rank,
+            )
+        )
+    why = ""
+    if missing:
+        what = "a further" if item.rank else "an open"
+        why = f"{', '.join(missing)} has no {what} channel: the request waits in the console inbox"
+    return deliveries, why
+
+
+def outcome_route(item: OutboxItem, copies: list[OutboxItem], text: str) -> list[OutboxMessage]:
+    """The outcome, shown on every copy of the request that reached someone."""
+    return [
+        OutboxMessage(
+            recipient=copy.recipient,
+            channel=copy.channel,
+            kind="outcome",
+            text=text,
+            request_id=item.request_id,
+            address=copy.address,
+            conversation=copy.conversation,
+            edit_of=copy.message_id,
+        )
+        for copy in copies
+        if copy.kind == "request" and copy.status == "sent" and copy.message_id
+    ]

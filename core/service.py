@@ -1,0 +1,100 @@
+"""The running service: the app (store, agents, runtime) plus channels, inbox, workers, outbox
+dispatcher and timers, wired so each wakes the next. `serve` adds HTTP; `worker` runs it bare."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from core.app import App, open_app
+from core.channels import Channel, discover_channels
+from core.inbox import Inbox, InboxConfig
+from core.outbox import Dispatcher
+from core.settings import Settings
+from core.timers import Timers
+from core.workers import Workers
+
+log = logging.getLogger("switchboard.service")
+
+TOKEN_KEY = "api_token"
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    app: App
+    channels: dict[str, Channel]
+    inbox: Inbox
+    workers: Workers
+    dispatcher: Dispatcher
+    timers: Timers
+    api_token: str
+    token_generated: bool  # True when this start made the token: print it once
+
+    async def run(self) -> None:
+        """Workers, the dispatcher and the timers, until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.workers.run())
+            group.create_task(self.dispatcher.run())
+            group.create_task(self.timers.run())
+
+
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {}
+    for name, factory in discover_channels().items():
+        channel = factory(settings)
+        channels[name] = channel
+        if channel.sandbox:
+            log.warning("%s: no credentials, running in sandbox mode (see the console)", name)
+    return channels
+
+
+async def api_token(app: App) -> tuple[str, bool]:
+    """The configured token, or the one generated on a first start and kept in the database."""
+    configured = app.settings.switchboard_api_token
+    if configured is not None:
+        return configured.get_secret_value(), False
+    stored = await app.store.service_setting(TOKEN_KEY)
+    if stored:
+        return stored, False
+    token = secrets.token_urlsafe(24)
+    await app.store.save_service_setting(TOKEN_KEY, token)
+    return token, True
+
+
+@asynccontextmanager
+async def open_service(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Service]:
+    async with open_app(settings, migrate=migrate) as app:
+        channels = build_channels(settings)
+        agent_names = settings.channel_agents()
+        unknown = {a for a in agent_names.values() if a not in app.agents}
+        if unknown:
+            raise LookupError(
+                f"SWITCHBOARD_CHANNEL_AGENTS names agents that are not installed: {sorted(unknown)}"
+            )
+        dispatcher = Dispatcher(app.store, channels)
+        timers = Timers(app.store, wake_outbox=dispatcher.wake)
+
+        def after_run() -> None:
+            dispatcher.wake()
+            timers.wake()
+
+        workers = Workers(app.runtime, size=settings.switchboard_workers, after_run=after_run)
+        timers.wake_thread = workers.wake
+
+        inbox = Inbox(
+            app.store,
+            InboxConfig(app.agents, agent_names),
+            wake_thread=workers.wake,
+            wake_outbox=dispatcher.wake,
+        )
+        token, generated = await api_token(app)
+        service = Service(app, channels, inbox, workers, dispatcher, timers, token, generated)
+        try:
+            yield service
+        finally:
+            for channel in channels.values():
+                await channel.close()

@@ -1,0 +1,101 @@
+"""Escalation timers: an unanswered request is re-sent, widened, then timed out.
+
+The times live on the request (stored with its HumanRequested event), so they survive restarts;
+`tick(now)` does whatever is due at `now`, which is how tests drive them without sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from core.events import Event, RequestEscalated, RequestTimedOut, utcnow
+from core.humans import append
+from core.routing import expand
+from core.state import InvalidTransition, Status
+from core.store import AlreadyDecided, OutboxMessage, RequestInfo, Store
+
+log = logging.getLogger("switchboard.timers")
+
+
+class Timers:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        wake_thread: Callable[[str], None] = lambda _: None,
+        wake_outbox: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.wake_thread = wake_thread
+        self.wake_outbox = wake_outbox
+        self.clock = clock
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """A new request may be due sooner than the one the loop is waiting for."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            await self.tick()
+            next_at = await self.store.next_request_timer()
+            timeout = None
+            if next_at is not None:
+                timeout = max(0.0, (next_at - self.clock()).total_seconds())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def tick(self, now: datetime | None = None) -> int:
+        """Take every escalation step due at `now`; returns how many it took."""
+        now = now or self.clock()
+        taken = 0
+        for request in await self.store.due_requests(now):
+            try:
+                taken += await self.escalate(request, now)
+            except (InvalidTransition, AlreadyDecided):
+                log.info("request %s was settled while its timer fired", request.id)
+        return taken
+
+    async def escalate(self, request: RequestInfo, now: datetime) -> int:
+        events: list[Event]
+        outbox: list[OutboxMessage] = []
+        if request.deadline is not None and now >= request.deadline:
+            events = [RequestTimedOut(request_id=request.id, kind=request.kind, at=now)]
+            outbox = [OutboxMessage(None, "auto", "outcome", "", request_id=request.id)]
+            log.warning("request %s timed out", request.id)
+        elif request.level < 1 and request.resend_at is not None and now >= request.resend_at:
+            events = [RequestEscalated(request_id=request.id, step="resend", at=now)]
+            outbox = [self._copy(request, request.recipients[0], rank=1)]
+        elif request.level < 2 and request.widen_at is not None and now >= request.widen_at:
+            added = await self._escalation_contacts(request)
+            events = [RequestEscalated(request_id=request.id, step="widen", added=added, at=now)]
+            outbox = [self._copy(request, r) for r in (*request.recipients[1:], *added)]
+        else:
+            return 0
+        state = await append(self.store, request.thread_id, events, outbox=outbox)
+        if outbox:
+            self.wake_outbox()
+        if state.status in (Status.INTAKE, Status.RUNNING):
+            self.wake_thread(request.thread_id)
+        return 1
+
+    async def _escalation_contacts(self, request: RequestInfo) -> tuple[str, ...]:
+        """Who a question goes to next: the first recipients' escalation contacts.
+
+        An approval is never widened beyond the approvers its policy names: only they may decide.
+        """
+        if request.kind == "approval":
+            return ()
+        people = await self.store.people()
+        contacts = {p.escalate_to for p in expand(request.recipients[0], people) if p.escalate_to}
+        return tuple(sorted(contacts - set(request.recipients)))
+
+    @staticmethod
+    def _copy(request: RequestInfo, recipient: str, rank: int = 0) -> OutboxMessage:
+        return OutboxMessage(recipient, "auto", "request", request.question, request.id, rank=rank)

@@ -1,0 +1,102 @@
+"""The service without HTTP: a message in one channel's sandbox, an approval from another's, the
+outcome shown on every copy, and the answer back where the conversation started."""
+
+from __future__ import annotations
+
+from core.channels import Action
+from core.service import Service
+from core.store import OutboxItem
+from tests.fixtures import eventually
+
+
+async def sent(service: Service, **where: str) -> list[OutboxItem]:
+    rows = await service.app.store.outbox(channel=where.pop("channel", None))
+    return [
+        r for r in rows if r.status == "sent" and all(getattr(r, k) == v for k, v in where.items())
+    ]
+
+
+async def test_asked_in_slack_approved_in_discord_answered_in_slack(service: Service) -> None:
+    slack, discord = service.channels["slack"], service.channels["discord"]
+    asked = await service.inbox.accept(
+        slack.simulate(
+            sender="U0BOB",
+            conversation="C1:1700000000.000100",
+            text="deploy api 2.4.1 to production",
+        )
+    )
+    assert asked.outcome == "started"
+
+    async def copies() -> list[OutboxItem]:
+        rows = await sent(service, channel="discord", kind="request")
+        return rows if len(rows) == 2 else []
+
+    alice_copy, erin_copy = sorted(await eventually(copies), key=lambda r: r.recipient or "")
+    assert (alice_copy.recipient, erin_copy.recipient) == ("alice", "erin")
+    assert alice_copy.payload and [b["label"] for b in alice_copy.payload["buttons"]] == [
+        "Approve",
+        "Reject",
+    ]
+
+    request_id = alice_copy.request_id
+    approved = await service.inbox.accept(
+        discord.simulate(
+            sender="1001",
+            conversation=alice_copy.conversation or "",
+            action=Action(request_id=request_id, decision="approve"),
+        )
+    )
+    assert approved.outcome == "answered"
+
+    async def replied() -> list[OutboxItem]:
+        return await sent(
+            service, channel="slack", kind="reply", conversation="C1:1700000000.000100"
+        )
+
+    reply = (await eventually(replied))[0]
+    assert "Deployed api 2.4.1 to production" in reply.text
+
+    async def outcomes() -> list[OutboxItem]:
+        rows = await sent(service, channel="discord", kind="outcome")
+        return rows if len(rows) == 2 else []
+
+    updated = await eventually(outcomes)
+    assert {r.message_id for r in updated} == {alice_copy.message_id, erin_copy.message_id}
+    assert all(r.text.startswith("Approved by Alice via discord") for r in updated)
+
+    late = await service.inbox.accept(
+        discord.simulate(
+            sender="1005",
+            conversation=erin_copy.conversation or "",
+            action=Action(request_id=request_id, decision="approve"),
+        )
+    )
+    assert late.outcome == "refused"
+    assert "Already settled: Approved by Alice via discord" in late.detail
+
+
+async def test_the_same_message_twice_is_received_once(service: Service) -> None:
+    slack = service.channels["slack"]
+    message = slack.simulate(
+        sender="U0BOB", conversation="C1:2", text="deploy web 1.8.0 to staging"
+    )
+    first = await service.inbox.accept(message)
+    again = await service.inbox.accept(message)
+    assert (first.outcome, again.outcome) == ("started", "duplicate")
+    assert len(await service.app.store.inbox()) == 1
+
+
+async def test_an_unknown_sender_is_refused_by_a_private_agent_and_told_why(
+    service: Service,
+) -> None:
+    slack = service.channels["slack"]
+    refused = await service.inbox.accept(
+        slack.simulate(sender="U0NOBODY", conversation="C9:1", text="deploy everything")
+    )
+    assert refused.outcome == "refused"
+    assert "people directory" in refused.detail
+
+    async def notice() -> list[OutboxItem]:
+        return await sent(service, channel="slack", kind="notice", conversation="C9:1")
+
+    assert "people directory" in (await eventually(notice))[0].text
