@@ -17,8 +17,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 run: $(STAMP)
-	$(BIN)/switchboard db upgrade
-	$(BIN)/switchboard run deploy "deploy api 2.4.1 to production" --as bob
+	$(BIN)/switchboard serve
 
 test: lint typecheck pytest
 

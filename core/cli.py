@@ -363,6 +363,41 @@ def cancel(thread: str, reason: Annotated[str, typer.Option(help="Why.")] = "") 
     _console().print(f"{thread}: cancelled")
 
 
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+) -> None:
+    """Run the HTTP API, the console, the workers, the outbox and the timers in one process."""
+    _run_service("serve", host=host, port=port)
+
+
+@app.command()
+def worker() -> None:
+    """Run only workers, the outbox dispatcher and the timers (scale out beside `serve`)."""
+    _run_service("worker")
+
+
+def _run_service(mode: str, **overrides: Any) -> None:
+    import asyncio
+
+    from core.serve import serve as serve_http
+    from core.serve import work
+    from core.settings import Settings
+
+    settings = Settings()
+    updates = {f"switchboard_{k}": v for k, v in overrides.items() if v is not None}
+    settings = settings.model_copy(update=updates)
+    run = serve_http if mode == "serve" else work
+    try:
+        asyncio.run(run(settings, _console()))
+    except KeyboardInterrupt:
+        pass
+    except (LookupError, OSError) as e:
+        _console(stderr=True).print(f"[red]error:[/] {e}")
+        raise typer.Exit(1) from None
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the database to the current schema."""

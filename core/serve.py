@@ -1,0 +1,66 @@
+"""`switchboard serve` and `switchboard worker`: the service in one process, with or without HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from rich.console import Console
+
+from core.service import Service, open_service
+from core.settings import Settings
+
+log = logging.getLogger("switchboard.serve")
+
+
+async def serve(settings: Settings, console: Console) -> None:
+    import uvicorn
+
+    from core.web.app import create_app
+
+    async with open_service(settings, migrate=True) as service:
+        config = uvicorn.Config(
+            create_app(service),
+            host=settings.switchboard_host,
+            port=settings.switchboard_port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+        server = uvicorn.Server(config)
+        background = asyncio.create_task(service.run())
+        try:
+            banner(service, settings, console)
+            await server.serve()
+        finally:
+            background.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await background
+
+
+async def work(settings: Settings, console: Console) -> None:
+    async with open_service(settings, migrate=False) as service:
+        console.print(
+            f"Switchboard worker {service.app.runtime.owner}: workers, outbox and timers on"
+            f" {settings.database_url}"
+        )
+        await service.run()
+
+
+def banner(service: Service, settings: Settings, console: Console) -> None:
+    base = f"http://{settings.switchboard_host}:{settings.switchboard_port}"
+    model = settings.switchboard_model or "the offline demo model (set SWITCHBOARD_MODEL)"
+    sandboxed = [name for name, c in service.channels.items() if c.sandbox]
+    console.print(f"[bold]Switchboard[/] on {base}  ·  database {settings.database_url}")
+    console.print(f"  model: {model}")
+    if sandboxed:
+        console.print(f"  sandbox mode (no credentials): {', '.join(sandboxed)}")
+    if settings.switchboard_api_token is None:
+        console.print(
+            f"  API token: {service.api_token}"
+            + ("  (new, kept in the database)" if service.token_generated else "")
+        )
+        console.print(f"[bold]Open the console:[/] {base}/login?token={service.api_token}")
+    else:
+        console.print(f"[bold]Open the console:[/] {base}/  (sign in with SWITCHBOARD_API_TOKEN)")

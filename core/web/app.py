@@ -1,0 +1,61 @@
+"""The ASGI app: channel webhooks, health, the REST API under /api/v1, and the console at /."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request, Response
+
+from core.channels import Channel, Forged, Malformed, RawRequest
+from core.service import Service
+
+log = logging.getLogger("switchboard.http")
+
+
+def create_app(service: Service) -> FastAPI:
+    from core.web import api, console, health
+
+    app = FastAPI(
+        title="Switchboard",
+        summary="Agents that work with people: threads, human requests and people.",
+        version="1",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.service = service
+    app.include_router(health.router)
+    app.include_router(api.router, prefix="/api/v1")
+    app.include_router(console.router)
+    for channel in service.channels.values():
+        for path in channel.webhooks:
+            app.add_api_route(
+                path, _webhook(service, channel), methods=["POST"], include_in_schema=False
+            )
+    return app
+
+
+def _webhook(service: Service, channel: Channel):  # type: ignore[no-untyped-def]
+    """Verify, parse, store, acknowledge: the model is never called while the platform waits."""
+
+    async def receive(request: Request) -> Response:
+        raw = RawRequest(
+            url=str(request.url),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=await request.body(),
+        )
+        try:
+            channel.verify(raw)
+            messages = channel.parse(raw)
+        except Forged as e:
+            log.warning("%s webhook refused: %s", channel.name, e)
+            return Response(f"forbidden: {e}", status_code=401)
+        except Malformed as e:
+            log.warning("%s webhook malformed: %s", channel.name, e)
+            return Response(f"malformed: {e}", status_code=400)
+        for message in messages:
+            await service.inbox.accept(message)
+        ack = channel.ack(raw, messages)
+        return Response(ack.body, status_code=ack.status, media_type=ack.content_type)
+
+    return receive
