@@ -159,4 +159,9 @@ async def resume(store: Store, thread_id: str, by: str) -> None:
 
 
 async def cancel(store: Store, thread_id: str, by: str, reason: str = "") -> None:
-    await append(store, thread_id, [ThreadCancelled(by=by, reason=reason)])
+    state, _ = await store.state(thread_id)
+    # Every copy of a request that was still open is updated to say it was cancelled.
+    outcomes = [
+        OutboxMessage(None, "auto", "outcome", "", request_id=r) for r in state.open_requests
+    ]
+    await append(store, thread_id, [ThreadCancelled(by=by, reason=reason)], outbox=outcomes)

@@ -26,4 +26,18 @@ def load_people_file(path: Path) -> list[Person]:
     ids = [p.id for p in people]
     if duplicates := sorted({i for i in ids if ids.count(i) > 1}):
         raise PeopleFileError(f"{path}: duplicate person ids {duplicates}")
+    if shared := shared_addresses(people):
+        raise PeopleFileError(f"{path}: {shared}")
     return people
+
+
+def shared_addresses(people: list[Person]) -> str:
+    """Why the directory is ambiguous: an address that names two people; "" when none does."""
+    owner: dict[tuple[str, str], str] = {}
+    for person in people:
+        for identity in person.identities.items():
+            if identity in owner:
+                channel, address = identity
+                return f"the {channel} address {address} belongs to both {owner[identity]} and {person.id}"
+            owner[identity] = person.id
+    return ""

@@ -84,6 +84,7 @@ class ExecutionState(BaseModel):
     completion_tokens: int = 0
     cost: float = 0.0
     open_requests: dict[str, HumanRequested] = {}
+    escalated: dict[str, int] = {}  # request id → escalation steps taken (1 re-sent, 2 widened)
     approved: dict[str, HumanRequested] = {}  # approved, not yet run
     pending_call: ToolCalled | None = None  # intent recorded, no result yet
     budget_grants: int = 1  # how many times the budget was granted (a human can extend it)
@@ -171,10 +172,16 @@ def apply(state: ExecutionState, event: Event) -> ExecutionState:
             return _answered(s, event)
         case RequestEscalated():
             request = s.open_requests.get(event.request_id)
-            if request is None:
+            level = 1 if event.step == "resend" else 2
+            # Settled, or this step already taken (by another process's timer): nothing to do.
+            if request is None or s.escalated.get(event.request_id, 0) >= level:
                 raise InvalidTransition(s.status, s.status, event)
             widened = request.model_copy(update={"recipients": (*request.recipients, *event.added)})
-            return replace(s, open_requests={**s.open_requests, event.request_id: widened})
+            return replace(
+                s,
+                open_requests={**s.open_requests, event.request_id: widened},
+                escalated={**s.escalated, event.request_id: level},
+            )
         case ThreadPaused():
             return replace(s, status=_move(s, Status.PAUSED, event), paused_from=s.status)
         case ThreadResumed():
@@ -185,13 +192,16 @@ def apply(state: ExecutionState, event: Event) -> ExecutionState:
                 target = Status.RUNNING
             return replace(s, status=_move(s, target, event), paused_from=None)
         case ThreadCancelled():
-            return replace(s, status=_move(s, Status.CANCELLED, event), open_requests={})
+            return replace(
+                s, status=_move(s, Status.CANCELLED, event), open_requests={}, escalated={}
+            )
         case ThreadFinished():
             finished = Status.DONE if event.outcome == "success" else Status.FAILED
             return replace(
                 s,
                 status=_move(s, finished, event),
                 open_requests={},
+                escalated={},
                 approved={},
                 outcome_message=event.message,
             )
@@ -211,6 +221,7 @@ def _answered(
     if isinstance(event, ApprovalDecided) and event.arguments_hash != request.arguments_hash:
         raise ValueError(f"approval of {event.request_id} is for other arguments than requested")
     open_requests = {k: r for k, r in state.open_requests.items() if k != event.request_id}
+    escalated = {k: n for k, n in state.escalated.items() if k != event.request_id}
     approved = state.approved
     if isinstance(event, ApprovalDecided) and event.approved:
         approved = {**approved, event.request_id: request}
@@ -221,6 +232,7 @@ def _answered(
     s = replace(
         state,
         open_requests=open_requests,
+        escalated=escalated,
         approved=approved,
         budget_grants=grants,
         budget_refused=refused,

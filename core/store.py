@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
+from core.addresses import normalize_address
 from core.channels import InboundMessage
 from core.events import Event, MessageReceived
 from core.state import ExecutionState
@@ -64,6 +65,11 @@ class Person(BaseModel):
     escalate_to: str | None = None
     channels: list[str] = []  # preferred order; where requests go first
     identities: dict[str, str] = {}  # channel → this person's address there
+
+    @field_validator("identities")
+    @classmethod
+    def _normalized(cls, identities: dict[str, str]) -> dict[str, str]:
+        return {channel: normalize_address(channel, a) for channel, a in identities.items()}
 
     def preferred(self) -> list[str]:
         """The channels to reach this person on, best first: the stated order, then the rest."""
