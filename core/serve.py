@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 
 from rich.console import Console
 
@@ -20,23 +21,32 @@ async def serve(settings: Settings, console: Console) -> None:
     from core.web.app import create_app
 
     async with open_service(settings, migrate=True) as service:
+        listening = bind(settings.switchboard_host, settings.switchboard_port)
         config = uvicorn.Config(
-            create_app(service),
-            host=settings.switchboard_host,
-            port=settings.switchboard_port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
+            create_app(service), log_level="warning", access_log=False, lifespan="off"
         )
         server = uvicorn.Server(config)
         background = asyncio.create_task(service.run())
         try:
             banner(service, settings, console)
-            await server.serve()
+            await server.serve(sockets=[listening])
         finally:
             background.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await background
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Listen before announcing the URL: a port in use is a clear error, not a dead link."""
+    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+    except OSError as e:
+        listening.close()
+        raise OSError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+    listening.listen(2048)
+    return listening
 
 
 async def work(settings: Settings, console: Console) -> None:
@@ -61,6 +71,8 @@ def banner(service: Service, settings: Settings, console: Console) -> None:
             f"  API token: {service.api_token}"
             + ("  (new, kept in the database)" if service.token_generated else "")
         )
-        console.print(f"[bold]Open the console:[/] {base}/login?token={service.api_token}")
+        console.print(
+            f"[bold]Open the console:[/] {base}/login?token={service.api_token}", soft_wrap=True
+        )
     else:
         console.print(f"[bold]Open the console:[/] {base}/  (sign in with SWITCHBOARD_API_TOKEN)")
