@@ -105,8 +105,17 @@ def route(config: InboxConfig, s: Situation) -> Routing:
     referenced = message.action is not None and message.action.request_id is not None
     if referenced and not s.requests:
         return refuse(f"There is no request {message.action.request_id}.")  # type: ignore[union-attr]
-    if s.requests and (referenced or len(s.requests) == 1):
-        request = s.requests[0]
+    requests = s.requests
+    if not referenced and len(requests) > 1:
+        # Several open here: a reply names one by its id ("yes req-…"), or must say which.
+        named = [r for r in requests if r.id in message.text]
+        if named:
+            requests = named
+        elif interpret(message, requests[0]) is not None and requests[0].kind == "approval":
+            ids = ", ".join(r.id for r in requests)
+            return refuse(f"You have {len(requests)} open requests here ({ids}): say which one.")
+    if requests and (referenced or len(requests) == 1):
+        request = requests[0]
         if person is None:
             return refuse("Only people in the directory can answer requests; you are not in it.")
         if request.status != "open":

@@ -22,6 +22,7 @@ from core.store import OutboxItem, OutboxMessage, Store
 log = logging.getLogger("switchboard.outbox")
 
 DELIVERY_BACKOFF = Backoff(attempts=8, base=1.0, cap=300.0)
+RECHECK_SECONDS = 5.0
 
 
 class Dispatcher:
@@ -49,7 +50,10 @@ class Dispatcher:
             if await self.deliver_due():
                 continue
             next_at = await self.store.outbox_next_at()
-            timeout = None if next_at is None else max(0.0, next_at - self.clock())
+            # Rows another process wrote (the CLI, a second server) wake no one here: look again
+            # after RECHECK_SECONDS at the latest.
+            timeout = RECHECK_SECONDS if next_at is None else next_at - self.clock()
+            timeout = min(max(0.0, timeout), RECHECK_SECONDS)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 

@@ -19,6 +19,7 @@ from core.state import InvalidTransition, Status
 from core.store import AlreadyDecided, OutboxMessage, RequestInfo, Store
 
 log = logging.getLogger("switchboard.timers")
+RECHECK_SECONDS = 5.0
 
 
 class Timers:
@@ -45,9 +46,9 @@ class Timers:
             self._wake.clear()
             await self.tick()
             next_at = await self.store.next_request_timer()
-            timeout = None
+            timeout = RECHECK_SECONDS  # requests another process made wake no one here
             if next_at is not None:
-                timeout = max(0.0, (next_at - self.clock()).total_seconds())
+                timeout = min(max(0.0, (next_at - self.clock()).total_seconds()), timeout)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 

@@ -22,7 +22,7 @@ class Workers:
         runtime: Runtime,
         *,
         size: int = 4,
-        sweep_seconds: float = 15.0,
+        sweep_seconds: float = 5.0,
         after_run: Callable[[], None] = lambda: None,
     ) -> None:
         self.runtime = runtime
