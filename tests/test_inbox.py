@@ -1,0 +1,190 @@
+"""The inbox's routing decision, a pure function: who may answer what, and where a message goes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from core.agent import Agent
+from core.channels import Action, InboundMessage
+from core.events import ApprovalDecided, HumanResponded, MessageReceived
+from core.inbox import InboxConfig, route
+from core.store import Append, Person, Refuse, RequestInfo, Situation, Start, ThreadInfo
+from tests.fixtures import PEOPLE
+
+ALICE, BOB, ERIN = (next(p for p in PEOPLE if p.id == i) for i in ("alice", "bob", "erin"))
+NOW = datetime(2026, 11, 22, 14, 2, tzinfo=UTC)
+
+
+@pytest.fixture
+def config(shipped_agents: dict[str, Agent]) -> InboxConfig:
+    return InboxConfig(shipped_agents, {"slack": "deploy", "sms": "support"})
+
+
+def message(
+    text: str = "", *, channel: str = "slack", sender: str = "U0BOB", **extra: Any
+) -> InboundMessage:
+    return InboundMessage(
+        channel=channel, external_id="m1", sender=sender, conversation="C1:1", text=text, **extra
+    )
+
+
+def request(rid: str = "req-0000000001", kind: str = "approval", **extra: Any) -> RequestInfo:
+    values: dict[str, Any] = dict(
+        id=rid,
+        thread_id="th-1",
+        kind=kind,
+        purpose=kind,
+        status="open",
+        question="Approve deploy?",
+        recipients=["role:deploy-approver"],
+        options=[],
+        tool="deploy" if kind == "approval" else None,
+        arguments={"service": "api"} if kind == "approval" else None,
+        arguments_hash="h1" if kind == "approval" else None,
+        created_at=NOW,
+        deadline=None,
+        decided_by=None,
+        decided_via=None,
+        decided_at=None,
+        answer=None,
+    )
+    return RequestInfo.model_validate({**values, **extra})
+
+
+def thread(status: str = "done", agent: str = "deploy") -> ThreadInfo:
+    return ThreadInfo(
+        id="th-9",
+        agent=agent,
+        status=status,
+        requester="bob",
+        channel="slack",
+        conversation="C1:1",
+        parent_id=None,
+        created_at=NOW,
+        updated_at=NOW,
+        steps=1,
+        tokens=1,
+        cost=0.0,
+    )
+
+
+def situation(
+    msg: InboundMessage,
+    person: Person | None,
+    *requests: RequestInfo,
+    on: ThreadInfo | None = None,
+    deciders: dict[str, Person] | None = None,
+) -> Situation:
+    return Situation(msg, person, on, list(requests), deciders or {})
+
+
+def test_a_first_message_starts_a_thread_with_the_channels_agent(config: InboxConfig) -> None:
+    routed = route(config, situation(message("deploy api 2.4.1"), BOB))
+    assert isinstance(routed, Start)
+    assert (routed.agent, routed.requester, routed.event.sender) == ("deploy", "bob", "bob")
+
+
+def test_a_finished_conversation_runs_again_and_a_cancelled_one_starts_afresh(
+    config: InboxConfig,
+) -> None:
+    again = route(config, situation(message("and web 1.8.0?"), BOB, on=thread("done")))
+    assert isinstance(again, Append) and again.thread_id == "th-9"
+    assert isinstance(again.events[0], MessageReceived)
+    fresh = route(config, situation(message("deploy again"), BOB, on=thread("cancelled")))
+    assert isinstance(fresh, Start)
+
+
+def test_unknown_senders_talk_only_to_public_agents_and_never_answer(config: InboxConfig) -> None:
+    private = route(config, situation(message("deploy", sender="U0X"), None))
+    assert isinstance(private, Refuse) and "people directory" in private.detail
+    assert private.notice is not None and private.notice.conversation == "C1:1"
+    public = route(
+        config, situation(message("refund order 10002", channel="sms", sender="+15550109999"), None)
+    )
+    assert isinstance(public, Start) and public.requester is None
+    assert public.event.sender == "sms:+15550109999"
+    click = message(sender="U0X", action=Action(request_id="req-0000000001", decision="approve"))
+    answer = route(config, situation(click, None, request()))
+    assert isinstance(answer, Refuse) and "Only people in the directory" in answer.detail
+
+
+def test_a_button_decides_the_request_it_names(config: InboxConfig) -> None:
+    click = message(
+        channel="discord",
+        sender="1001",
+        action=Action(request_id="req-0000000001", decision="approve"),
+    )
+    routed = route(config, situation(click, ALICE, request()))
+    assert isinstance(routed, Append) and routed.outcome == "answered"
+    decision = routed.events[0]
+    assert isinstance(decision, ApprovalDecided)
+    assert (decision.approved, decision.decided_by, decision.via, decision.arguments_hash) == (
+        True,
+        "alice",
+        "discord",
+        "h1",
+    )
+    assert [m.kind for m in routed.outbox] == ["outcome"]
+
+
+@pytest.mark.parametrize(
+    ("text", "approved", "reason"),
+    [
+        ("yes", True, ""),
+        ("Approve.", True, ""),
+        ("no, not on a Friday", False, "not on a Friday"),
+        ("NO", False, "rejected"),
+    ],
+)
+def test_a_reply_in_the_conversation_decides_the_one_open_request(
+    config: InboxConfig, text: str, approved: bool, reason: str
+) -> None:
+    routed = route(config, situation(message(text, sender="U0ALICE"), ALICE, request()))
+    assert isinstance(routed, Append)
+    decision = routed.events[0]
+    assert isinstance(decision, ApprovalDecided)
+    assert (decision.approved, decision.reason) == (approved, reason)
+
+
+def test_an_unclear_reply_to_an_approval_is_told_how_to_answer(config: InboxConfig) -> None:
+    routed = route(
+        config, situation(message("hmm, which build?", sender="U0ALICE"), ALICE, request())
+    )
+    assert isinstance(routed, Refuse) and "Reply YES to approve" in routed.detail
+
+
+def test_a_question_takes_the_text_as_its_answer(config: InboxConfig) -> None:
+    asked = request(kind="question", recipients=["bob"], options=["staging", "production"])
+    routed = route(config, situation(message("Production"), BOB, asked))
+    assert isinstance(routed, Append)
+    answer = routed.events[0]
+    assert isinstance(answer, HumanResponded) and answer.answer == "production"
+
+
+def test_only_recipients_may_answer(config: InboxConfig) -> None:
+    click = message(action=Action(request_id="req-0000000001", decision="approve"))
+    routed = route(config, situation(click, BOB, request()))
+    assert isinstance(routed, Refuse) and "may not answer" in routed.detail
+
+
+def test_a_late_click_is_told_who_decided_how_and_when(config: InboxConfig) -> None:
+    settled = request(status="approved", decided_by="alice", decided_via="discord", decided_at=NOW)
+    click = message(
+        channel="discord", sender="1005", action=Action(request_id=settled.id, decision="approve")
+    )
+    routed = route(config, situation(click, ERIN, settled, deciders={"alice": ALICE}))
+    assert isinstance(routed, Refuse)
+    assert routed.detail == "Already settled: Approved by Alice via discord, 14:02 UTC."
+
+
+def test_with_several_open_a_reply_must_name_one(config: InboxConfig) -> None:
+    first, second = request("req-0000000001"), request("req-0000000002")
+    unclear = route(config, situation(message("yes", sender="U0ALICE"), ALICE, first, second))
+    assert isinstance(unclear, Refuse) and "say which one" in unclear.detail
+    named = route(
+        config, situation(message("yes req-0000000002", sender="U0ALICE"), ALICE, first, second)
+    )
+    assert isinstance(named, Append) and named.request_id == "req-0000000002"
