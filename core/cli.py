@@ -390,7 +390,14 @@ def _run_service(mode: str, **overrides: Any) -> None:
     settings = settings.model_copy(update=updates)
     run = serve_http if mode == "serve" else work
     try:
-        asyncio.run(run(settings, _console()))
+        import uvloop  # uvicorn[standard] brings it: a faster event loop for a long-running server
+
+        loop_factory = uvloop.new_event_loop
+    except ImportError:
+        loop_factory = None
+    try:
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(run(settings, _console()))
     except KeyboardInterrupt:
         pass
     except (LookupError, OSError) as e:
