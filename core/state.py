@@ -183,6 +183,8 @@ def apply(state: ExecutionState, event: Event) -> ExecutionState:
                 escalated={**s.escalated, event.request_id: level},
             )
         case ThreadPaused():
+            if s.status is Status.PAUSED:  # pausing twice would forget where to resume
+                raise InvalidTransition(s.status, Status.PAUSED, event)
             return replace(s, status=_move(s, Status.PAUSED, event), paused_from=s.status)
         case ThreadResumed():
             if s.status is not Status.PAUSED:

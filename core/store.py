@@ -178,10 +178,9 @@ class AlreadyDecided(Exception):
         when = (
             request.decided_at.strftime("%Y-%m-%d %H:%M UTC") if request.decided_at else "earlier"
         )
-        super().__init__(
-            f"request {request.id} was already {request.status} by {request.decided_by}"
-            f" via {request.decided_via}, {when}"
-        )
+        by = f" by {request.decided_by} via {request.decided_via}" if request.decided_by else ""
+        status = request.status.replace("_", " ")
+        super().__init__(f"request {request.id} was already {status}{by}, {when}")
         self.request = request
 
 

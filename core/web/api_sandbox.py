@@ -1,0 +1,75 @@
+"""The sandbox: act as a person on a channel that has no credentials (the console, benchmarks)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from core.channels import Action
+from core.web.deps import ServiceDep
+from core.web.problems import ProblemError, problem_responses
+
+router = APIRouter(prefix="/sandbox", tags=["sandbox"])
+
+
+class SandboxMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sender: str = Field(
+        min_length=1, description="The sender's address on the channel.", examples=["U0BOB"]
+    )
+    conversation: str = Field(
+        min_length=1, description="Where it is said: a thread, a DM.", examples=["C1:1700000000.1"]
+    )
+    text: str = ""
+    action: Action | None = Field(None, description="A button press instead of (or with) text.")
+
+    @model_validator(mode="after")
+    def _says_something(self) -> SandboxMessage:
+        if not self.text.strip() and self.action is None:
+            raise ValueError("give `text`, an `action`, or both")
+        return self
+
+
+class Accepted(BaseModel):
+    """What the inbox made of the message."""
+
+    outcome: Literal["started", "continued", "answered", "refused", "duplicate"]
+    detail: str
+    thread_id: str | None
+    request_id: str | None
+
+
+@router.post(
+    "/{channel}/messages",
+    status_code=202,
+    response_model=Accepted,
+    responses=problem_responses(404, 409, 422),
+    summary="Inject a message or a button press, as the channel's webhook would receive it",
+)
+async def inject(channel: str, body: SandboxMessage, service: ServiceDep) -> Accepted:
+    found = service.channels.get(channel)
+    if found is None:
+        raise ProblemError(
+            404,
+            f"there is no channel {channel}; the channels are: {', '.join(service.channels)}",
+            kind="no-such-channel",
+        )
+    if not found.sandbox:
+        raise ProblemError(
+            409,
+            f"{channel} is connected to the real platform: only sandbox channels take injected messages",
+            kind="not-a-sandbox",
+        )
+    message = found.simulate(
+        sender=body.sender, conversation=body.conversation, text=body.text, action=body.action
+    )
+    received = await service.inbox.accept(message)
+    return Accepted(
+        outcome=received.outcome,
+        detail=received.detail,
+        thread_id=received.thread_id,
+        request_id=received.request_id,
+    )

@@ -1,0 +1,187 @@
+"""Threads: launch, list, show, post a message, pause, resume, cancel."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from core import humans
+from core.events import MessageReceived
+from core.service import Service
+from core.state import InvalidTransition, Status
+from core.store import Conflict, ThreadInfo
+from core.web.deps import ServiceDep, known_person, thread_or_404
+from core.web.problems import ProblemError, problem_responses
+from core.web.schemas import ThreadDetail, thread_detail
+
+router = APIRouter(prefix="/threads", tags=["threads"])
+T = TypeVar("T")
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+LIST_SCAN = 5000  # threads read when filtering by agent or channel, which the store cannot do
+
+
+class LaunchThread(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent: str = Field(description="The agent to run.", examples=["deploy"])
+    message: Text = Field(
+        description="The first message.", examples=["deploy api 2.4.1 to staging"]
+    )
+    requester: str | None = Field(None, description="The person (id) asking.", examples=["bob"])
+
+
+class PostMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Text
+    sender: str | None = Field(None, description="The person (id) who says it.")
+
+
+class Operator(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    by: Text = Field("api", description="Who did it, for the timeline.")
+
+
+class OperatorWithReason(Operator):
+    reason: str = Field("", description="Why, for the timeline.")
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ThreadInfo,
+    responses=problem_responses(422),
+    summary="Launch a thread",
+)
+async def launch(body: LaunchThread, service: ServiceDep, response: Response) -> ThreadInfo:
+    if body.agent not in service.app.agents:
+        raise ProblemError(
+            422,
+            f"there is no agent {body.agent!r}; the agents are: {', '.join(service.app.agents)}",
+            kind="unknown-agent",
+        )
+    if body.requester is not None:
+        await known_person(service, body.requester, "requester")
+    thread_id = await service.app.runtime.start(
+        body.agent, body.message, requester=body.requester, channel="api"
+    )
+    service.workers.wake(thread_id)
+    response.headers["Location"] = f"/api/v1/threads/{thread_id}"
+    return await thread_or_404(service, thread_id)
+
+
+@router.get("", response_model=list[ThreadInfo], summary="List threads, newest first")
+async def list_threads(
+    service: ServiceDep,
+    status: Status | None = None,
+    agent: str | None = None,
+    channel: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[ThreadInfo]:
+    filtered = agent is not None or channel is not None
+    found = await service.app.store.threads(
+        status=status.value if status else None, limit=LIST_SCAN if filtered else limit
+    )
+    kept = [
+        t
+        for t in found
+        if (agent is None or t.agent == agent) and (channel is None or t.channel == channel)
+    ]
+    return kept[:limit]
+
+
+@router.get(
+    "/{thread_id}",
+    response_model=ThreadDetail,
+    responses=problem_responses(404),
+    summary="A thread: its events, its human requests and where each was delivered",
+)
+async def show(thread_id: str, service: ServiceDep) -> ThreadDetail:
+    thread = await thread_or_404(service, thread_id)
+    return await thread_detail(service.app.store, thread)
+
+
+@router.post(
+    "/{thread_id}/messages",
+    status_code=202,
+    response_model=ThreadInfo,
+    responses=problem_responses(404, 409, 422),
+    summary="Post a message to a thread",
+)
+async def post_message(thread_id: str, body: PostMessage, service: ServiceDep) -> ThreadInfo:
+    await thread_or_404(service, thread_id)
+    if body.sender is not None:
+        await known_person(service, body.sender, "sender")
+    message = MessageReceived(text=body.text, sender=body.sender, channel="api")
+    await _changing(thread_id, humans.append(service.app.store, thread_id, [message]))
+    service.workers.wake(thread_id)
+    return await thread_or_404(service, thread_id)
+
+
+@router.post(
+    "/{thread_id}/pause",
+    response_model=ThreadInfo,
+    responses=problem_responses(404, 409),
+    summary="Pause a thread: no worker advances it until it is resumed",
+)
+async def pause(
+    thread_id: str, service: ServiceDep, body: OperatorWithReason | None = None
+) -> ThreadInfo:
+    await _not_already(service, thread_id, Status.PAUSED)
+    by = body or OperatorWithReason()
+    await _changing(thread_id, humans.pause(service.app.store, thread_id, by.by, by.reason))
+    return await thread_or_404(service, thread_id)
+
+
+@router.post(
+    "/{thread_id}/resume",
+    response_model=ThreadInfo,
+    responses=problem_responses(404, 409),
+    summary="Resume a paused thread",
+)
+async def resume(thread_id: str, service: ServiceDep, body: Operator | None = None) -> ThreadInfo:
+    await thread_or_404(service, thread_id)
+    by = body or Operator()
+    await _changing(thread_id, humans.resume(service.app.store, thread_id, by.by))
+    service.workers.wake(thread_id)
+    return await thread_or_404(service, thread_id)
+
+
+@router.post(
+    "/{thread_id}/cancel",
+    response_model=ThreadInfo,
+    responses=problem_responses(404, 409),
+    summary="Cancel a thread and its open requests",
+)
+async def cancel(
+    thread_id: str, service: ServiceDep, body: OperatorWithReason | None = None
+) -> ThreadInfo:
+    await _not_already(service, thread_id, Status.CANCELLED)
+    by = body or OperatorWithReason()
+    await _changing(thread_id, humans.cancel(service.app.store, thread_id, by.by, by.reason))
+    service.dispatcher.wake()  # the open requests' copies now say "cancelled"
+    return await thread_or_404(service, thread_id)
+
+
+async def _changing(thread_id: str, change: Awaitable[T]) -> T:
+    """Run a change to a thread; a change its status does not allow is a 409."""
+    try:
+        return await change
+    except InvalidTransition as e:
+        raise ProblemError(409, f"thread {thread_id}: {e}", kind="invalid-transition") from None
+    except Conflict:  # other writers kept winning the race
+        raise ProblemError(409, f"thread {thread_id} is busy: try again", kind="busy") from None
+
+
+async def _not_already(service: Service, thread_id: str, target: Status) -> None:
+    # The state machine lets a status follow itself; pausing or cancelling twice is a mistake.
+    thread = await thread_or_404(service, thread_id)
+    if thread.status == target:
+        raise ProblemError(
+            409, f"thread {thread_id} is already {target}", kind="invalid-transition"
+        )

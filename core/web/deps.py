@@ -1,0 +1,38 @@
+"""What the API's routes share: the running service, and lookups that answer 404 or 422."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from core.service import Service
+from core.store import Person, ThreadInfo
+from core.web.problems import ProblemError
+
+
+def get_service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+async def thread_or_404(service: Service, thread_id: str) -> ThreadInfo:
+    thread = await service.app.store.thread(thread_id)
+    if thread is None:
+        raise ProblemError(404, f"there is no thread {thread_id}", kind="no-such-thread")
+    return thread
+
+
+async def known_person(service: Service, person_id: str, role: str) -> Person:
+    """A person named in a request body (`role` says as what): 422 when not in the directory."""
+    person = await service.app.store.person(person_id)
+    if person is None:
+        raise ProblemError(
+            422,
+            f"the {role} {person_id!r} is not in the people directory",
+            kind="unknown-person",
+        )
+    return person
