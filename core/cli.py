@@ -147,7 +147,7 @@ async def _answer_here(a: App, thread_id: str, out: Console) -> bool:
     from core.humans import Answer, Approve, Reject, may_answer, respond
 
     people = await a.store.people()
-    for request in [r for r in await a.store.requests() if r.thread_id == thread_id]:
+    for request in await a.store.requests(thread_id=thread_id):
         allowed = [p for p in people if may_answer(p, request)]
         if not allowed:
             out.print(

@@ -215,11 +215,22 @@ class Store(Protocol):
 
     async def thread(self, thread_id: str) -> ThreadInfo | None: ...
 
-    async def threads(self, *, status: str | None = None, limit: int = 100) -> list[ThreadInfo]: ...
+    async def threads(
+        self,
+        *,
+        status: str | None = None,
+        agent: str | None = None,
+        channel: str | None = None,
+        limit: int = 100,
+    ) -> list[ThreadInfo]:
+        """The most recently active first."""
+        ...
 
     async def request(self, request_id: str) -> RequestInfo | None: ...
 
-    async def requests(self, *, status: str | None = "open") -> list[RequestInfo]: ...
+    async def requests(
+        self, *, status: str | None = "open", thread_id: str | None = None
+    ) -> list[RequestInfo]: ...
 
     async def person(self, person_id: str) -> Person | None: ...
 

@@ -391,19 +391,31 @@ class SqlStore:
     async def thread(self, thread_id: str) -> ThreadInfo | None:
         return await self._one(self.sql.thread, thread_id, ThreadInfo)
 
-    async def threads(self, *, status: str | None = None, limit: int = 100) -> list[ThreadInfo]:
+    async def threads(
+        self,
+        *,
+        status: str | None = None,
+        agent: str | None = None,
+        channel: str | None = None,
+        limit: int = 100,
+    ) -> list[ThreadInfo]:
         statement = select(threads).order_by(threads.c.updated_at.desc()).limit(limit)
-        if status:
-            statement = statement.where(threads.c.status == status)
+        for column, value in (("status", status), ("agent", agent), ("channel", channel)):
+            if value:
+                statement = statement.where(threads.c[column] == value)
         return await self._run(lambda conn: [_thread_info(r) for r in conn.execute(statement)])
 
     async def request(self, request_id: str) -> RequestInfo | None:
         return await self._one(self.sql.request, request_id, RequestInfo)
 
-    async def requests(self, *, status: str | None = "open") -> list[RequestInfo]:
+    async def requests(
+        self, *, status: str | None = "open", thread_id: str | None = None
+    ) -> list[RequestInfo]:
         statement = select(requests).order_by(requests.c.created_at)
         if status:
             statement = statement.where(requests.c.status == status)
+        if thread_id:
+            statement = statement.where(requests.c.thread_id == thread_id)
         return await self._run(lambda conn: [_request_info(r) for r in conn.execute(statement)])
 
     async def person(self, person_id: str) -> Person | None:

@@ -52,8 +52,9 @@ async def list_requests(
     status: RequestStatus | Literal["all"] = "open",
     thread_id: str | None = None,
 ) -> list[RequestInfo]:
-    found = await service.app.store.requests(status=None if status == "all" else status)
-    return [r for r in found if thread_id is None or r.thread_id == thread_id]
+    return await service.app.store.requests(
+        status=None if status == "all" else status, thread_id=thread_id
+    )
 
 
 @router.get(

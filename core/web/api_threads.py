@@ -21,7 +21,6 @@ router = APIRouter(prefix="/threads", tags=["threads"])
 T = TypeVar("T")
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-LIST_SCAN = 5000  # threads read when filtering by agent or channel, which the store cannot do
 
 
 class LaunchThread(BaseModel):
@@ -83,16 +82,9 @@ async def list_threads(
     channel: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[ThreadInfo]:
-    filtered = agent is not None or channel is not None
-    found = await service.app.store.threads(
-        status=status.value if status else None, limit=LIST_SCAN if filtered else limit
+    return await service.app.store.threads(
+        status=status.value if status else None, agent=agent, channel=channel, limit=limit
     )
-    kept = [
-        t
-        for t in found
-        if (agent is None or t.agent == agent) and (channel is None or t.channel == channel)
-    ]
-    return kept[:limit]
 
 
 @router.get(

@@ -70,6 +70,6 @@ async def request_detail(store: Store, request: RequestInfo) -> RequestDetail:
 async def thread_detail(store: Store, thread: ThreadInfo) -> ThreadDetail:
     events = [EventOut.of(e) for e in await store.events(thread.id)]
     # The store cannot list one thread's requests yet: filter them all.
-    requests = [r for r in await store.requests(status=None) if r.thread_id == thread.id]
+    requests = await store.requests(status=None, thread_id=thread.id)
     details = [await request_detail(store, r) for r in requests]
     return ThreadDetail(thread=thread, events=events, requests=details)
