@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The browser test drives Debian's Chromium: Playwright cannot download its own browsers here.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export SWITCHBOARD_PEOPLE ?= deploy/people.demo.toml
 
@@ -28,8 +31,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) | $(CHROMIUM)
 	$(BIN)/pytest
+
+# The binary is the stamp: installed once, and again only if it goes missing.
+$(CHROMIUM): | $(STAMP)
+	@if command -v apt-get > /dev/null; then \
+		echo "installing Debian's chromium for the browser test (log: $(VENV)/chromium.log)"; \
+		( $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -q --no-install-recommends chromium ) > $(VENV)/chromium.log 2>&1 \
+			|| { cat $(VENV)/chromium.log; exit 1; }; \
+	else \
+		echo "no $(CHROMIUM) and no apt-get: tests/test_browser.py will be skipped"; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -13,7 +13,7 @@ log = logging.getLogger("switchboard.http")
 
 
 def create_app(service: Service) -> FastAPI:
-    from core.web import api, console, health
+    from core.web import api, console, health, problems
 
     app = FastAPI(
         title="Switchboard",
@@ -24,9 +24,11 @@ def create_app(service: Service) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
     )
     app.state.service = service
+    problems.install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(api.router, prefix="/api/v1")
     app.include_router(console.router)
+    console.mount_static(app)
     for channel in service.channels.values():
         for path in channel.webhooks:
             app.add_api_route(

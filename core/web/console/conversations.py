@@ -1,0 +1,197 @@
+"""A channel's conversations as its platform would show them, rebuilt from the inbox (what people
+sent) and the outbox (the payloads the channel rendered and sent). Pure: rows in, views out.
+
+An outcome row names the message it updates (`payload.replaces`): applied here as the platform
+edit it is, the buttons of that message go away and the outcome shows in their place.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from core.store import InboxItem, OutboxItem, Person
+from core.web.console.render import names, utc
+
+# Someone in no directory: to see what a channel does with an unknown sender.
+STRANGER = "stranger"
+STRANGERS = {
+    "slack": "U0STRANGER",
+    "discord": "999999999999999999",
+    "sms": "+15550199999",
+    "email": "stranger@example.com",
+}
+
+
+@dataclass(slots=True)
+class Message:
+    """One message in a conversation, drawn as the platform would draw it."""
+
+    direction: Literal["in", "out"]
+    at: datetime
+    author: str
+    text: str
+    kind: str  # out: reply, request, notice; in: message, action
+    address: str = ""
+    person: str | None = None  # the sender (in) or the recipient (out)
+    buttons: list[dict[str, str]] = field(default_factory=list)
+    stale: list[dict[str, str]] = field(default_factory=list)  # the buttons an edit removed
+    outcome: str = ""
+    edited_at: datetime | None = None
+    subject: str = ""
+    segments: int = 0
+    status: str = "sent"
+    error: str = ""
+    message_id: str | None = None
+    payload: dict[str, Any] | None = None
+    result: str = ""  # in: what the inbox made of it
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class Conversation:
+    id: str
+    messages: list[Message] = field(default_factory=list)
+    people: dict[str, str] = field(default_factory=dict)  # person id → name, in order of arrival
+
+    @property
+    def last_at(self) -> datetime:
+        return max(utc(m.at) for m in self.messages)
+
+    @property
+    def waiting(self) -> bool:
+        return any(m.buttons for m in self.messages)
+
+    @property
+    def preview(self) -> str:
+        last = self.messages[-1]
+        return f"{last.author}: {last.outcome or last.text or last.detail}"
+
+    @property
+    def subject(self) -> str:
+        """An email thread's subject: the first one sent, else the opening words of the first mail."""
+        sent = next((m.subject for m in self.messages if m.subject), "")
+        first = self.messages[0].text
+        return sent or (first if len(first) <= 60 else first[:59] + "…")
+
+    def title(self, channel: str) -> str:
+        who = ", ".join(self.people.values()) or "unknown sender"
+        if self.id.startswith("dm:") and channel != "sms":
+            return f"{who} · direct messages"
+        return who
+
+
+def conversations(
+    channel: str, outbox: list[OutboxItem], inbox: list[InboxItem], people: list[Person]
+) -> list[Conversation]:
+    """The channel's conversations, the most recently active first."""
+    by_address = {p.identities[channel]: p for p in people if channel in p.identities}
+    known = names(people)
+    found: dict[str, Conversation] = {}
+
+    def at(conversation: str) -> Conversation:
+        return found.setdefault(conversation, Conversation(conversation))
+
+    for item in inbox:
+        name = known.get(item.person_id or "")
+        convo = at(item.conversation)
+        if item.person_id and name:
+            convo.people.setdefault(item.person_id, name)
+        convo.messages.append(_inbound(item, name))
+    edits: dict[str, OutboxItem] = {}
+    for row in outbox:
+        if row.conversation is None or row.status in ("routed", "skipped"):
+            continue
+        replaces = (row.payload or {}).get("replaces")
+        if row.kind == "outcome" and replaces:
+            if row.status == "sent":  # an edit shows once the platform has made it
+                edits[str(replaces)] = row
+            continue
+        recipient = by_address.get(row.address or "")
+        convo = at(row.conversation)
+        if recipient:
+            convo.people.setdefault(recipient.id, recipient.name)
+        convo.messages.append(_outbound(row, recipient))
+    for convo in found.values():
+        for message in convo.messages:
+            edit = edits.get(message.message_id or "")
+            if edit is not None:
+                message.stale, message.buttons = message.buttons, []
+                message.outcome = _text(edit.payload, edit.text)
+                message.edited_at = edit.sent_at
+        convo.messages.sort(key=lambda m: utc(m.at))
+    return sorted(found.values(), key=lambda c: c.last_at, reverse=True)
+
+
+def _text(payload: dict[str, Any] | None, fallback: str) -> str:
+    if not payload:
+        return fallback
+    return str(payload.get("text") or payload.get("content") or payload.get("body") or fallback)
+
+
+def _inbound(item: InboxItem, name: str | None) -> Message:
+    action = item.action or {}
+    text = item.text
+    if action:
+        label = str(action.get("value") or action.get("decision", "")).capitalize()
+        text = f"pressed {label}" + (f" ({item.text})" if item.text else "")
+    return Message(
+        "in",
+        item.received_at,
+        name or item.sender,
+        text,
+        "action" if action else "message",
+        address=item.sender,
+        person=item.person_id,
+        result=item.outcome,
+        detail=item.detail,
+    )
+
+
+def _outbound(row: OutboxItem, recipient: Person | None) -> Message:
+    payload = row.payload or {}
+    return Message(
+        "out",
+        row.sent_at or row.created_at,
+        "Switchboard",
+        _text(row.payload, row.text),
+        row.kind,
+        address=row.address or "",
+        person=recipient.id if recipient else None,
+        buttons=list(payload.get("buttons", [])) if row.status == "sent" else [],
+        subject=str(payload.get("subject", "")),
+        segments=int(payload.get("segments", 0)),
+        status=row.status,
+        error=row.last_error or "",
+        message_id=row.message_id,
+        payload=row.payload,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Someone the sandbox can speak for on a channel, with their address there."""
+
+    id: str
+    name: str
+    address: str
+
+
+def actors(channel: str, people: list[Person]) -> list[Actor]:
+    found = [Actor(p.id, p.name, p.identities[channel]) for p in people if channel in p.identities]
+    return [*found, Actor(STRANGER, "Someone not in the directory", STRANGERS.get(channel, "?"))]
+
+
+def new_conversation(channel: str, address: str) -> str:
+    """A new conversation, named as the platform would name it; an SMS conversation is the number."""
+    match channel:
+        case "slack":
+            return f"C0SANDBOX:{time.time():.6f}"  # a new thread in a channel, by its timestamp
+        case "sms":
+            return f"dm:{address}"
+        case "email":
+            return f"<sbx-{uuid.uuid4().hex[:16]}@sandbox.switchboard>"
+    return f"sandbox-{uuid.uuid4().hex[:12]}"

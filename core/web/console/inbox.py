@@ -1,0 +1,125 @@
+"""The Inbox: open human requests, where each copy went, and answering as a person you pick."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse
+
+from core.channels import Decision
+from core.humans import Answer, Approve, NotAllowed, Reject, may_answer, respond
+from core.humans import Response as HumanResponse
+from core.inbox import outcome_text
+from core.service import Service
+from core.store import AlreadyDecided, OutboxItem, Person, RequestInfo
+from core.web.console.render import names, page, render, utc
+from core.web.console.signin import Console
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(slots=True)
+class Card:
+    """A request as the inbox shows it, with the result of acting on it, if any."""
+
+    request: RequestInfo
+    agent: str
+    copies: list[OutboxItem]  # one per person and channel it was sent to
+    may: list[Person]
+    may_not: list[Person]
+    outcome: str = ""
+    person: str = ""  # who answered, or tried to: stays chosen after an error
+    error: str = ""
+    done: str = ""
+
+
+async def _card(service: Service, request: RequestInfo, people: list[Person]) -> Card:
+    store = service.app.store
+    thread = await store.thread(request.thread_id)
+    rows = await store.outbox(request_id=request.id)
+    return Card(
+        request,
+        thread.agent if thread else "?",
+        [r for r in rows if r.kind == "request" and r.channel != "auto"],
+        [p for p in people if may_answer(p, request)],
+        [p for p in people if not may_answer(p, request)],
+        outcome=outcome_text(request, names(people).get(request.decided_by or "")),
+    )
+
+
+@router.get("/")
+async def inbox(service: Console) -> Response:
+    return await _inbox_page(service)
+
+
+async def _inbox_page(service: Service, acted: Card | None = None, status: int = 200) -> Response:
+    store = service.app.store
+    people = await store.people()
+    cards = [await _card(service, r, people) for r in await store.requests()]
+    if acted is not None:  # without htmx: the whole page, with the answered card in its place
+        cards = [acted if c.request.id == acted.request.id else c for c in cards]
+        cards += [] if any(c is acted for c in cards) else [acted]
+    settled = sorted(
+        (r for r in await store.requests(status=None) if r.status != "open"),
+        key=lambda r: utc(r.decided_at or r.created_at),
+        reverse=True,
+    )[:8]
+    return await page(
+        service,
+        "inbox.html",
+        "inbox",
+        status=status,
+        cards=cards,
+        settled=settled,
+        names=names(people),
+    )
+
+
+def _response(decision: Decision, reason: str, answer: str) -> HumanResponse:
+    match decision:
+        case "approve":
+            return Approve(reason.strip())
+        case "reject":
+            return Reject(reason.strip() or "rejected")
+    return Answer(answer.strip())
+
+
+@router.post("/requests/{request_id}/respond")
+async def answer_request(
+    request: Request,
+    service: Console,
+    request_id: str,
+    person: Annotated[str, Form()] = "",
+    decision: Annotated[Decision, Form()] = "approve",
+    reason: Annotated[str, Form()] = "",
+    answer: Annotated[str, Form()] = "",
+    choice: Annotated[str, Form()] = "",  # an option's button
+) -> Response:
+    """Answer as `person`, as if from the console: only a recipient may, and the first one wins."""
+    store = service.app.store
+    found = await store.request(request_id)
+    if found is None:
+        return HTMLResponse(f"There is no request {request_id}.", status_code=404)
+    response = _response(decision, reason, choice or answer)
+    status, error, settled = 200, "", found
+    try:
+        if isinstance(response, Answer) and not response.text:
+            raise NotAllowed("Write an answer first.")
+        settled = await respond(store, request_id, person, response, via="console")
+    except NotAllowed as e:
+        status, error = 403, str(e)
+    except AlreadyDecided as e:
+        status, error, settled = 409, str(e), e.request
+    else:
+        service.workers.wake(settled.thread_id)
+        service.dispatcher.wake()
+    people = await store.people()
+    card = await _card(service, settled, people)
+    card.error, card.person = error, person
+    card.done = "" if error else "The thread carries on: the agent has the answer."
+    if not request.headers.get("hx-request"):
+        return await _inbox_page(service, card, status)
+    fragment = render("_request.html", card=card, names=names(people))
+    return HTMLResponse(fragment, status_code=status)

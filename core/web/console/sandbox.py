@@ -1,0 +1,189 @@
+"""The Sandbox: each channel's conversations, drawn from the payloads its own `render` made, and
+acting as any person: each message or button press goes through the channel's `simulate` into
+the real inbox, as if the platform had delivered it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from markupsafe import Markup
+
+from core.channels import Action, Decision
+from core.service import Service
+from core.store import Received
+from core.web.console.conversations import (
+    Actor,
+    Conversation,
+    actors,
+    conversations,
+    new_conversation,
+)
+from core.web.console.render import Live, live, ordered, page, panel
+from core.web.console.signin import Console
+
+router = APIRouter(include_in_schema=False)
+As = Annotated[str | None, Query(alias="as")]
+
+
+def _url(channel: str, actor: str, conversation: str = "", tail: str = "") -> str:
+    query = {"as": actor, **({"c": conversation} if conversation else {})}
+    return f"/sandbox/{channel}{tail}?{urlencode(query)}"
+
+
+@dataclass(slots=True)
+class View:
+    channel: str
+    live: bool  # the channel has credentials: what it shows went to the real platform
+    actors: list[Actor]
+    actor: Actor
+    conversations: list[Conversation]
+    current: Conversation | None
+    conversation_id: str  # "" while writing a new conversation
+
+    def url(self, conversation: str = "", tail: str = "") -> str:
+        return _url(self.channel, self.actor.id, conversation, tail)
+
+    def link(self, conversation: Conversation) -> str:
+        """A direct-message conversation opens as its owner: only they see it on the platform."""
+        actor = self.actor.id
+        private = conversation.id.startswith("dm:") and conversation.people
+        if private and actor not in conversation.people:
+            actor = next(iter(conversation.people))
+        return _url(self.channel, actor, conversation.id)
+
+
+async def _view(service: Service, channel: str, as_: str | None, conversation: str) -> View | None:
+    found = service.channels.get(channel)
+    if found is None:
+        return None
+    store = service.app.store
+    people = await store.people()
+    convos = conversations(
+        channel, await store.outbox(channel=channel), await store.inbox(channel=channel), people
+    )
+    current = next((c for c in convos if c.id == conversation), None)
+    speakers = actors(channel, people)
+    wanted = as_ or (next(iter(current.people), None) if current else None)
+    actor = next((a for a in speakers if a.id == wanted), speakers[0])
+    chosen = conversation if current else ""
+    return View(channel, not found.sandbox, speakers, actor, convos, current, chosen)
+
+
+def _panels(request: Request | None, view: View) -> tuple[str | None, str | None]:
+    """The conversation list and the open conversation: each polls for what arrives."""
+    here = view.conversation_id
+    listing = live(request, "_sandbox_list.html", Live(view.url(here, "/conversations")), view=view)
+    shown = live(request, "_sandbox_messages.html", Live(view.url(here, "/messages")), view=view)
+    return listing, shown
+
+
+@router.get("/sandbox")
+async def sandbox_home(service: Console) -> Response:
+    channels = ordered(service.channels)
+    first = next((n for n, c in channels.items() if c.sandbox), next(iter(channels)))
+    return RedirectResponse(f"/sandbox/{first}", status_code=303)
+
+
+@router.get("/sandbox/{channel}")
+async def sandbox(service: Console, channel: str, as_: As = None, c: str = "") -> Response:
+    return await _page(service, channel, as_, c)
+
+
+async def _page(
+    service: Service,
+    channel: str,
+    as_: str | None,
+    conversation: str,
+    *,
+    flash: Received | None = None,
+    push: bool = False,
+) -> Response:
+    view = await _view(service, channel, as_, conversation)
+    if view is None:
+        what = f"There is no channel {channel}: the channels are {', '.join(service.channels)}."
+        return await page(service, "missing.html", "sandbox", status=404, what=what)
+    listing, shown = _panels(None, view)
+    return await page(
+        service,
+        "sandbox.html",
+        "sandbox",
+        push=view.url(view.conversation_id) if push else None,
+        view=view,
+        channels=ordered(service.channels),
+        listing=Markup(listing),
+        messages=Markup(shown),
+        flash=flash,
+    )
+
+
+@router.get("/sandbox/{channel}/conversations")
+async def sandbox_list(
+    request: Request, service: Console, channel: str, as_: As = None, c: str = ""
+) -> Response:
+    view = await _view(service, channel, as_, c)
+    return panel(_panels(request, view)[0] if view else None)
+
+
+@router.get("/sandbox/{channel}/messages")
+async def sandbox_messages(
+    request: Request, service: Console, channel: str, as_: As = None, c: str = ""
+) -> Response:
+    view = await _view(service, channel, as_, c)
+    return panel(_panels(request, view)[1] if view else None)
+
+
+@router.post("/sandbox/{channel}/say")
+async def sandbox_say(
+    service: Console,
+    channel: str,
+    as_: Annotated[str, Form(alias="as")],
+    text: Annotated[str, Form()] = "",
+    c: Annotated[str, Form()] = "",
+) -> Response:
+    return await _act(service, channel, as_, c, text=text)
+
+
+@router.post("/sandbox/{channel}/press")
+async def sandbox_press(
+    service: Console,
+    channel: str,
+    as_: Annotated[str, Form(alias="as")],
+    request_id: Annotated[str, Form()],
+    decision: Annotated[Decision, Form()],
+    c: Annotated[str, Form()] = "",
+    value: Annotated[str, Form()] = "",
+) -> Response:
+    action = Action(request_id=request_id, decision=decision, value=value)
+    return await _act(service, channel, as_, c, action=action)
+
+
+async def _act(
+    service: Service,
+    channel_name: str,
+    actor_id: str,
+    conversation: str,
+    *,
+    text: str = "",
+    action: Action | None = None,
+) -> Response:
+    """Say or press something as a person: the channel's `simulate`, then the real inbox."""
+    channel = service.channels.get(channel_name)
+    people = await service.app.store.people()
+    actor = next((a for a in actors(channel_name, people) if a.id == actor_id), None)
+    if channel is None or actor is None:
+        return HTMLResponse(f"No {actor_id} on {channel_name} here.", status_code=404)
+    if not channel.sandbox:
+        why = f"{channel_name} is live: the sandbox does not speak for people there"
+        return await _page(
+            service, channel_name, actor.id, conversation, flash=Received("refused", why)
+        )
+    conversation = conversation or new_conversation(channel_name, actor.address)
+    message = channel.simulate(
+        sender=actor.address, conversation=conversation, text=text, action=action
+    )
+    received = await service.inbox.accept(message)
+    return await _page(service, channel_name, actor.id, conversation, flash=received, push=True)

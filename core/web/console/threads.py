@@ -1,0 +1,157 @@
+"""Threads: the list with its filters, and one thread's timeline with the operator's controls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+from markupsafe import Markup
+
+from core.events import ModelCalled
+from core.humans import cancel, pause, resume
+from core.service import Service
+from core.state import TERMINAL, InvalidTransition, Status
+from core.store import OutboxItem, RequestInfo
+from core.timeline import describe
+from core.web.console.render import Live, live, names, page, panel
+from core.web.console.signin import Console
+
+router = APIRouter(include_in_schema=False)
+
+Control = Literal["pause", "resume", "cancel"]
+DONE = {"pause": "Paused.", "resume": "Resumed.", "cancel": "Cancelled."}
+
+
+async def _table(
+    request: Request | None, service: Service, status: str, agent: str, channel: str
+) -> tuple[str | None, list[str]]:
+    """The filtered table (it polls), and every channel a thread started on, for the filter."""
+    found = await service.app.store.threads(status=status or None, limit=500)
+    shown = [
+        t
+        for t in found
+        if (not agent or t.agent == agent) and (not channel or t.channel == channel)
+    ][:100]
+    query = urlencode(dict(status=status, agent=agent, channel=channel))
+    table = live(
+        request, "_threads_table.html", Live(f"/threads/table?{query}", "3s"), threads=shown
+    )
+    return table, sorted({*service.channels, *(t.channel for t in found)})
+
+
+@router.get("/threads")
+async def threads(
+    service: Console, status: str = "", agent: str = "", channel: str = ""
+) -> Response:
+    table, channels = await _table(None, service, status, agent, channel)
+    return await page(
+        service,
+        "threads.html",
+        "threads",
+        table=Markup(table),
+        statuses=[s.value for s in Status],
+        agents=sorted(service.app.agents),
+        channels=channels,
+        chosen=dict(status=status, agent=agent, channel=channel),
+    )
+
+
+@router.get("/threads/table")
+async def threads_table(
+    request: Request, service: Console, status: str = "", agent: str = "", channel: str = ""
+) -> Response:
+    return panel((await _table(request, service, status, agent, channel))[0])
+
+
+@dataclass(slots=True)
+class Asked:
+    """A human request on a thread's timeline: where its copies went and how it ended."""
+
+    request: RequestInfo
+    copies: list[OutboxItem]  # the copies sent, and the outcomes that updated them
+    decider: str
+
+
+async def _timeline(request: Request | None, service: Service, thread_id: str) -> str | None:
+    store = service.app.store
+    thread = await store.thread(thread_id)
+    if thread is None:
+        return None
+    events = await store.events(thread_id)
+    known = names(await store.people())
+    asked = [
+        Asked(
+            r,
+            [c for c in await store.outbox(request_id=r.id) if c.channel != "auto"],
+            known.get(r.decided_by or "", r.decided_by or ""),
+        )
+        for r in await store.requests(status=None)
+        if r.thread_id == thread_id
+    ]
+    calls = [e.event for e in events if isinstance(e.event, ModelCalled)]
+    return live(
+        request,
+        "_thread.html",
+        Live(f"/threads/{thread_id}/live", "2s"),
+        thread=thread,
+        events=[(e, describe(e.event)) for e in events],
+        asked=asked,
+        names=known,
+        calls=len(calls),
+        latency=sum(c.latency_ms for c in calls),
+        prompt=sum(c.prompt_tokens for c in calls),
+        completion=sum(c.completion_tokens for c in calls),
+        terminal=Status(thread.status) in TERMINAL,
+    )
+
+
+@router.get("/threads/{thread_id}/live")
+async def thread_live(request: Request, service: Console, thread_id: str) -> Response:
+    return panel(await _timeline(request, service, thread_id))
+
+
+@router.get("/threads/{thread_id}")
+async def thread_page(service: Console, thread_id: str) -> Response:
+    return await _thread_page(service, thread_id)
+
+
+async def _thread_page(
+    service: Service, thread_id: str, *, flash: tuple[str, str] | None = None, push: bool = False
+) -> Response:
+    timeline = await _timeline(None, service, thread_id)
+    if timeline is None:
+        what = f"There is no thread {thread_id}."
+        return await page(service, "missing.html", "threads", status=404, what=what)
+    return await page(
+        service,
+        "thread.html",
+        "threads",
+        push=f"/threads/{thread_id}" if push else None,
+        thread_id=thread_id,
+        panel=Markup(timeline),
+        flash=flash,
+    )
+
+
+@router.post("/threads/{thread_id}/{op}")
+async def control_thread(service: Console, thread_id: str, op: Control) -> Response:
+    store = service.app.store
+    if await store.thread(thread_id) is None:
+        return await _thread_page(service, thread_id)
+    try:
+        match op:
+            case "pause":
+                await pause(store, thread_id, by="console")
+            case "resume":
+                await resume(store, thread_id, by="console")
+            case "cancel":
+                await cancel(store, thread_id, by="console")
+    except InvalidTransition as e:
+        flash = ("error", f"Could not {op} the thread: {e}.")
+    else:
+        service.workers.wake(thread_id)
+        service.dispatcher.wake()
+        flash = ("ok", DONE[op])
+    return await _thread_page(service, thread_id, flash=flash, push=True)

@@ -1,0 +1,100 @@
+"""A real `switchboard serve` for end-to-end tests: its own process, port, SQLite file and token."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.error import URLError
+from urllib.request import urlopen
+
+ROOT = Path(__file__).parents[1]
+PEOPLE = ROOT / "deploy" / "people.demo.toml"
+TOKEN = "browser-test-token"
+# Settings the developer's environment may hold: the server under test must not see them, so
+# every channel runs in sandbox mode and the offline demo model answers.
+FOREIGN = ("SWITCHBOARD_", "SLACK_", "DISCORD_", "TWILIO_", "SMTP_", "IMAP_", "EMAIL_")
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    url: str
+    token: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def environment(directory: Path, port: int, token: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN) and k != "DATABASE_URL"}
+    env.update(
+        DATABASE_URL=f"sqlite:///{directory / 'switchboard.db'}",
+        SWITCHBOARD_PEOPLE=str(PEOPLE),
+        SWITCHBOARD_API_TOKEN=token,
+        SWITCHBOARD_HOST="127.0.0.1",
+        SWITCHBOARD_PORT=str(port),
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@contextlib.contextmanager
+def running_server(
+    directory: Path, *, token: str = TOKEN, within: float = 60.0
+) -> Iterator[Server]:
+    """Start `switchboard serve` in `directory` (its .env is not the developer's), wait until it
+    answers HTTP, and stop it at the end. Its output goes to `directory/serve.log`."""
+    port = free_port()
+    server = Server(f"http://127.0.0.1:{port}", token, directory / "serve.log")
+    with server.log.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "core", "serve"],
+            cwd=directory,
+            env=environment(directory, port, token),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_until_up(process, server, within)
+            yield server
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_until_up(process: subprocess.Popen[bytes], server: Server, within: float) -> None:
+    """Poll the sign-in page (served without the token) until it answers, or the process dies."""
+    deadline = time.monotonic() + within
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"switchboard serve exited with {process.returncode}:\n{server.output()}"
+            )
+        try:
+            with urlopen(f"{server.url}/login", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (URLError, ConnectionError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"switchboard serve did not answer in {within}s:\n{server.output()}")
+        time.sleep(0.1)  # a poll interval, not a wait for something to happen

@@ -1,0 +1,195 @@
+"""The console in a real browser against a real `switchboard serve`: sign in, ask in the Slack
+sandbox, approve in the Discord sandbox, see the answer in Slack, and a late click told who won."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from tests.server import Server, running_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's Chromium at /usr/bin/chromium (`make test` installs it)",
+    ),
+]
+# Without the background-networking flags Chromium keeps dialling Google on a closed network.
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Set SWITCHBOARD_SCREENSHOTS=/some/dir to keep pictures of the pages the scenario passes through.
+SHOTS = os.environ.get("SWITCHBOARD_SCREENSHOTS")
+
+expect.set_options(timeout=15_000)  # a slow CI machine; each expect returns as soon as it holds
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with running_server(tmp_path_factory.mktemp("serve")) as running:
+        yield running
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def screenshot(page: Page, name: str) -> None:
+    if SHOTS:
+        await page.screenshot(path=str(Path(SHOTS) / f"console-{name}.png"), full_page=True)
+
+
+async def open_sandbox(page: Page, channel: str) -> None:
+    await (
+        page.get_by_role("navigation", name="Channels")
+        .get_by_role("link", name=re.compile(f"^{channel}"))
+        .click()
+    )
+    await expect(page.get_by_text(f"{channel} is in sandbox mode")).to_be_visible()
+
+
+async def open_conversation(page: Page, title: str) -> None:
+    await (
+        page.get_by_role("navigation", name="Conversations")
+        .get_by_role("link", name=re.compile(title))
+        .first.click()
+    )
+    await expect(page).to_have_url(re.compile(r"[?&]c="))
+
+
+async def act_as(page: Page, person: str) -> None:
+    """Pick who the sandbox speaks for; the page reloads with them in its address."""
+    await page.get_by_label("Acting as").select_option(person)
+    await expect(page).to_have_url(re.compile(rf"[?&]as={person}\b"))
+
+
+async def test_asked_in_slack_approved_in_discord_and_a_late_click_is_told_who_won(
+    server: Server, browser: Browser
+) -> None:
+    context = await browser.new_context(viewport={"width": 1440, "height": 900})
+    page = await context.new_page()
+
+    await page.goto(f"{server.url}/login?token={server.token}")
+    await expect(page).to_have_url(f"{server.url}/")
+    await expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
+
+    # Bob asks the deploy bot in a new Slack conversation.
+    await page.get_by_role("link", name="Sandbox", exact=True).click()
+    await expect(page.get_by_text("Slack is in sandbox mode")).to_be_visible()
+    await act_as(page, "bob")
+    await page.get_by_label("Message").fill("deploy api 2.4.1 to production")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator(".flash")).to_contain_text("Started new deploy thread")
+    conversation = page.locator("#messages")
+    await expect(conversation).to_contain_text("deploy api 2.4.1 to production")
+
+    # The approval waits in the inbox, sent to both approvers on Discord.
+    await page.get_by_role("link", name=re.compile(r"^Inbox")).click()
+    request = page.get_by_role("article", name=re.compile("Request req-"))
+    await expect(request).to_contain_text("Approve deploy")
+    await expect(request.locator(".copies li")).to_have_count(2)
+    await expect(request).to_contain_text("Alice Example")
+    await expect(request).to_contain_text("Erin Example")
+    await screenshot(page, "inbox")
+
+    # Alice approves from her Discord DM.
+    await page.get_by_role("link", name="Sandbox", exact=True).click()
+    await open_sandbox(page, "Discord")
+    await act_as(page, "alice")
+    await open_conversation(page, "Alice Example · direct messages")
+    await expect(conversation).to_contain_text("Approve deploy")
+    await screenshot(page, "sandbox-discord-request")
+    await conversation.get_by_role("button", name="Approve").click()
+    await expect(page.locator(".flash")).to_contain_text("answer to req-")
+    await expect(conversation).to_contain_text("Approved by Alice Example via discord")
+    await expect(conversation.get_by_role("button", name="Approve")).to_have_count(0)
+
+    # The bot's answer arrives in Bob's Slack thread without a reload.
+    await open_sandbox(page, "Slack")
+    await act_as(page, "bob")
+    await open_conversation(page, "^Bob Example")
+    await expect(conversation).to_contain_text("Deployed api 2.4.1 to production")
+    await screenshot(page, "sandbox-slack")
+
+    # Erin's copy was updated too; a click on its stale button is told it was already approved.
+    await open_sandbox(page, "Discord")
+    await act_as(page, "erin")
+    await open_conversation(page, "Erin Example · direct messages")
+    await expect(conversation).to_contain_text("Approved by Alice Example via discord")
+    await conversation.get_by_text("Press an old button").click()
+    await conversation.get_by_role("button", name="Approve").click()
+    flash = page.locator(".flash")
+    await expect(flash).to_contain_text("Refused")
+    await expect(flash).to_contain_text(re.compile(r"Already settled: Approved by Alice"))
+    await expect(conversation).to_contain_text("Already settled: Approved by Alice")
+    await screenshot(page, "sandbox-discord-late")
+    await context.close()
+
+
+async def test_the_inbox_refuses_someone_who_is_not_asked_and_takes_an_approver(
+    server: Server, browser: Browser
+) -> None:
+    context = await browser.new_context(viewport={"width": 1440, "height": 900})
+    page = await context.new_page()
+    await page.goto(f"{server.url}/login?token={server.token}")
+
+    await page.goto(f"{server.url}/sandbox/slack?as=bob")
+    await page.get_by_label("Message").fill("deploy web 1.8.0 to production")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator(".flash")).to_contain_text("Started")
+
+    await page.get_by_role("link", name=re.compile(r"^Inbox")).click()
+    card = page.get_by_role("article").filter(has_text="service web")
+    await card.get_by_label("Answer as").select_option("bob")
+    await card.get_by_role("button", name="Approve").click()
+    await expect(card.get_by_role("alert")).to_contain_text("bob may not answer")
+
+    await card.get_by_label("Answer as").select_option("erin")
+    await card.get_by_label("Reason").fill("release freeze until Monday")
+    await card.get_by_role("button", name="Reject").click()
+    await expect(card).to_contain_text("Rejected by Erin Example via console")
+
+    await card.get_by_role("link", name=re.compile("^th-")).click()
+    timeline = page.locator("#thread")
+    await expect(timeline).to_contain_text("erin via console rejected")
+    await expect(timeline).to_contain_text("Not deployed: erin rejected it")
+    await screenshot(page, "thread")
+    await context.close()
+
+
+async def test_pages_without_the_cookie_go_to_sign_in(server: Server, browser: Browser) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    for path in ("/", "/threads", "/sandbox/slack"):
+        await page.goto(server.url + path)
+        await expect(page).to_have_url(re.compile(r"/login"))
+        await expect(page.get_by_role("heading", name="Sign in to the console")).to_be_visible()
+
+    await page.get_by_label("API token").fill("not-the-token")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_contain_text("not the one this server uses")
+
+    await page.get_by_label("API token").fill(server.token)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page).to_have_url(f"{server.url}/sandbox/slack")
+    await context.close()
