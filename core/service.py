@@ -34,6 +34,12 @@ class Service:
     api_token: str
     token_generated: bool  # True when this start made the token: print it once
 
+    def changed(self, thread_id: str) -> None:
+        """A thread changed outside the loop (an answer, a message, a resume, a cancel): let a
+        worker run it, and the dispatcher send what the change wrote (outcomes, notices)."""
+        self.workers.wake(thread_id)
+        self.dispatcher.wake()
+
     async def run(self) -> None:
         """Workers, the dispatcher and the timers, until cancelled."""
         async with asyncio.TaskGroup() as group:

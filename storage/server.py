@@ -312,21 +312,22 @@ def outbox_list(
     status: str | None,
     limit: int,
 ) -> list[OutboxItem]:
-    query = select(outbox).order_by(outbox.c.id).limit(limit)
+    # The newest `limit` rows, oldest first.
+    query = select(outbox).order_by(outbox.c.id.desc()).limit(limit)
     if request_id is not None:
         query = query.where(outbox.c.request_id == request_id)
     if channel is not None:
         query = query.where(outbox.c.channel == channel)
     if status is not None:
         query = query.where(outbox.c.status == status)
-    return _items(conn, query)
+    return _items(conn, query)[::-1]
 
 
 def inbox_list(conn: Connection, channel: str | None, limit: int) -> list[InboxItem]:
-    query = select(inbox).order_by(inbox.c.id).limit(limit)
+    query = select(inbox).order_by(inbox.c.id.desc()).limit(limit)  # the newest, oldest first
     if channel is not None:
         query = query.where(inbox.c.channel == channel)
-    return [InboxItem.model_validate(r._mapping) for r in conn.execute(query)]
+    return [InboxItem.model_validate(r._mapping) for r in conn.execute(query)][::-1]
 
 
 # --- threads, timers, settings -------------------------------------------------------------------

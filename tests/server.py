@@ -27,6 +27,7 @@ class Server:
     url: str
     token: str
     log: Path
+    process: subprocess.Popen[bytes]
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -60,8 +61,8 @@ def running_server(
     """Start `switchboard serve` in `directory` (its .env is not the developer's), wait until it
     answers HTTP, and stop it at the end. Its output goes to `directory/serve.log`."""
     port = free_port()
-    server = Server(f"http://127.0.0.1:{port}", token, directory / "serve.log")
-    with server.log.open("wb") as log:
+    path = directory / "serve.log"
+    with path.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "core", "serve"],
             cwd=directory,
@@ -69,6 +70,7 @@ def running_server(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        server = Server(f"http://127.0.0.1:{port}", token, path, process)
         try:
             _wait_until_up(process, server, within)
             yield server

@@ -232,7 +232,7 @@ async def test_a_deploy_launched_by_api_is_refused_to_bob_and_approved_by_alice(
     assert settled["decided_at"]
 
     done = await reaches(api, thread_id, "done")
-    lines = [e["text"] for e in done["events"]]
+    lines = [e["summary"] for e in done["events"]]
     assert f"bob via api: {PRODUCTION}" in lines
     assert f"alice via api approved {request['id']}: go" in lines
     assert "approval_decided" in [e["type"] for e in done["events"]]
@@ -331,7 +331,7 @@ async def test_an_operator_pauses_resumes_messages_and_cancels_a_thread(
     problem(await api.post(f"{url}/cancel"), 409)
     problem(await api.post(f"{url}/messages", json={"text": "hello?"}), 409)
 
-    lines = [e["text"] for e in (await api.get(url)).json()["events"]]
+    lines = [e["summary"] for e in (await api.get(url)).json()["events"]]
     assert "by ops: freeze" in lines
     assert "bob via api: any news?" in lines
     assert "by api: not today" in lines
@@ -462,7 +462,7 @@ async def test_sandbox_messages_start_a_thread_and_a_button_press_approves_it(
         "request_id": request["id"],
     }
     done = await reaches(api, thread_id, "done")
-    assert f"alice via discord approved {request['id']}" in [e["text"] for e in done["events"]]
+    assert f"alice via discord approved {request['id']}" in [e["summary"] for e in done["events"]]
 
     stranger = await api.post(
         "/api/v1/sandbox/slack/messages",

@@ -101,8 +101,7 @@ async def respond_to(request_id: str, body: Respond, service: ServiceDep) -> Req
         raise ProblemError(
             409, f"thread {request.thread_id} is busy: try again", kind="busy"
         ) from None
-    service.workers.wake(settled.thread_id)
-    service.dispatcher.wake()  # the outcome is shown on every copy of the request
+    service.changed(settled.thread_id)
     return settled
 
 

@@ -69,7 +69,7 @@ async def launch(body: LaunchThread, service: ServiceDep, response: Response) ->
     thread_id = await service.app.runtime.start(
         body.agent, body.message, requester=body.requester, channel="api"
     )
-    service.workers.wake(thread_id)
+    service.changed(thread_id)
     response.headers["Location"] = f"/api/v1/threads/{thread_id}"
     return await thread_or_404(service, thread_id)
 
@@ -111,7 +111,7 @@ async def post_message(thread_id: str, body: PostMessage, service: ServiceDep) -
         await known_person(service, body.sender, "sender")
     message = MessageReceived(text=body.text, sender=body.sender, channel="api")
     await _changing(thread_id, humans.append(service.app.store, thread_id, [message]))
-    service.workers.wake(thread_id)
+    service.changed(thread_id)
     return await thread_or_404(service, thread_id)
 
 
@@ -140,7 +140,7 @@ async def resume(thread_id: str, service: ServiceDep, body: Operator | None = No
     await thread_or_404(service, thread_id)
     by = body or Operator()
     await _changing(thread_id, humans.resume(service.app.store, thread_id, by.by))
-    service.workers.wake(thread_id)
+    service.changed(thread_id)
     return await thread_or_404(service, thread_id)
 
 
@@ -156,7 +156,7 @@ async def cancel(
     await _not_already(service, thread_id, Status.CANCELLED)
     by = body or OperatorWithReason()
     await _changing(thread_id, humans.cancel(service.app.store, thread_id, by.by, by.reason))
-    service.dispatcher.wake()  # the open requests' copies now say "cancelled"
+    service.changed(thread_id)  # the open requests' copies now say "cancelled"
     return await thread_or_404(service, thread_id)
 
 

@@ -20,11 +20,11 @@ class EventOut(BaseModel):
     tokens: int
     type: str
     at: datetime
-    text: str = Field(description="The event as one human-readable line.")
+    summary: str = Field(description="The event as one human-readable line.")
 
     @classmethod
     def of(cls, stored: StoredEvent) -> EventOut:
-        return cls.model_validate({**event_json(stored), "text": describe(stored.event)})
+        return cls.model_validate({**event_json(stored), "summary": describe(stored.event)})
 
 
 class Delivery(BaseModel):
@@ -69,7 +69,6 @@ async def request_detail(store: Store, request: RequestInfo) -> RequestDetail:
 
 async def thread_detail(store: Store, thread: ThreadInfo) -> ThreadDetail:
     events = [EventOut.of(e) for e in await store.events(thread.id)]
-    # The store cannot list one thread's requests yet: filter them all.
     requests = await store.requests(status=None, thread_id=thread.id)
     details = [await request_detail(store, r) for r in requests]
     return ThreadDetail(thread=thread, events=events, requests=details)

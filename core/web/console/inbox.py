@@ -113,8 +113,7 @@ async def answer_request(
     except AlreadyDecided as e:
         status, error, settled = 409, str(e), e.request
     else:
-        service.workers.wake(settled.thread_id)
-        service.dispatcher.wake()
+        service.changed(settled.thread_id)
     people = await store.people()
     card = await _card(service, settled, people)
     card.error, card.person = error, person

@@ -151,7 +151,6 @@ async def control_thread(service: Console, thread_id: str, op: Control) -> Respo
     except InvalidTransition as e:
         flash = ("error", f"Could not {op} the thread: {e}.")
     else:
-        service.workers.wake(thread_id)
-        service.dispatcher.wake()
+        service.changed(thread_id)
         flash = ("ok", DONE[op])
     return await _thread_page(service, thread_id, flash=flash, push=True)
