@@ -4,6 +4,7 @@ outcome shown on every copy, and the answer back where the conversation started.
 from __future__ import annotations
 
 from core.channels import Action
+from core.humans import cancel
 from core.service import Service
 from core.store import OutboxItem
 from tests.fixtures import eventually
@@ -100,3 +101,25 @@ async def test_an_unknown_sender_is_refused_by_a_private_agent_and_told_why(
         return await sent(service, channel="slack", kind="notice", conversation="C9:1")
 
     assert "people directory" in (await eventually(notice))[0].text
+
+
+async def test_cancelling_a_thread_updates_every_copy_of_its_open_request(service: Service) -> None:
+    slack = service.channels["slack"]
+    asked = await service.inbox.accept(
+        slack.simulate(sender="U0BOB", conversation="C1:3", text="deploy api 2.4.1 to production")
+    )
+
+    async def copies() -> list[OutboxItem]:
+        rows = await sent(service, channel="discord", kind="request")
+        return rows if len(rows) == 2 else []
+
+    await eventually(copies)
+    assert asked.thread_id is not None
+    await cancel(service.app.store, asked.thread_id, by="alice", reason="change freeze")
+    service.changed(asked.thread_id)
+
+    async def outcomes() -> list[OutboxItem]:
+        rows = await sent(service, channel="discord", kind="outcome")
+        return rows if len(rows) == 2 else []
+
+    assert all(r.text.startswith("Cancelled") for r in await eventually(outcomes))
