@@ -303,7 +303,8 @@ class _Run:
             await self.commit([*before, ModelFailed(reason="invalid_output", error=_brief(e))])
             return
         exact = parsed.model_dump(mode="json")
-        question = f"Approve {tool_name}({_args_text(exact)})?" + (
+        asker = f" for {self.requester}" if self.requester else ""
+        question = f"Approve {tool_name}{asker}: {_args_text(exact)}?" + (
             f" Reason: {reason}" if reason else ""
         )
         request = self.human_requested(

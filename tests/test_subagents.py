@@ -67,4 +67,4 @@ async def test_a_sub_agent_waiting_for_a_person_reports_needs_human(
     [result] = [
         s.event.result for s in await store.events(parent) if isinstance(s.event, ToolSucceeded)
     ]
-    assert result["status"] == "needs_human" and "Approve deploy(" in result["message"]
+    assert result["status"] == "needs_human" and "Approve deploy" in result["message"]
