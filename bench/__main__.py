@@ -1,4 +1,7 @@
-"""`python -m bench`: print the platform's own costs as a table, then one JSON line to diff."""
+"""`python -m bench`: print the platform's own costs as a table, then one JSON line to diff.
+
+`python -m bench server` runs only the server benches (a real server loaded over HTTP).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cli, hotpath, steps, throughput
+from bench import cli, hotpath, server, steps, throughput
 from bench.databases import fresh_postgres, fresh_sqlite
 
 KS = (10, 50, 200)
@@ -26,6 +29,7 @@ TARGETS = {
     "resume_ms": 2.0,
     "threads_per_s": 300,
     "help_s": 0.3,
+    **server.TARGETS,
 }
 
 
@@ -88,6 +92,12 @@ def _cli(url: str, cwd: Path) -> dict[str, Any]:
     return c.as_json()
 
 
+def _server(label: str, directory: Path, database: server.Database) -> dict[str, Any]:
+    figures = server.measure(directory, database)
+    print("\n".join(server.rows(label, figures)))
+    return figures.as_json()
+
+
 def _profile(url: str, n: int = 15) -> None:
     loop_stats, db_stats = hotpath.profile(url, PROFILE_K)
     for label, stats in (("event-loop thread", loop_stats), ("database thread", db_stats)):
@@ -127,26 +137,50 @@ def _header() -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--postgres", metavar="URL", help="also run the step figures on PostgreSQL")
-    parser.add_argument("--profile", action="store_true", help="print where a step's time goes")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "only", nargs="?", choices=["server"], help="run only these benches (default: all)"
+    )
+    parser.add_argument(
+        "--postgres", metavar="URL", help="also run the step and server figures on PostgreSQL"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="print where a step's time goes, and the server's (with py-spy, when installed)",
+    )
     args = parser.parse_args()
     os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     started = time.perf_counter()
     result = _header()
     with tempfile.TemporaryDirectory(prefix="switchboard-bench-") as tmp:
         directory = Path(tmp)
-        result["sqlite_steps"] = _steps("SQLite (WAL)", lambda name: fresh_sqlite(directory, name))
-        result["throughput"] = _throughput(fresh_sqlite(directory, "throughput"))
-        result["cli"] = _cli(fresh_sqlite(directory, "cli"), directory)
+        everything = args.only is None
+        if everything:
+            result["sqlite_steps"] = _steps(
+                "SQLite (WAL)", lambda name: fresh_sqlite(directory, name)
+            )
+            result["throughput"] = _throughput(fresh_sqlite(directory, "throughput"))
+            result["cli"] = _cli(fresh_sqlite(directory, "cli"), directory)
+        result["sqlite_server"] = _server("SQLite", directory, server.sqlite(directory))
         if args.postgres:
-            with fresh_postgres(args.postgres) as url:
-                result["postgres_steps"] = _steps(
-                    "PostgreSQL (table sizes move in 8 KB pages: coarse at small K)",
-                    lambda _name: url,
-                )
+            if everything:
+                with fresh_postgres(args.postgres) as url:
+                    result["postgres_steps"] = _steps(
+                        "PostgreSQL (table sizes move in 8 KB pages: coarse at small K)",
+                        lambda _name: url,
+                    )
+            result["postgres_server"] = _server(
+                "PostgreSQL", directory, server.postgres(args.postgres)
+            )
         if args.profile:
-            _profile(fresh_sqlite(directory, "profile"))
+            if everything:
+                _profile(fresh_sqlite(directory, "profile"))
+            server.profile(directory)
     result["litellm_imported"] = "litellm" in sys.modules
     result["seconds"] = round(time.perf_counter() - started, 1)
     result["targets"] = TARGETS

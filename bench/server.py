@@ -1,0 +1,221 @@
+"""The server benches: inbound messages through HTTP, and a human's answer → the next model call.
+
+Every figure comes from a real server in a subprocess on a fresh database, loaded from this
+process. The inbound figures are taken three ways:
+- as fast as the server answers 64 connections: its capacity. At a fixed concurrency latency is
+  connections / rate, so these latencies are queueing. The workers fall behind during the burst
+  and a thread woken by several messages runs once, so less agent work is done per message.
+- paced at 100/s: every message is answered by the agent as it comes, and the acknowledgement
+  time is the server's own (here that already takes 80-90% of a core).
+- as fast as answered with no workers: ingress alone, without the agents on the same cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import answer, inbound, spy
+from bench.databases import fresh_postgres
+from bench.serving import running, switchboard_serve
+
+CONNECTIONS = 64
+MESSAGES = 5000
+# A rate the server sustains while its workers also answer every message as it comes (measured:
+# about 90% of a core here; under a burst they fall behind and catch up, see "caught up").
+PACED_RATE = 100.0
+PACED_MESSAGES = 1000
+ANSWERS = 100
+TARGETS = {"inbound_per_s": 1000, "inbound_p99_ms": 50, "answer_p50_ms": 20}
+
+Database = Callable[[str], AbstractContextManager[str]]  # a fresh database URL per server
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFigures:
+    capacity: inbound.InboundFigures
+    paced: inbound.InboundFigures
+    ingress: inbound.InboundFigures
+    answers: answer.AnswerFigures
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "inbound_capacity": self.capacity.as_json(),
+            "inbound_paced": self.paced.as_json(),
+            "inbound_no_workers": self.ingress.as_json(),
+            "answer_to_model_call": self.answers.as_json(),
+        }
+
+
+def sqlite(directory: Path) -> Database:
+    """A new SQLite file per server run, in `directory`."""
+
+    @contextlib.contextmanager
+    def fresh(name: str) -> Iterator[str]:
+        yield f"sqlite:///{directory / name}.db"
+
+    return fresh
+
+
+def postgres(admin_url: str) -> Database:
+    """A new PostgreSQL database per server run, beside `admin_url`'s, dropped after it."""
+    return lambda _name: fresh_postgres(admin_url)
+
+
+def measure(directory: Path, database: Database) -> ServerFigures:
+    with database("inbound-capacity") as url:
+        capacity = inbound.measure(
+            directory, n=MESSAGES, concurrency=CONNECTIONS, workers=4, database_url=url
+        )
+    with database("inbound-paced") as url:
+        paced = inbound.measure(
+            directory,
+            n=PACED_MESSAGES,
+            concurrency=CONNECTIONS,
+            workers=4,
+            rate=PACED_RATE,
+            database_url=url,
+        )
+    with database("inbound-no-workers") as url:
+        ingress = inbound.measure(
+            directory, n=MESSAGES, concurrency=CONNECTIONS, workers=0, database_url=url
+        )
+    with database("answer") as url:
+        answers = answer.measure(directory, n=ANSWERS, database_url=url)
+    return ServerFigures(capacity, paced, ingress, answers)
+
+
+def _row(figure: str, value: str, target: str = "") -> str:
+    return f"  {figure:<50} {value:>15}   {target}"
+
+
+def _ms(a: float, b: float, c: float) -> str:
+    return f"{a:.1f} / {b:.1f} / {c:.1f}"
+
+
+def _inbound_rows(f: inbound.InboundFigures) -> list[str]:
+    load = (
+        f"paced at {f.rate:g}/s" if f.rate else f"as fast as answered, {f.concurrency} connections"
+    )
+    rows = [
+        f"    {load}, SWITCHBOARD_WORKERS={f.workers}, N={f.messages}",
+        _row(
+            "      messages accepted per second",
+            f"{f.per_s:,.0f}",
+            ">= 1,000" if not f.rate else "",
+        ),
+        _row(
+            "      time to acknowledge, p50 / p90 / p99 ms",
+            _ms(f.p50_ms, f.p90_ms, f.p99_ms),
+            "p99 <= 50",
+        ),
+        _row("      slowest acknowledgement, ms", f"{f.max_ms:.1f}"),
+    ]
+    if f.server_cpu_ms_per_message is not None:
+        share = f.server_cpu_ms_per_message * f.per_s / 1000
+        cpu = f"{f.server_cpu_ms_per_message:.2f} ({share:.0%} of a core)"
+        rows.append(_row("      server CPU per message, ms", cpu))
+    rows.append(
+        _row("      bench client CPU per message, ms", f"{f.client_cpu_ms_per_message:.2f}")
+    )
+    if f.drained_s is not None:
+        rows.append(_row("      workers caught up, s after the last ack", f"{f.drained_s:.2f}"))
+    outcomes = ", ".join(f"{k} {v}" for k, v in f.outcomes.items())
+    threads = ", ".join(f"{k} {v}" for k, v in f.threads.items())
+    rows.append(
+        f"        inbox outcomes: {outcomes}" + (f"; threads: {threads}" if threads else "")
+    )
+    return rows
+
+
+def _answer_rows(f: answer.AnswerFigures) -> list[str]:
+    rows = []
+    for label, figures in (
+        ("all", f.all),
+        ("REST POST /api/v1/requests/{id}/respond", f.api),
+        ("Discord button (sandbox injection)", f.button),
+    ):
+        rows += [
+            f"    {label}, N={figures.n}",
+            _row(
+                "      answer -> model call, p50 / p90 / p99 ms",
+                _ms(figures.p50_ms, figures.p90_ms, figures.p99_ms),
+                "p50 <= 20" if label == "all" else "",
+            ),
+            _row("      the answer's own HTTP response, p50 ms", f"{figures.ack_p50_ms:.1f}"),
+        ]
+    return rows
+
+
+def rows(label: str, f: ServerFigures) -> list[str]:
+    return [
+        f"\nserver, {label}: `switchboard serve` in a subprocess (the offline demo agent on its"
+        " workers), loaded from this process over keep-alive HTTP/1.1",
+        "  inbound: POST /api/v1/sandbox/slack/messages (1/4 start a thread, 3/4 continue one,"
+        " 1/5 unknown senders)",
+        *_inbound_rows(f.capacity),
+        *_inbound_rows(f.paced),
+        *_inbound_rows(f.ingress),
+        "  a human's answer -> the thread's next model call (bench.stamped), one answer at a time",
+        *_answer_rows(f.answers),
+    ]
+
+
+# --- --profile ------------------------------------------------------------------------------------
+
+PROFILE_MESSAGES = 3000
+
+
+async def _profile(directory: Path, n: int, rate: float | None) -> tuple[float, spy.Profile]:
+    name = f"inbound-profile-{rate or 'max'}"
+    url = f"sqlite:///{directory / name}.db"
+    async with running(directory, switchboard_serve(), DATABASE_URL=url) as server:
+        senders, close = await inbound.open_senders(server, CONNECTIONS)
+        try:
+            await inbound.closed_loop(senders, list(inbound.payloads(inbound.WARMUP, "W-")))
+            output = directory / f"{name}.txt"
+            messages = list(inbound.payloads(n, "P-"))
+            async with spy.recording(server.process.pid, output):
+                before = server.cpu_seconds() or 0.0
+                if rate is None:
+                    await inbound.closed_loop(senders, messages)
+                else:
+                    await inbound.paced(senders, messages, rate)
+                cpu_ms = ((server.cpu_seconds() or 0.0) - before) * 1000 / n
+        finally:
+            await close()
+    return cpu_ms, spy.summary(output, n)
+
+
+def profile(directory: Path, n: int = 12) -> None:
+    if spy.find() is None:
+        print("\nprofile, server: py-spy is not installed (`pip install py-spy`); skipped")
+        return
+    for rate, load in (
+        (None, f"as fast as answered, {CONNECTIONS} connections"),
+        (PACED_RATE, f"paced at {PACED_RATE:g}/s"),
+    ):
+        messages = PROFILE_MESSAGES if rate is None else PACED_MESSAGES
+        cpu_ms, found = asyncio.run(_profile(directory, messages, rate))
+        held = sum(found.threads.values())
+        print(
+            f"\nprofile, server: inbound {load}, N={messages}, workers=4; py-spy --gil"
+            f" --nonblocking at {spy.RATE} Hz. ms per message: the server's CPU {cpu_ms:.2f}, of"
+            f" which Python holding the GIL {held:.2f} (the rest is SQLite, uvloop, httptools and"
+            " the kernel, outside the GIL)"
+        )
+        for thread, activities in found.activities.items():
+            total = found.threads[thread]
+            if total < 0.01:
+                continue
+            print(f"  {thread} thread, {total:.3f} ms:")
+            for activity, ms in list(activities.items())[:n]:
+                print(f"    {ms:8.3f}  {activity}")
+        print("  busiest functions by own time:")
+        for thread, function, ms in found.own[:n]:
+            print(f"    {ms:8.3f}  {function}  [{thread}]")

@@ -1,0 +1,279 @@
+"""The outbox dispatcher against a channel whose transport fails on cue: retries with backoff and
+jitter, Retry-After, one idempotency key for every attempt, receipts, and the dead letters."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from channels.sandbox import SandboxChannel
+from core.agent import Agent
+from core.channels import (
+    Ack,
+    Action,
+    Channel,
+    DeliveryFailed,
+    Forged,
+    InboundMessage,
+    OutboundMessage,
+    RawRequest,
+    Receipt,
+)
+from core.humans import Approve, respond
+from core.inbox import Inbox, InboxConfig
+from core.models.retry import Backoff
+from core.models.scripted import Call, ScriptedModel
+from core.outbox import Dispatcher
+from core.store import OutboxItem
+from storage import SqlStore
+from tests.fixtures import RuntimeFactory
+
+BACKOFF = Backoff(attempts=8, base=2.0, cap=300.0)
+CHECK = Call("check_release", {"service": "api", "version": "2.4.1"})
+DEPLOY_PROD = Call("deploy", {"service": "api", "version": "2.4.1", "environment": "production"})
+
+
+class Clock:
+    """The dispatcher's clock (seconds since the epoch), moved by the test."""
+
+    def __init__(self, now: float = 1_900_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FlakyChannel:
+    """A channel whose transport raises the scripted errors one per attempt, then delivers."""
+
+    sandbox = False
+    webhooks: tuple[str, ...] = ()
+
+    def __init__(self, name: str, failures: Iterable[Exception] = ()) -> None:
+        self.name = name
+        self.failures = deque(failures)
+        self.attempts: list[OutboundMessage] = []
+
+    def verify(self, request: RawRequest) -> None:
+        raise Forged("a test double accepts no webhooks")
+
+    def parse(self, request: RawRequest) -> list[InboundMessage]:
+        return []
+
+    def ack(self, request: RawRequest, accepted: list[InboundMessage]) -> Ack:
+        return Ack(404)
+
+    def render(self, message: OutboundMessage) -> dict[str, Any]:
+        return {"text": message.text, "to": message.address}
+
+    async def send(self, message: OutboundMessage, payload: dict[str, Any]) -> Receipt:
+        self.attempts.append(message)
+        if self.failures:
+            raise self.failures.popleft()
+        return Receipt(f"{self.name}-{len(self.attempts)}", message.conversation or message.address)
+
+    def simulate(
+        self, *, sender: str, conversation: str, text: str = "", action: Action | None = None
+    ) -> InboundMessage:
+        return SandboxChannel(self.name).simulate(
+            sender=sender, conversation=conversation, text=text, action=action
+        )
+
+    async def close(self) -> None:
+        return None
+
+
+def inbox(store: SqlStore, agents: dict[str, Agent]) -> Inbox:
+    config = InboxConfig(agents, {"*": "deploy"})
+    return Inbox(store, config, wake_thread=lambda _: None, wake_outbox=lambda: None)
+
+
+async def a_reply_to_send(
+    store: SqlStore, make_runtime: RuntimeFactory, agents: dict[str, Agent]
+) -> None:
+    """Bob writes in a Slack thread; the agent's reply waits in the outbox for that thread."""
+    started = await inbox(store, agents).accept(
+        SandboxChannel("slack").simulate(sender="U0BOB", conversation="C1:1", text="status?")
+    )
+    assert started.thread_id is not None
+    runtime = make_runtime(ScriptedModel([Call("reply", {"message": "All green."})]))
+    await runtime.advance(started.thread_id)
+
+
+async def strangers_write(store: SqlStore, agents: dict[str, Agent], n: int, channel: str) -> None:
+    """Unknown senders: each is told, on their channel, that the agent does not know them."""
+    for i in range(n):
+        message = InboundMessage(
+            channel=channel, external_id=f"m{i}", sender=f"U0STRANGER{i}", conversation=f"C{i}:1"
+        )
+        refused = await inbox(store, agents).accept(message.model_copy(update={"text": "hi"}))
+        assert refused.outcome == "refused"
+
+
+async def rows(store: SqlStore, channel: str) -> list[OutboxItem]:
+    return await store.outbox(channel=channel)
+
+
+async def test_a_failing_send_is_retried_with_backoff_and_retry_after_under_one_key(
+    store: SqlStore, make_runtime: RuntimeFactory, shipped_agents: dict[str, Agent]
+) -> None:
+    await a_reply_to_send(store, make_runtime, shipped_agents)
+    slack = FlakyChannel(
+        "slack",
+        [
+            DeliveryFailed("502 bad gateway"),
+            DeliveryFailed("503 unavailable"),
+            DeliveryFailed("429 rate limited", retry_after=7),
+            DeliveryFailed("connection reset"),
+        ],
+    )
+    clock = Clock()
+    dispatcher = Dispatcher(store, {"slack": slack}, backoff=BACKOFF, clock=clock)
+    assert await dispatcher.deliver_due() == 1  # the reply is routed into Bob's Slack thread
+    # attempt n waits base * 2^(n-1), jittered down by up to half; Retry-After exactly as asked
+    for attempt, (low, high) in enumerate([(1, 2), (2, 4), (7, 7), (8, 16)], start=1):
+        assert await dispatcher.deliver_due() == 1
+        [row] = await rows(store, "slack")
+        assert (row.status, row.attempts) == ("pending", attempt)
+        waits = row.next_attempt_at - clock.now
+        assert low <= waits <= high, (attempt, waits)
+        clock.now = row.next_attempt_at - 0.01
+        assert await dispatcher.deliver_due() == 0  # not before its time
+        clock.now = row.next_attempt_at
+    assert row.last_error == "connection reset"
+
+    assert await dispatcher.deliver_due() == 1
+    [row] = await rows(store, "slack")
+    assert (row.status, row.attempts, row.last_error) == ("sent", 5, None)
+    assert (row.message_id, row.conversation) == ("slack-5", "C1:1")
+    assert row.payload == {"text": "All green.", "to": "U0BOB"}
+    assert {m.idempotency_key for m in slack.attempts} == {row.idempotency_key}
+    assert row.idempotency_key and len(slack.attempts) == 5
+
+
+async def test_backoff_is_jittered_and_grows_within_its_bounds(
+    store: SqlStore, shipped_agents: dict[str, Agent]
+) -> None:
+    await strangers_write(store, shipped_agents, 12, "slack")
+    slack = FlakyChannel("slack", [DeliveryFailed("503")] * 24)
+    clock = Clock()
+    dispatcher = Dispatcher(store, {"slack": slack}, backoff=BACKOFF, clock=clock)
+
+    assert await dispatcher.deliver_due() == 12
+    first = [r.next_attempt_at - clock.now for r in await rows(store, "slack")]
+    assert all(1.0 <= w <= 2.0 for w in first), first
+    assert len(set(first)) > 1  # jittered: the retries do not all come back at once
+
+    clock.now += 2.0
+    assert await dispatcher.deliver_due() == 12
+    second = [r.next_attempt_at - clock.now for r in await rows(store, "slack")]
+    assert all(2.0 <= w <= 4.0 for w in second), second
+    assert len(set(second)) > 1
+    assert all(r.attempts == 2 and r.status == "pending" for r in await rows(store, "slack"))
+
+
+async def test_a_permanent_failure_goes_to_the_dead_letters_at_once(
+    store: SqlStore, shipped_agents: dict[str, Agent]
+) -> None:
+    await strangers_write(store, shipped_agents, 1, "slack")
+    slack = FlakyChannel("slack", [DeliveryFailed("channel_not_found", retry=False)])
+    clock = Clock()
+    dispatcher = Dispatcher(store, {"slack": slack}, backoff=BACKOFF, clock=clock)
+    assert await dispatcher.deliver_due() == 1
+
+    [dead] = await store.outbox(status="dead")
+    assert (dead.channel, dead.attempts, dead.last_error) == ("slack", 1, "channel_not_found")
+    assert (await store.counts())["outbox"]["dead"] == 1
+    clock.now += 86_400
+    assert await dispatcher.deliver_due() == 0
+    assert len(slack.attempts) == 1
+
+
+async def test_a_row_that_keeps_failing_goes_to_the_dead_letters_after_the_last_attempt(
+    store: SqlStore, shipped_agents: dict[str, Agent]
+) -> None:
+    await strangers_write(store, shipped_agents, 1, "slack")
+    slack = FlakyChannel("slack", [DeliveryFailed(f"503 #{n}") for n in range(1, 10)])
+    clock = Clock()
+    dispatcher = Dispatcher(store, {"slack": slack}, backoff=Backoff(attempts=3), clock=clock)
+    for _ in range(2):
+        assert await dispatcher.deliver_due() == 1
+        [row] = await rows(store, "slack")
+        assert row.status == "pending"
+        clock.now = row.next_attempt_at
+    assert await dispatcher.deliver_due() == 1
+
+    [dead] = await store.outbox(status="dead")
+    assert (dead.attempts, dead.last_error) == (3, "503 #3")
+    assert (await store.counts())["outbox"] == {"dead": 1}
+    clock.now += 86_400
+    assert await dispatcher.deliver_due() == 0
+    assert len(slack.attempts) == 3
+
+
+async def test_a_channel_that_crashes_is_a_failed_attempt_retried_later(
+    store: SqlStore, shipped_agents: dict[str, Agent]
+) -> None:
+    await strangers_write(store, shipped_agents, 1, "slack")
+    slack = FlakyChannel("slack", [KeyError("ts")])
+    clock = Clock()
+    dispatcher = Dispatcher(store, {"slack": slack}, backoff=BACKOFF, clock=clock)
+    assert await dispatcher.deliver_due() == 1
+    [row] = await rows(store, "slack")
+    assert (row.status, row.last_error) == ("pending", "KeyError: 'ts'")
+    clock.now = row.next_attempt_at
+    assert await dispatcher.deliver_due() == 1
+    [row] = await rows(store, "slack")
+    assert (row.status, row.attempts) == ("sent", 2)
+
+
+async def test_a_message_for_a_channel_that_is_not_configured_is_dead_and_says_why(
+    store: SqlStore, shipped_agents: dict[str, Agent]
+) -> None:
+    await strangers_write(store, shipped_agents, 1, "teams")
+    dispatcher = Dispatcher(store, {"slack": FlakyChannel("slack")}, clock=Clock())
+    assert await dispatcher.deliver_due() == 1
+
+    [dead] = await store.outbox(status="dead")
+    assert dead.channel == "teams" and dead.attempts == 1
+    assert dead.last_error == "no channel 'teams' is configured"
+    assert (await store.counts())["outbox"]["dead"] == 1
+
+
+@pytest.mark.parametrize(
+    ("route_first", "requests"),
+    [
+        (False, [("auto", "skipped")]),
+        (True, [("auto", "routed"), ("discord", "skipped"), ("discord", "skipped")]),
+    ],
+    ids=["settled before routing", "settled after routing"],
+)
+async def test_a_request_settled_before_its_copies_went_out_is_not_sent(
+    route_first: bool,
+    requests: list[tuple[str, str]],
+    store: SqlStore,
+    make_runtime: RuntimeFactory,
+) -> None:
+    runtime = make_runtime(ScriptedModel([CHECK, DEPLOY_PROD]))
+    thread = await runtime.start("deploy", "deploy api 2.4.1 to production", requester="bob")
+    [request_id] = (await runtime.advance(thread)).open_requests
+    discord = FlakyChannel("discord")
+    channels: dict[str, Channel] = {"discord": discord, "slack": FlakyChannel("slack")}
+    dispatcher = Dispatcher(store, channels, clock=Clock())
+    if route_first:
+        assert await dispatcher.deliver_due() == 1
+        assert {r.recipient for r in await rows(store, "discord")} == {"alice", "erin"}
+    await respond(store, request_id, "alice", Approve(), via="cli")
+    while await dispatcher.deliver_due():
+        pass
+
+    assert discord.attempts == []
+    copies = await store.outbox(request_id=request_id)
+    assert sorted((r.channel, r.status) for r in copies if r.kind == "request") == requests
+    assert {r.last_error for r in copies if r.status == "skipped"} == {
+        "the request was settled before it was sent",
+        "no copy of the request was sent",  # so there is no copy to show the outcome on
+    }
