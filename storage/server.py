@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, text, update
 
 from core.channels import InboundMessage
 from core.context import event_tokens
@@ -71,6 +71,10 @@ def receive(
     )
     if conn.execute(seen).first() is not None:
         raise Duplicate(message.external_id)
+    if conn.dialect.name == "postgresql":
+        # Two first messages of one conversation, in two transactions, would start two threads.
+        key = f"{message.channel}:{message.conversation}"
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
     person = person_by_identity(conn, message.channel, message.sender)
     situation = Situation(
         message=message,

@@ -19,9 +19,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 T = TypeVar("T")
 MAX_BATCH = 64
+RETRIES = 3
+RETRYABLE = {"40P01", "40001"}  # PostgreSQL: deadlock detected, serialization failure
 
 
 @dataclass(slots=True)
@@ -85,6 +88,19 @@ class DatabaseThreads:
         return False
 
     def _run_batch(self, conn: Connection, batch: list[_Job]) -> None:
+        self._transaction(conn, batch)
+        # A unit PostgreSQL chose as a deadlock victim (or a serialization failure) was rolled
+        # back whole: run it again, alone, rather than fail the request that made it.
+        for _ in range(RETRIES):
+            again = [job for job in batch if _retryable(job.error)]
+            for job in again:
+                job.error = None
+                self._transaction(conn, [job])
+        loops = {id(job.loop): job.loop for job in batch}
+        for loop_id, loop in loops.items():  # one wake-up per event loop, not per unit
+            loop.call_soon_threadsafe(_settle, [j for j in batch if id(j.loop) == loop_id])
+
+    def _transaction(self, conn: Connection, batch: list[_Job]) -> None:
         try:
             with conn.begin():
                 if len(batch) == 1:
@@ -95,9 +111,6 @@ class DatabaseThreads:
         except BaseException as e:  # the transaction failed: every unit in it failed with it
             for job in batch:
                 job.error = job.error or e
-        loops = {id(job.loop): job.loop for job in batch}
-        for loop_id, loop in loops.items():  # one wake-up per event loop, not per unit
-            loop.call_soon_threadsafe(_settle, [j for j in batch if id(j.loop) == loop_id])
 
     @staticmethod
     def _run_alone(conn: Connection, job: _Job) -> None:
@@ -111,6 +124,10 @@ class DatabaseThreads:
             cursor.execute("ROLLBACK TO SAVEPOINT unit")
             job.error = e
         cursor.execute("RELEASE SAVEPOINT unit")
+
+
+def _retryable(error: BaseException | None) -> bool:
+    return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) in RETRYABLE
 
 
 def _settle(jobs: list[_Job]) -> None:

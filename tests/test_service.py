@@ -3,10 +3,15 @@ outcome shown on every copy, and the answer back where the conversation started.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+
 from core.channels import Action
 from core.humans import cancel
+from core.inbox import route
 from core.service import Service
 from core.store import OutboxItem
+from storage import open_store
 from tests.fixtures import eventually
 
 
@@ -123,3 +128,27 @@ async def test_cancelling_a_thread_updates_every_copy_of_its_open_request(servic
         return rows if len(rows) == 2 else []
 
     assert all(r.text.startswith("Cancelled") for r in await eventually(outcomes))
+
+
+async def test_first_messages_arriving_together_start_one_thread(
+    service: Service, database_url: str
+) -> None:
+    """As if several servers shared the database: each message through its own store."""
+    slack = service.channels["slack"]
+    stores = [open_store(database_url) for _ in range(4)]
+    try:
+        messages = [
+            slack.simulate(
+                sender="U0BOB", conversation="C1:race", text=f"deploy web 1.8.0 to staging #{i}"
+            )
+            for i in range(16)
+        ]
+        route_one = functools.partial(route, service.inbox.config)
+        received = await asyncio.gather(
+            *(stores[i % 4].receive(m, route_one) for i, m in enumerate(messages))
+        )
+    finally:
+        for store in stores:
+            await store.close()
+    assert {r.outcome for r in received} <= {"started", "continued"}
+    assert len({r.thread_id for r in received}) == 1
