@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import cProfile
 import pstats
-from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from bench.agent import SHIP, agent, work_calls
 from core.models.scripted import ScriptedModel
 from core.runtime import Runtime
-from storage import SqlStore, open_store
+from storage import open_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,28 +21,20 @@ class Row:
     own_ms_per_step: float
 
 
-def _db_executor(store: SqlStore) -> Executor | None:
-    # Bench-only reach into SqlStore: cProfile sees one thread, and the store's work runs on its own.
-    executor = getattr(store, "_executor", None)
-    return executor if isinstance(executor, Executor) else None
-
-
 async def _profile(url: str, k: int) -> tuple[cProfile.Profile, cProfile.Profile | None]:
     model = ScriptedModel([*work_calls(k), SHIP])
     store = open_store(url)
     try:
         runtime = Runtime(store, {agent.name: agent}, lambda _agent: model)
         thread_id = await runtime.start(agent.name, f"do {k} items, then ship", requester="ann")
-        loop = asyncio.get_running_loop()
-        executor = _db_executor(store)
-        loop_prof, db_prof = cProfile.Profile(), cProfile.Profile() if executor else None
-        if executor and db_prof:
-            await loop.run_in_executor(executor, db_prof.enable)
+        # cProfile sees one thread: enable a second profiler on the database thread, through a
+        # unit of work (bench-only reach into SqlStore; SQLite has one database thread).
+        loop_prof, db_prof = cProfile.Profile(), cProfile.Profile()
+        await store._run(lambda _conn: db_prof.enable())
         loop_prof.enable()
         await runtime.advance(thread_id)
         loop_prof.disable()
-        if executor and db_prof:
-            await loop.run_in_executor(executor, db_prof.disable)
+        await store._run(lambda _conn: db_prof.disable())
     finally:
         await store.close()
     return loop_prof, db_prof

@@ -82,8 +82,8 @@ def request_route(
         )
     why = ""
     if missing:
-        what = "a further" if item.rank else "an open"
-        why = f"{', '.join(missing)} has no {what} channel: the request waits in the console inbox"
+        what = "further" if item.rank else "open"
+        why = f"no {what} channel for {', '.join(missing)}: the request waits in the console inbox"
     return deliveries, why
 
 

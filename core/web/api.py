@@ -17,7 +17,7 @@ router = APIRouter(
     dependencies=[Security(_bearer), Security(_cookie), Depends(require_token)],
     responses=problem_responses(401),
 )
-router.include_router(api_threads.router)
+router.include_router(api_sandbox.router)  # first: what bursts of inbound messages take
 router.include_router(api_requests.router)
+router.include_router(api_threads.router)
 router.include_router(api_people.router)
-router.include_router(api_sandbox.router)

@@ -25,15 +25,17 @@ def create_app(service: Service) -> FastAPI:
     )
     app.state.service = service
     problems.install_problem_handlers(app)
-    app.include_router(health.router)
-    app.include_router(api.router, prefix="/api/v1")
-    app.include_router(console.router)
-    console.mount_static(app)
+    # Routes are matched in order, one by one: the platforms' webhooks and the API go first,
+    # where a burst of inbound messages pays the least for matching.
     for channel in service.channels.values():
         for path in channel.webhooks:
             app.add_api_route(
                 path, _webhook(service, channel), methods=["POST"], include_in_schema=False
             )
+    app.include_router(api.router, prefix="/api/v1")
+    app.include_router(health.router)
+    app.include_router(console.router)
+    console.mount_static(app)
     return app
 
 

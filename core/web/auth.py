@@ -19,8 +19,9 @@ def bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" else None
 
 
-def require_token(request: Request) -> None:
-    """For the API: `Authorization: Bearer <token>`, or the console's cookie."""
+async def require_token(request: Request) -> None:
+    """For the API: `Authorization: Bearer <token>`, or the console's cookie. Async: FastAPI
+    would run a plain function on its thread pool, a hop per request for a string compare."""
     expected: str = request.app.state.service.api_token
     if token_matches(bearer(request), expected) or token_matches(
         request.cookies.get(COOKIE), expected

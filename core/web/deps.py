@@ -11,7 +11,7 @@ from core.store import Person, ThreadInfo
 from core.web.problems import ProblemError
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
     service: Service = request.app.state.service
     return service
 

@@ -16,7 +16,7 @@ from core.web.console.render import html
 router = APIRouter(include_in_schema=False)
 
 
-def signed_in(request: Request) -> Service:
+async def signed_in(request: Request) -> Service:
     """The service, for a browser that holds the token's cookie; others are sent to /login."""
     service: Service = request.app.state.service
     if token_matches(request.cookies.get(COOKIE), service.api_token):
