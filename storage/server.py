@@ -31,7 +31,7 @@ from core.store import (
     Step,
     ThreadInfo,
 )
-from storage.statements import outbox, people, requests, threads
+from storage.statements import outbox, requests, threads
 from storage.tables import IdentityRow, InboxRow, SettingRow
 
 if TYPE_CHECKING:
@@ -51,13 +51,12 @@ class Duplicate(Exception):
 # --- inbox -----------------------------------------------------------------------------------------
 
 
-def person_by_identity(conn: Connection, channel: str, address: str) -> Person | None:
-    row = conn.execute(
-        select(people)
-        .join(identities, identities.c.person_id == people.c.id)
-        .where(identities.c.channel == channel, identities.c.address == address)
-    ).first()
-    return Person.model_validate(row._mapping) if row else None
+def person_by_identity(
+    store: SqlStore, conn: Connection, channel: str, address: str
+) -> Person | None:
+    values = {"b_channel": channel, "b_address": address}
+    rows = store.sql.person_by_identity.fetch(store.cursor(conn), values)
+    return Person.model_validate(rows[0]) if rows else None
 
 
 def receive(
@@ -66,30 +65,30 @@ def receive(
     message: InboundMessage,
     route: Callable[[Situation], Routing],
 ) -> Received:
-    seen = select(inbox.c.id).where(
-        inbox.c.channel == message.channel, inbox.c.external_id == message.external_id
-    )
-    if conn.execute(seen).first() is not None:
+    sql, cursor = store.sql, store.cursor(conn)
+    where = {"b_channel": message.channel, "b_conversation": message.conversation}
+    if sql.inbox_seen.fetch(cursor, {**where, "b_external_id": message.external_id}):
         raise Duplicate(message.external_id)
     if conn.dialect.name == "postgresql":
         # Two first messages of one conversation, in two transactions, would start two threads.
         key = f"{message.channel}:{message.conversation}"
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
-    person = person_by_identity(conn, message.channel, message.sender)
+    person = person_by_identity(store, conn, message.channel, message.sender)
+    found = sql.conversation_thread.fetch(cursor, where)
     situation = Situation(
         message=message,
         person=person,
-        thread=_conversation_thread(conn, message.channel, message.conversation),
-        requests=_requests_for(conn, message, person),
+        thread=ThreadInfo.model_validate(found[0]) if found else None,
+        requests=_requests_for(store, cursor, message, person),
         deciders={},
     )
-    deciders = {r.decided_by for r in situation.requests if r.decided_by}
-    if deciders:
-        found = conn.execute(select(people).where(people.c.id.in_(deciders)))
-        situation.deciders.update({r.id: Person.model_validate(r._mapping) for r in found})
+    for request in situation.requests:
+        if request.decided_by and (decider := store_person(store, cursor, request.decided_by)):
+            situation.deciders[decider.id] = decider
     received = _apply(store, conn, message, route(situation))
-    conn.execute(
-        insert(inbox).values(
+    sql.insert_inbox.execute(
+        cursor,
+        dict(
             channel=message.channel,
             external_id=message.external_id,
             sender=message.sender,
@@ -104,9 +103,14 @@ def receive(
             thread_id=received.thread_id,
             request_id=received.request_id,
             detail=received.detail,
-        )
+        ),
     )
     return received
+
+
+def store_person(store: SqlStore, cursor: Any, person_id: str) -> Person | None:
+    rows = store.sql.person.fetch(cursor, {"b_id": person_id})
+    return Person.model_validate(rows[0]) if rows else None
 
 
 def _apply(
@@ -145,37 +149,24 @@ def _apply(
             return Received("refused", detail)
 
 
-def _conversation_thread(conn: Connection, channel: str, conversation: str) -> ThreadInfo | None:
-    row = conn.execute(
-        select(threads)
-        .where(threads.c.channel == channel, threads.c.conversation == conversation)
-        .order_by(threads.c.created_at.desc())
-        .limit(1)
-    ).first()
-    return ThreadInfo.model_validate(row._mapping) if row else None
-
-
 def _requests_for(
-    conn: Connection, message: InboundMessage, person: Person | None
+    store: SqlStore, cursor: Any, message: InboundMessage, person: Person | None
 ) -> list[RequestInfo]:
     """The request a button or token names; else the sender's open requests sent here."""
     if message.action is not None and message.action.request_id:
-        query = select(requests).where(requests.c.id == message.action.request_id)
+        rows = store.sql.request.fetch(cursor, {"b_id": message.action.request_id})
     elif person is not None:
-        sent_here = (
-            select(outbox.c.request_id)
-            .where(
-                outbox.c.channel == message.channel,
-                outbox.c.conversation == message.conversation,
-                outbox.c.recipient == person.id,
-                outbox.c.kind == "request",
-            )
-            .scalar_subquery()
+        rows = store.sql.requests_sent_here.fetch(
+            cursor,
+            {
+                "b_channel": message.channel,
+                "b_conversation": message.conversation,
+                "b_person": person.id,
+            },
         )
-        query = select(requests).where(requests.c.status == "open", requests.c.id.in_(sent_here))
     else:
         return []
-    return [RequestInfo.model_validate(r._mapping) for r in conn.execute(query)]
+    return [RequestInfo.model_validate(r) for r in rows]
 
 
 # --- outbox ----------------------------------------------------------------------------------------

@@ -8,7 +8,16 @@ from sqlalchemy import Dialect, bindparam, select, update
 from sqlalchemy.sql.expression import ClauseElement
 
 from storage.prepared import Prepared, insert_all
-from storage.tables import EventRow, HumanRequestRow, ModelCallRow, OutboxRow, PersonRow, ThreadRow
+from storage.tables import (
+    EventRow,
+    HumanRequestRow,
+    IdentityRow,
+    InboxRow,
+    ModelCallRow,
+    OutboxRow,
+    PersonRow,
+    ThreadRow,
+)
 
 threads = ThreadRow.__table__  # type: ignore[attr-defined]
 events = EventRow.__table__  # type: ignore[attr-defined]
@@ -16,6 +25,8 @@ requests = HumanRequestRow.__table__  # type: ignore[attr-defined]
 model_calls = ModelCallRow.__table__  # type: ignore[attr-defined]
 outbox = OutboxRow.__table__  # type: ignore[attr-defined]
 people = PersonRow.__table__  # type: ignore[attr-defined]
+identities = IdentityRow.__table__  # type: ignore[attr-defined]
+inbox = InboxRow.__table__  # type: ignore[attr-defined]
 
 _lease_is_free = (
     threads.c.lease_owner.is_(None)
@@ -99,3 +110,41 @@ class Statements:
             .where(requests.c.thread_id == bindparam("b_id"), requests.c.status == "open")
             .values(status="cancelled", decided_at=bindparam("decided_at"), next_at=None)
         )
+        # The inbox: every inbound message runs these once.
+        self.inbox_seen = prepare(
+            select(inbox.c.id).where(
+                inbox.c.channel == bindparam("b_channel"),
+                inbox.c.external_id == bindparam("b_external_id"),
+            )
+        )
+        self.person_by_identity = prepare(
+            select(people)
+            .join(identities, identities.c.person_id == people.c.id)
+            .where(
+                identities.c.channel == bindparam("b_channel"),
+                identities.c.address == bindparam("b_address"),
+            )
+        )
+        self.conversation_thread = prepare(
+            select(threads)
+            .where(
+                threads.c.channel == bindparam("b_channel"),
+                threads.c.conversation == bindparam("b_conversation"),
+            )
+            .order_by(threads.c.created_at.desc())
+            .limit(1)
+        )
+        sent_here = (
+            select(outbox.c.request_id)
+            .where(
+                outbox.c.channel == bindparam("b_channel"),
+                outbox.c.conversation == bindparam("b_conversation"),
+                outbox.c.recipient == bindparam("b_person"),
+                outbox.c.kind == "request",
+            )
+            .scalar_subquery()
+        )
+        self.requests_sent_here = prepare(
+            select(requests).where(requests.c.status == "open", requests.c.id.in_(sent_here))
+        )
+        self.insert_inbox = prepare(insert_all(inbox, skip=("id",)))

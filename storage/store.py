@@ -79,7 +79,7 @@ class SqlStore:
         await asyncio.gather(*(self._run(self._touch) for _ in range(self._db.count)))
 
     def _touch(self, conn: Connection) -> None:
-        self.sql.thread_state.execute(self._cursor(conn), {"b_id": ""})
+        self.sql.thread_state.execute(self.cursor(conn), {"b_id": ""})
 
     async def close(self) -> None:
         await self._db.close()
@@ -91,7 +91,7 @@ class SqlStore:
         return result
 
     @staticmethod
-    def _cursor(conn: Connection) -> Any:
+    def cursor(conn: Connection) -> Any:
         return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
     # --- threads and events ---------------------------------------------------------------------
@@ -150,13 +150,13 @@ class SqlStore:
             lease_owner=None,
             lease_until=0.0,
         )
-        cursor = self._cursor(conn)
+        cursor = self.cursor(conn)
         self.sql.insert_thread.execute(cursor, row)
         self.sql.insert_events.execute(cursor, _event_row(thread_id, 1, first, event_tokens(first)))
         return thread_id
 
     def _load(self, conn: Connection, thread_id: str) -> LoadedThread:
-        cursor = self._cursor(conn)
+        cursor = self.cursor(conn)
         cursor.execute(self.sql.thread_state.sql, self.sql.thread_state.params({"b_id": thread_id}))
         row = cursor.fetchone()
         if row is None:
@@ -173,7 +173,7 @@ class SqlStore:
 
     async def events(self, thread_id: str) -> list[StoredEvent]:
         def work(conn: Connection) -> list[StoredEvent]:
-            cursor = self._cursor(conn)
+            cursor = self.cursor(conn)
             cursor.execute(
                 self.sql.events_after.sql,
                 self.sql.events_after.params({"b_id": thread_id, "b_after": 0}),
@@ -193,7 +193,7 @@ class SqlStore:
         )
 
         def work(conn: Connection) -> LoadedThread | None:
-            if self.sql.claim.execute(self._cursor(conn), values) != 1:
+            if self.sql.claim.execute(self.cursor(conn), values) != 1:
                 return None
             return self._load(conn, thread_id)
 
@@ -201,13 +201,13 @@ class SqlStore:
 
     async def release(self, thread_id: str, owner: str) -> None:
         values = {"b_id": thread_id, "b_owner": owner}
-        await self._run(lambda conn: self.sql.release.execute(self._cursor(conn), values))
+        await self._run(lambda conn: self.sql.release.execute(self.cursor(conn), values))
 
     async def commit(self, step: Step) -> int:
         return await self._run(lambda conn: self.write_step(conn, step))
 
     def write_step(self, conn: Connection, step: Step) -> int:
-        cursor, sql = self._cursor(conn), self.sql
+        cursor, sql = self.cursor(conn), self.sql
         state, now = step.state, _now()
         last_seq = step.after_seq + len(step.events)
         values: dict[str, Any] = dict(
@@ -367,7 +367,7 @@ class SqlStore:
         return await self._run(lambda conn: self.load_state(conn, thread_id))
 
     def load_state(self, conn: Connection, thread_id: str) -> tuple[ExecutionState, int]:
-        cursor = self._cursor(conn)
+        cursor = self.cursor(conn)
         cursor.execute(self.sql.thread_state.sql, self.sql.thread_state.params({"b_id": thread_id}))
         row = cursor.fetchone()
         if row is None:
@@ -383,7 +383,7 @@ class SqlStore:
 
     async def _one(self, statement: Prepared, key: str, model: type[M]) -> M | None:
         def work(conn: Connection) -> M | None:
-            rows = statement.fetch(self._cursor(conn), {"b_id": key})
+            rows = statement.fetch(self.cursor(conn), {"b_id": key})
             return model.model_validate(rows[0]) if rows else None
 
         return await self._run(work)
@@ -456,7 +456,7 @@ class SqlStore:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def person_by_identity(self, channel: str, address: str) -> Person | None:
-        return await self._run(lambda conn: server.person_by_identity(conn, channel, address))
+        return await self._run(lambda conn: server.person_by_identity(self, conn, channel, address))
 
     async def runnable(self, *, limit: int = 100) -> list[str]:
         return await self._run(lambda conn: server.runnable(conn, limit))
