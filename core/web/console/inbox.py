@@ -73,6 +73,7 @@ async def _inbox_page(service: Service, acted: Card | None = None, status: int =
         status=status,
         cards=cards,
         settled=settled,
+        dead=await store.outbox(status="dead", limit=20),
         names=names(people),
     )
 
