@@ -33,6 +33,7 @@ def create_app(service: Service) -> FastAPI:
                 path, _webhook(service, channel), methods=["POST"], include_in_schema=False
             )
     app.include_router(api.router, prefix="/api/v1")
+    api.document_auth(app)
     app.include_router(health.router)
     app.include_router(console.router)
     console.mount_static(app)
