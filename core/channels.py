@@ -69,7 +69,6 @@ class OutboundMessage(BaseModel):
     request_id: str | None = None
     request_kind: Literal["question", "approval"] | None = None
     options: tuple[str, ...] = ()
-    recipient_name: str = ""
     edit_of: str | None = None  # for an outcome: the platform message id of the copy to update
     idempotency_key: str = ""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
@@ -369,38 +369,37 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
 ) -> None:
     """Run the HTTP API, the console, the workers, the outbox and the timers in one process."""
-    _run_service("serve", host=host, port=port)
+    from core.serve import serve as serve_http
+
+    _run_service(serve_http, host=host, port=port)
 
 
 @app.command()
 def worker() -> None:
     """Run only workers, the outbox dispatcher and the timers (scale out beside `serve`)."""
-    _run_service("worker")
+    from core.serve import work
+
+    _run_service(work)
 
 
-def _run_service(mode: str, **overrides: Any) -> None:
+def _run_service(
+    run: Callable[[Settings, Console], Coroutine[Any, Any, None]], **overrides: Any
+) -> None:
     import asyncio
 
-    from core.serve import serve as serve_http
-    from core.serve import work
+    import uvloop  # uvicorn[standard] brings it: a faster event loop for a long-running server
+
+    from core.people import PeopleFileError
     from core.settings import Settings
 
-    settings = Settings()
     updates = {f"switchboard_{k}": v for k, v in overrides.items() if v is not None}
-    settings = settings.model_copy(update=updates)
-    run = serve_http if mode == "serve" else work
+    settings = Settings().model_copy(update=updates)
     try:
-        import uvloop  # uvicorn[standard] brings it: a faster event loop for a long-running server
-
-        loop_factory = uvloop.new_event_loop
-    except ImportError:
-        loop_factory = None
-    try:
-        with asyncio.Runner(loop_factory=loop_factory) as runner:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(run(settings, _console()))
     except KeyboardInterrupt:
         pass
-    except (LookupError, OSError) as e:
+    except (LookupError, OSError, PeopleFileError) as e:
         _console(stderr=True).print(f"[red]error:[/] {e}")
         raise typer.Exit(1) from None
 
