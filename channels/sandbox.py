@@ -27,6 +27,7 @@ from core.channels import (
 from core.settings import Settings
 
 SMS_SEGMENT = 153  # characters per segment of a multi-part GSM-7 message
+TEXT_ONLY = ("sms", "email")  # channels without buttons
 
 
 class SandboxChannel:
@@ -48,11 +49,14 @@ class SandboxChannel:
     def render(self, message: OutboundMessage) -> dict[str, Any]:
         payload: dict[str, Any] = {"text": message.text, "to": message.address}
         if message.kind == "request" and message.request_id:
-            payload["buttons"] = _buttons(message)
+            if self.name in TEXT_ONLY:  # no buttons there: the answer is a reply
+                payload["text"] = f"{message.text}\n{_how_to_reply(message)}"
+            else:
+                payload["buttons"] = _buttons(message)
         if message.kind == "outcome":
             payload["replaces"] = message.edit_of
         if self.name == "sms":
-            payload["segments"] = max(1, math.ceil(len(message.text) / SMS_SEGMENT))
+            payload["segments"] = max(1, math.ceil(len(payload["text"]) / SMS_SEGMENT))
         if self.name == "email":
             payload["subject"] = _subject(message)
         return payload
@@ -95,6 +99,14 @@ def _buttons(message: OutboundMessage) -> list[dict[str, str]]:
         {"label": o, "decision": "answer", "value": o, "request_id": message.request_id}
         for o in message.options
     ]
+
+
+def _how_to_reply(message: OutboundMessage) -> str:
+    if message.request_kind == "approval":
+        return "Reply YES to approve, or NO and a reason to reject."
+    if message.options:
+        return "Reply with one of: " + ", ".join(message.options) + "."
+    return "Reply with your answer."
 
 
 def _subject(message: OutboundMessage) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from datetime import UTC, datetime, timedelta
 
 from core.channels import Action
 from core.humans import cancel
@@ -152,3 +153,30 @@ async def test_first_messages_arriving_together_start_one_thread(
             await store.close()
     assert {r.outcome for r in received} <= {"started", "continued"}
     assert len({r.thread_id for r in received}) == 1
+
+
+async def test_unanswered_it_is_re_sent_by_sms_and_a_texted_yes_approves(service: Service) -> None:
+    slack, sms = service.channels["slack"], service.channels["sms"]
+    await service.inbox.accept(
+        slack.simulate(sender="U0BOB", conversation="C1:4", text="deploy api 2.4.1 to production")
+    )
+
+    async def on_discord() -> list[OutboxItem]:
+        rows = await sent(service, channel="discord", kind="request")
+        return rows if len(rows) == 2 else []
+
+    await eventually(on_discord)
+    assert await service.timers.tick(datetime.now(UTC) + timedelta(minutes=31)) == 1
+    service.dispatcher.wake()
+
+    async def texted() -> list[OutboxItem]:
+        return await sent(service, channel="sms", kind="request", recipient="erin")
+
+    [copy] = await eventually(texted)
+    assert copy.payload is not None and "Reply YES to approve" in copy.payload["text"]
+    assert "buttons" not in copy.payload
+    reply = sms.simulate(sender="+15550100005", conversation=copy.conversation or "", text="YES")
+    answered = await service.inbox.accept(reply)
+    assert answered.outcome == "answered"
+    decided = await service.app.store.request(copy.request_id or "")
+    assert decided is not None and (decided.decided_by, decided.decided_via) == ("erin", "sms")
