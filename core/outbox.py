@@ -88,7 +88,13 @@ class Dispatcher:
                     if thread and thread.requester
                     else None
                 )
-                deliveries, why = reply_route(item, thread, requester, self.channels)
+                last = []
+                if thread is not None and thread.conversation is not None:
+                    last = await self.store.inbox(
+                        channel=thread.channel, conversation=thread.conversation, limit=1
+                    )
+                sender = last[0].sender if last else ""
+                deliveries, why = reply_route(item, thread, requester, sender, self.channels)
             case "request":
                 request = await self.store.request(item.request_id or "")
                 if request is None or request.status != "open":

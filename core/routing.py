@@ -21,13 +21,22 @@ def expand(recipient: str, people: Iterable[Person]) -> list[Person]:
 
 
 def reply_route(
-    item: OutboxItem, thread: ThreadInfo | None, requester: Person | None, open_: Collection[str]
+    item: OutboxItem,
+    thread: ThreadInfo | None,
+    requester: Person | None,
+    last_sender: str,
+    open_: Collection[str],
 ) -> tuple[list[OutboxMessage], str]:
-    """A reply or notice: back into the thread's conversation, when it started on a channel."""
+    """A reply or notice: back into the thread's conversation, when it started on a channel.
+
+    Addressed to the requester there, or, for someone outside the directory, to whoever wrote
+    in the conversation last (a phone number, an email address).
+    """
     if thread is None or thread.channel not in open_ or thread.conversation is None:
         where = thread.channel if thread else "nowhere"
         return [], f"the thread started on {where}: the reply is in its timeline"
-    address = requester.identities.get(thread.channel, "") if requester else ""
+    known = requester.identities.get(thread.channel) if requester else None
+    address = known or last_sender
     return [
         OutboxMessage(
             recipient=requester.id if requester else None,

@@ -285,7 +285,11 @@ class Store(Protocol):
         limit: int = 500,
     ) -> list[OutboxItem]: ...
 
-    async def inbox(self, *, channel: str | None = None, limit: int = 500) -> list[InboxItem]: ...
+    async def inbox(
+        self, *, channel: str | None = None, conversation: str | None = None, limit: int = 500
+    ) -> list[InboxItem]:
+        """The newest `limit` messages that arrived, oldest first."""
+        ...
 
     async def due_requests(self, now: datetime) -> list[RequestInfo]:
         """Open requests whose next escalation step is due."""

@@ -318,10 +318,14 @@ def outbox_list(
     return _items(conn, query)[::-1]
 
 
-def inbox_list(conn: Connection, channel: str | None, limit: int) -> list[InboxItem]:
+def inbox_list(
+    conn: Connection, channel: str | None, conversation: str | None, limit: int
+) -> list[InboxItem]:
     query = select(inbox).order_by(inbox.c.id.desc()).limit(limit)  # the newest, oldest first
     if channel is not None:
         query = query.where(inbox.c.channel == channel)
+    if conversation is not None:
+        query = query.where(inbox.c.conversation == conversation)
     return [InboxItem.model_validate(r._mapping) for r in conn.execute(query)][::-1]
 
 

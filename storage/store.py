@@ -496,8 +496,10 @@ class SqlStore:
             lambda conn: server.outbox_list(conn, request_id, channel, status, limit)
         )
 
-    async def inbox(self, *, channel: str | None = None, limit: int = 500) -> list[InboxItem]:
-        return await self._run(lambda conn: server.inbox_list(conn, channel, limit))
+    async def inbox(
+        self, *, channel: str | None = None, conversation: str | None = None, limit: int = 500
+    ) -> list[InboxItem]:
+        return await self._run(lambda conn: server.inbox_list(conn, channel, conversation, limit))
 
     async def due_requests(self, now: datetime) -> list[RequestInfo]:
         return await self._run(lambda conn: server.due_requests(conn, now))

@@ -169,7 +169,11 @@ def test_the_requester_is_asked_in_their_own_conversation_first() -> None:
 def test_a_reply_goes_back_into_the_conversation_the_thread_started_in() -> None:
     slack_thread = thread(channel="slack", conversation="C1:1")
     [reply], why = reply_route(
-        item(kind="reply", text="Deployed.", recipient="bob"), slack_thread, person("bob"), ALL
+        item(kind="reply", text="Deployed.", recipient="bob"),
+        slack_thread,
+        person("bob"),
+        "U0SOMEONE",
+        ALL,
     )
     assert (reply.recipient, reply.channel, reply.address, reply.conversation) == (
         "bob",
@@ -180,19 +184,25 @@ def test_a_reply_goes_back_into_the_conversation_the_thread_started_in() -> None
     assert (reply.kind, reply.text, why) == ("reply", "Deployed.", "")
 
 
-def test_a_reply_to_an_unknown_sender_still_goes_into_their_conversation() -> None:
+def test_a_reply_to_an_unknown_sender_goes_to_whoever_wrote_in_their_conversation() -> None:
     [reply], _ = reply_route(
         item(kind="notice", text="Who are you?"),
-        thread(channel="sms", conversation="+15559999999", requester=None),
+        thread(channel="sms", conversation="dm:+15559999999", requester=None),
         None,
+        "+15559999999",
         ALL,
     )
-    assert (reply.recipient, reply.channel, reply.conversation) == (None, "sms", "+15559999999")
+    assert (reply.recipient, reply.channel, reply.address, reply.conversation) == (
+        None,
+        "sms",
+        "+15559999999",
+        "dm:+15559999999",
+    )
 
 
 def test_a_reply_on_a_thread_from_the_cli_or_a_closed_channel_stays_in_the_timeline() -> None:
     for where in (thread(channel="cli"), thread(channel="teams", conversation="T1")):
-        deliveries, why = reply_route(item(kind="reply"), where, person("bob"), ALL)
+        deliveries, why = reply_route(item(kind="reply"), where, person("bob"), "", ALL)
         assert deliveries == []
         assert why == f"the thread started on {where.channel}: the reply is in its timeline"
 

@@ -22,9 +22,12 @@ def play(blocks: list[Block]) -> tuple[str, dict[str, Any]]:
                 "message": "I could not find an order number; please write again with it.",
                 "outcome": "failure",
             }
-        return "contact_human", {
-            "question": "Which order is this about? Please send the order number."
-        }
+        question = "Which order is this about? Please send the order number."
+        if message and ":" in message.attrs.get("from", ""):
+            # Not in the directory (`sms:+1555…`): they cannot answer a request, so ask in a
+            # reply; their next message continues the conversation.
+            return "reply", {"message": question}
+        return "contact_human", {"question": question}
     order = result_of(recent, "lookup_order")
     if order is None:
         if any(b.tag == "error" and b.attrs.get("tool") == "lookup_order" for b in recent):

@@ -8,9 +8,11 @@ from agents.support import agent
 from agents.support.tables import Refund
 from core.humans import Answer, Approve, respond
 from core.models.demo import OfflineDemoModel
+from core.service import Service
 from core.state import Status
+from core.store import OutboxItem
 from storage import SqlStore
-from tests.fixtures import RuntimeFactory
+from tests.fixtures import RuntimeFactory, eventually
 
 
 def test_the_prompt_renders_and_names_the_tools() -> None:
@@ -56,3 +58,21 @@ async def test_small_refunds_need_no_approval(
         await runtime.start("support", "refund order 10001 please", requester="dana")
     )
     assert state.status is Status.DONE and "Refunded 38.50" in state.outcome_message
+
+
+async def test_a_customer_outside_the_directory_is_asked_in_a_reply(service: Service) -> None:
+    sms = service.channels["sms"]
+    first = await service.inbox.accept(
+        sms.simulate(sender="+15550109999", conversation="dm:+15550109999", text="I want a refund")
+    )
+
+    async def replied() -> list[OutboxItem]:
+        rows = await service.app.store.outbox(channel="sms")
+        return [r for r in rows if r.kind == "reply" and r.status == "sent"]
+
+    [question] = await eventually(replied)
+    assert "order number" in question.text and question.address == "+15550109999"
+    again = await service.inbox.accept(
+        sms.simulate(sender="+15550109999", conversation="dm:+15550109999", text="it's 10001")
+    )
+    assert (again.outcome, again.thread_id) == ("continued", first.thread_id)
