@@ -46,6 +46,18 @@ class Service:
             group.create_task(self.workers.run())
             group.create_task(self.dispatcher.run())
             group.create_task(self.timers.run())
+            group.create_task(self.app.store.listen(self.woken))
+
+    def woken(self, work: str) -> None:
+        """Another process made work (PostgreSQL's NOTIFY): wake whoever does it here."""
+        kind, _, thread_id = work.partition(":")
+        match kind:
+            case "thread":
+                self.workers.wake(thread_id)
+            case "outbox":
+                self.dispatcher.wake()
+            case "timers":
+                self.timers.wake()
 
 
 def build_channels(settings: Settings) -> dict[str, Channel]:

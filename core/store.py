@@ -248,6 +248,11 @@ class Store(Protocol):
         """Deduplicate, find the situation, route it and apply the routing: one transaction."""
         ...
 
+    async def listen(self, wake: Callable[[str], None]) -> None:
+        """Until cancelled, call `wake` with the work other processes made: "thread:<id>",
+        "outbox", "timers". Returns at once on a database that cannot tell (SQLite)."""
+        ...
+
     async def person_by_identity(self, channel: str, address: str) -> Person | None: ...
 
     async def runnable(self, *, limit: int = 100) -> list[str]:

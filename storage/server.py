@@ -69,7 +69,7 @@ def receive(
     where = {"b_channel": message.channel, "b_conversation": message.conversation}
     if sql.inbox_seen.fetch(cursor, {**where, "b_external_id": message.external_id}):
         raise Duplicate(message.external_id)
-    if conn.dialect.name == "postgresql":
+    if store.postgres:
         # Two first messages of one conversation, in two transactions, would start two threads.
         key = f"{message.channel}:{message.conversation}"
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})

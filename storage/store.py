@@ -56,6 +56,7 @@ from core.store import (
 )
 from storage import server
 from storage.engine import make_engine
+from storage.notify import listen, notify
 from storage.prepared import Prepared
 from storage.statements import Statements, people, requests, threads
 from storage.threads import DatabaseThreads
@@ -72,7 +73,8 @@ class SqlStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sql = Statements(engine.dialect)
-        self._db = DatabaseThreads(engine, 1 if engine.dialect.name == "sqlite" else 4)
+        self.postgres = engine.dialect.name == "postgresql"
+        self._db = DatabaseThreads(engine, 4 if self.postgres else 1)
 
     async def connect(self) -> None:
         """Wait until the database answers (and SQLite has read the schema): a worker's start-up."""
@@ -153,6 +155,8 @@ class SqlStore:
         cursor = self.cursor(conn)
         self.sql.insert_thread.execute(cursor, row)
         self.sql.insert_events.execute(cursor, _event_row(thread_id, 1, first, event_tokens(first)))
+        if self.postgres:
+            notify(cursor, f"thread:{thread_id}")
         return thread_id
 
     def _load(self, conn: Connection, thread_id: str) -> LoadedThread:
@@ -268,12 +272,25 @@ class SqlStore:
                     for i, m in enumerate(step.outbox)
                 ],
             )
+        if self.postgres:
+            self._notify(cursor, step)
         if step.business:
             with Session(bind=conn) as session:
                 session.add_all(step.business)
                 session.flush()
                 session.expunge_all()
         return last_seq
+
+    @staticmethod
+    def _notify(cursor: Any, step: Step) -> None:
+        """Tell other processes what this step leaves them: a thread to run (when someone other
+        than its worker changed it), messages to send, a request whose timers start."""
+        if step.owner is None and step.state.status.value in server.RUNNABLE:
+            notify(cursor, f"thread:{step.thread_id}")
+        if step.outbox:
+            notify(cursor, "outbox")
+        if any(isinstance(event, HumanRequested) for event, _ in step.events):
+            notify(cursor, "timers")
 
     def _project(
         self, conn: Connection, cursor: Any, thread_id: str, seq: int, event: Event
@@ -454,6 +471,10 @@ class SqlStore:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def listen(self, wake: Callable[[str], None]) -> None:
+        if self.postgres:
+            await listen(self.engine, wake)
 
     async def person_by_identity(self, channel: str, address: str) -> Person | None:
         return await self._run(lambda conn: server.person_by_identity(self, conn, channel, address))
