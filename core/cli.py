@@ -317,7 +317,8 @@ def respond(
     settled = _with_app(work)
     _console().print(
         f"{settled.id}: {settled.status} by {settled.decided_by}."
-        f" Continue the thread with `switchboard resume {settled.thread_id}`."
+        " A running `switchboard serve` continues the thread; without one,"
+        f" `switchboard resume {settled.thread_id}`."
     )
 
 
