@@ -7,12 +7,11 @@ id kept (to update the message later), and a row that keeps failing moved to the
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
 
+from core.alarm import Alarm
 from core.channels import Channel, DeliveryFailed, OutboundMessage
 from core.inbox import outcome_text
 from core.models.retry import Backoff
@@ -22,7 +21,6 @@ from core.store import OutboxItem, OutboxMessage, Store
 log = logging.getLogger("switchboard.outbox")
 
 DELIVERY_BACKOFF = Backoff(attempts=8, base=1.0, cap=300.0)
-RECHECK_SECONDS = 5.0
 
 
 class Dispatcher:
@@ -38,24 +36,19 @@ class Dispatcher:
         self.channels = channels
         self.backoff = backoff
         self.clock = clock
-        self._wake = asyncio.Event()
+        self._alarm = Alarm()
 
     def wake(self) -> None:
-        self._wake.set()
+        self._alarm.ring()
 
     async def run(self) -> None:
         """Deliver until cancelled; sleeps until woken or until the next retry is due."""
         while True:
-            self._wake.clear()
+            self._alarm.reset()
             if await self.deliver_due():
                 continue
             next_at = await self.store.outbox_next_at()
-            # Rows another process wrote (the CLI, a second server) wake no one here: look again
-            # after RECHECK_SECONDS at the latest.
-            timeout = RECHECK_SECONDS if next_at is None else next_at - self.clock()
-            timeout = min(max(0.0, timeout), RECHECK_SECONDS)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await self._alarm.wait(None if next_at is None else next_at - self.clock())
 
     async def deliver_due(self) -> int:
         """One pass over the rows due now; returns how many it handled."""

@@ -67,7 +67,10 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 
 class InvalidTransition(ValueError):
     def __init__(self, current: Status, target: Status, event: Event) -> None:
-        super().__init__(f"{event.type} cannot move a thread from {current} to {target}")
+        if current == target:
+            super().__init__(f"{event.type}: the thread is already {current}")
+        else:
+            super().__init__(f"{event.type} cannot move a thread from {current} to {target}")
 
 
 class ExecutionState(BaseModel):
@@ -194,6 +197,8 @@ def apply(state: ExecutionState, event: Event) -> ExecutionState:
                 target = Status.RUNNING
             return replace(s, status=_move(s, target, event), paused_from=None)
         case ThreadCancelled():
+            if s.status is Status.CANCELLED:
+                raise InvalidTransition(s.status, Status.CANCELLED, event)
             return replace(
                 s, status=_move(s, Status.CANCELLED, event), open_requests={}, escalated={}
             )

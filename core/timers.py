@@ -6,12 +6,11 @@ The times live on the request (stored with its HumanRequested event), so they su
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from core.alarm import Alarm
 from core.events import Event, RequestEscalated, RequestTimedOut, utcnow
 from core.humans import append
 from core.routing import expand
@@ -19,7 +18,6 @@ from core.state import InvalidTransition, Status
 from core.store import AlreadyDecided, OutboxMessage, RequestInfo, Store
 
 log = logging.getLogger("switchboard.timers")
-RECHECK_SECONDS = 5.0
 
 
 class Timers:
@@ -35,22 +33,20 @@ class Timers:
         self.wake_thread = wake_thread
         self.wake_outbox = wake_outbox
         self.clock = clock
-        self._wake = asyncio.Event()
+        self._alarm = Alarm()
 
     def wake(self) -> None:
         """A new request may be due sooner than the one the loop is waiting for."""
-        self._wake.set()
+        self._alarm.ring()
 
     async def run(self) -> None:
         while True:
-            self._wake.clear()
+            self._alarm.reset()
             await self.tick()
             next_at = await self.store.next_request_timer()
-            timeout = RECHECK_SECONDS  # requests another process made wake no one here
-            if next_at is not None:
-                timeout = min(max(0.0, (next_at - self.clock()).total_seconds()), timeout)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await self._alarm.wait(
+                None if next_at is None else (next_at - self.clock()).total_seconds()
+            )
 
     async def tick(self, now: datetime | None = None) -> int:
         """Take every escalation step due at `now`; returns how many it took."""

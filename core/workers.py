@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from core.alarm import RECHECK_SECONDS
 from core.runtime import Runtime, ThreadBusy
 
 log = logging.getLogger("switchboard.workers")
@@ -22,7 +23,7 @@ class Workers:
         runtime: Runtime,
         *,
         size: int = 4,
-        sweep_seconds: float = 5.0,
+        sweep_seconds: float = RECHECK_SECONDS,
         after_run: Callable[[], None] = lambda: None,
     ) -> None:
         self.runtime = runtime

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, delete, func, insert, or_, select, text, upda
 
 from core.channels import InboundMessage
 from core.context import event_tokens
+from core.events import utcnow
 from core.state import Status, fold
 from core.store import (
     Append,
@@ -143,9 +144,8 @@ def _apply(
             )
         case Refuse(detail, notice):
             if notice is not None:
-                insert_outbox(
-                    conn, None, 0, [notice], f"inbox:{message.channel}:{message.external_id}"
-                )
+                key = f"inbox:{message.channel}:{message.external_id}"
+                insert_outbox(store, store.cursor(conn), None, 0, [notice], key)
             return Received("refused", detail)
 
 
@@ -173,19 +173,19 @@ def _requests_for(
 
 
 def insert_outbox(
-    conn: Connection,
+    store: SqlStore,
+    cursor: Any,
     thread_id: str | None,
     seq: int,
     messages: list[OutboxMessage],
     key: str,
     *,
     parent_id: int | None = None,
-    now: datetime | None = None,
 ) -> None:
-    from core.events import utcnow
-
-    conn.execute(
-        insert(outbox),
+    """Outbox rows for `messages`, pending; `key` makes each row's idempotency key unique."""
+    now = utcnow()
+    store.sql.insert_outbox.execute_many(
+        cursor,
         [
             dict(
                 thread_id=thread_id,
@@ -198,13 +198,16 @@ def insert_outbox(
                 status="pending",
                 attempts=0,
                 idempotency_key=f"{key}:{i}",
-                created_at=now or utcnow(),
+                created_at=now,
                 rank=m.rank,
                 address=m.address,
                 conversation=m.conversation,
                 parent_id=parent_id,
+                payload=None,
                 message_id=m.edit_of,
                 next_attempt_at=0.0,
+                last_error=None,
+                sent_at=None,
             )
             for i, m in enumerate(messages)
         ],
@@ -248,12 +251,13 @@ def outbox_next_at(conn: Connection) -> float | None:
 
 
 def outbox_route(
-    conn: Connection, item_id: int, deliveries: list[OutboxMessage], skip: str
+    store: SqlStore, conn: Connection, item_id: int, deliveries: list[OutboxMessage], skip: str
 ) -> None:
     parent = conn.execute(select(outbox).where(outbox.c.id == item_id)).one()
     if deliveries:
         insert_outbox(
-            conn,
+            store,
+            store.cursor(conn),
             parent.thread_id,
             parent.seq,
             deliveries,
@@ -270,8 +274,6 @@ def outbox_route(
 def outbox_sent(
     conn: Connection, item_id: int, message_id: str, conversation: str, payload: dict[str, Any]
 ) -> None:
-    from core.events import utcnow
-
     conn.execute(
         update(outbox)
         .where(outbox.c.id == item_id)

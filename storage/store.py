@@ -244,34 +244,8 @@ class SqlStore:
             self._project(conn, cursor, step.thread_id, seq, event)
         sql.insert_events.execute_many(cursor, rows)
         if step.outbox:
-            sql.insert_outbox.execute_many(
-                cursor,
-                [
-                    dict(
-                        thread_id=step.thread_id,
-                        seq=last_seq,
-                        recipient=m.recipient,
-                        channel=m.channel,
-                        kind=m.kind,
-                        text=m.text,
-                        request_id=m.request_id,
-                        status="pending",
-                        attempts=0,
-                        idempotency_key=f"{step.thread_id}:{last_seq}:{i}",
-                        created_at=now,
-                        rank=m.rank,
-                        address=m.address,
-                        conversation=m.conversation,
-                        parent_id=None,
-                        payload=None,
-                        message_id=m.edit_of,
-                        next_attempt_at=0.0,
-                        last_error=None,
-                        sent_at=None,
-                    )
-                    for i, m in enumerate(step.outbox)
-                ],
-            )
+            key = f"{step.thread_id}:{last_seq}"
+            server.insert_outbox(self, cursor, step.thread_id, last_seq, step.outbox, key)
         if self.postgres:
             self._notify(cursor, step)
         if step.business:
@@ -493,7 +467,7 @@ class SqlStore:
     async def outbox_route(
         self, item_id: int, deliveries: list[OutboxMessage], skip: str = ""
     ) -> None:
-        await self._run(lambda conn: server.outbox_route(conn, item_id, deliveries, skip))
+        await self._run(lambda conn: server.outbox_route(self, conn, item_id, deliveries, skip))
 
     async def outbox_sent(
         self, item_id: int, *, message_id: str, conversation: str, payload: dict[str, Any]

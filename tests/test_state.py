@@ -64,6 +64,15 @@ def test_invalid_transitions_raise() -> None:
         fold([MSG, CALLED, APPROVED])
 
 
+def test_pausing_or_cancelling_twice_is_refused() -> None:
+    paused = fold([MSG, ThreadPaused(by="op")])
+    with pytest.raises(InvalidTransition, match="thread_paused: the thread is already paused"):
+        fold([ThreadPaused(by="op")], paused)
+    cancelled = fold([MSG, ThreadCancelled(by="op")])
+    with pytest.raises(InvalidTransition, match="already cancelled"):
+        fold([ThreadCancelled(by="op")], cancelled)
+
+
 def test_pause_keeps_where_the_thread_was_and_resume_returns_there() -> None:
     paused = fold([MSG, CALLED, ASK, ThreadPaused(by="op")])
     assert paused.status is Status.PAUSED

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from core import humans
 from core.events import MessageReceived
-from core.service import Service
 from core.state import InvalidTransition, Status
 from core.store import Conflict, ThreadInfo
 from core.web.deps import ServiceDep, known_person, thread_or_404
@@ -124,7 +123,7 @@ async def post_message(thread_id: str, body: PostMessage, service: ServiceDep) -
 async def pause(
     thread_id: str, service: ServiceDep, body: OperatorWithReason | None = None
 ) -> ThreadInfo:
-    await _not_already(service, thread_id, Status.PAUSED)
+    await thread_or_404(service, thread_id)
     by = body or OperatorWithReason()
     await _changing(thread_id, humans.pause(service.app.store, thread_id, by.by, by.reason))
     return await thread_or_404(service, thread_id)
@@ -153,7 +152,7 @@ async def resume(thread_id: str, service: ServiceDep, body: Operator | None = No
 async def cancel(
     thread_id: str, service: ServiceDep, body: OperatorWithReason | None = None
 ) -> ThreadInfo:
-    await _not_already(service, thread_id, Status.CANCELLED)
+    await thread_or_404(service, thread_id)
     by = body or OperatorWithReason()
     await _changing(thread_id, humans.cancel(service.app.store, thread_id, by.by, by.reason))
     service.changed(thread_id)  # the open requests' copies now say "cancelled"
@@ -168,12 +167,3 @@ async def _changing(thread_id: str, change: Awaitable[T]) -> T:
         raise ProblemError(409, f"thread {thread_id}: {e}", kind="invalid-transition") from None
     except Conflict:  # other writers kept winning the race
         raise ProblemError(409, f"thread {thread_id} is busy: try again", kind="busy") from None
-
-
-async def _not_already(service: Service, thread_id: str, target: Status) -> None:
-    # The state machine lets a status follow itself; pausing or cancelling twice is a mistake.
-    thread = await thread_or_404(service, thread_id)
-    if thread.status == target:
-        raise ProblemError(
-            409, f"thread {thread_id} is already {target}", kind="invalid-transition"
-        )
