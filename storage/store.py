@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from core.channels import InboundMessage
@@ -54,7 +53,7 @@ from core.store import (
     StoredEvent,
     ThreadInfo,
 )
-from storage import server
+from storage import errors, server
 from storage.engine import make_engine
 from storage.notify import listen, notify
 from storage.prepared import Prepared
@@ -436,14 +435,17 @@ class SqlStore:
         for attempt in range(3):
             try:
                 return await self._run(lambda conn: server.receive(self, conn, message, route))
-            except (server.Duplicate, IntegrityError):
+            except (Conflict, AlreadyDecided):  # a concurrent writer on PostgreSQL: route again
+                if attempt == 2:
+                    raise
+            except Exception as e:
+                # Another process stored the same message between our check and our insert.
+                if not (isinstance(e, server.Duplicate) or errors.unique_violation(e)):
+                    raise
                 return Received(
                     "duplicate",
                     f"{message.channel} message {message.external_id} was received before",
                 )
-            except (Conflict, AlreadyDecided):  # a concurrent writer on PostgreSQL: route again
-                if attempt == 2:
-                    raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def listen(self, wake: Callable[[str], None]) -> None:

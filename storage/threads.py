@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+
+from storage.errors import retryable
 
 T = TypeVar("T")
 MAX_BATCH = 64
 RETRIES = 3
-RETRYABLE = {"40P01", "40001"}  # PostgreSQL: deadlock detected, serialization failure
 
 
 @dataclass(slots=True)
@@ -92,7 +92,7 @@ class DatabaseThreads:
         # A unit PostgreSQL chose as a deadlock victim (or a serialization failure) was rolled
         # back whole: run it again, alone, rather than fail the request that made it.
         for _ in range(RETRIES):
-            again = [job for job in batch if _retryable(job.error)]
+            again = [job for job in batch if retryable(job.error)]
             for job in again:
                 job.error = None
                 self._transaction(conn, [job])
@@ -124,10 +124,6 @@ class DatabaseThreads:
             cursor.execute("ROLLBACK TO SAVEPOINT unit")
             job.error = e
         cursor.execute("RELEASE SAVEPOINT unit")
-
-
-def _retryable(error: BaseException | None) -> bool:
-    return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) in RETRYABLE
 
 
 def _settle(jobs: list[_Job]) -> None:
