@@ -14,9 +14,10 @@ from datetime import datetime
 from importlib.metadata import entry_points
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.events import utcnow
+from core.events import utcnow, with_storable_text
+from core.text import Name, Text
 
 Decision = Literal["approve", "reject", "answer"]
 
@@ -26,35 +27,46 @@ class Action(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    request_id: str | None = None  # an explicit reference: button id, reply token, reply code
+    request_id: Name | None = None  # an explicit reference: button id, reply token, reply code
     decision: Decision
-    value: str = ""  # the chosen option or the answer's text
-    reason: str = ""
+    value: Text = ""  # the chosen option or the answer's text
+    reason: Text = ""
 
 
 class Attachment(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    name: str
-    content_type: str = "application/octet-stream"
+    name: Text
+    content_type: Text = "application/octet-stream"
     size: int = 0
     url: str | None = None
 
 
 class InboundMessage(BaseModel):
-    """One message or action from a platform, as the channel's `parse` made it."""
+    """One message or action from a platform, as the channel's `parse` made it.
+
+    Whatever the channel, text from outside meets one rule here (core/text.py): names (ids,
+    addresses) with a control character are refused (a ValidationError: the channel's Malformed),
+    and what the person wrote is kept minus what a database cannot store, counted in `altered`.
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    channel: str
-    external_id: str  # the platform's own id: deduplication key together with the channel
-    sender: str  # the sender's address on that channel (user id, E.164 number, email address)
-    conversation: str  # where it was said: a Slack thread, a Discord channel, an email thread
+    channel: Name
+    external_id: Name  # the platform's own id: deduplication key together with the channel
+    sender: Name  # the sender's address on that channel (user id, E.164 number, email address)
+    conversation: Name  # where it was said: a Slack thread, a Discord channel, an email thread
     text: str = ""
+    altered: int = 0  # characters of `text` removed or replaced to make it storable
     action: Action | None = None
     attachments: tuple[Attachment, ...] = ()
     received_at: datetime = Field(default_factory=utcnow)
-    raw: str = ""  # a reference to the raw payload (or the payload itself, kept small)
+    raw: Text = ""  # a reference to the raw payload (or the payload itself, kept small)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        return with_storable_text(data)
 
 
 class OutboundMessage(BaseModel):

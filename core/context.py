@@ -29,6 +29,9 @@ from core.events import (
 )
 
 MAX_ERROR_CHARS = 400
+# What one message or answer may put before the model: past this (about 2,000 tokens), the rest is
+# left out and the model is told so. The whole text stays in the thread's events.
+MAX_MESSAGE_CHARS = 8000
 TRUNCATED_BLOCK_CHARS = 160
 
 
@@ -54,11 +57,20 @@ def _json(value: Any) -> str:
     return to_json(value, fallback=str).decode()
 
 
+def _capped(text: str) -> str:
+    if len(text) <= MAX_MESSAGE_CHARS:
+        return text
+    left_out = len(text) - MAX_MESSAGE_CHARS
+    return f"{text[:MAX_MESSAGE_CHARS]}\n[{left_out:,} more characters not shown]"
+
+
 def render_event(event: Event) -> str:
     """The block an event contributes to the context, or "" when the model needs not see it."""
     match event:
         case MessageReceived():
-            return _tag("message", event.text, **{"from": event.sender, "channel": event.channel})
+            return _tag(
+                "message", _capped(event.text), **{"from": event.sender, "channel": event.channel}
+            )
         case ToolCalled():
             return _tag("call", _json(event.arguments), tool=event.tool, id=event.call_id)
         case ToolSucceeded():
@@ -74,7 +86,9 @@ def render_event(event: Event) -> str:
             to = ",".join(event.recipients)
             return _tag("asked_human", body, id=event.request_id, kind=event.kind, to=to)
         case HumanResponded():
-            return _tag("human_answer", event.answer, request=event.request_id, by=event.responder)
+            return _tag(
+                "human_answer", _capped(event.answer), request=event.request_id, by=event.responder
+            )
         case ApprovalDecided():
             decision = "approved" if event.approved else "rejected"
             return _tag(

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from core.text import storable
 
 Json = dict[str, Any]
 RequestKind = Literal["question", "approval"]
@@ -28,6 +30,21 @@ class MessageReceived(_Event):
     text: str
     sender: str | None = None
     channel: str = "cli"
+    altered: int = 0  # characters of what was written that no database can store: see core/text
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        return with_storable_text(data)
+
+
+def with_storable_text(data: Any) -> Any:
+    """A model's input with its `text` made storable, counting what changed in `altered`."""
+    if isinstance(data, dict) and isinstance(data.get("text"), str):
+        text, changed = storable(data["text"])
+        if changed:
+            return {**data, "text": text, "altered": data.get("altered", 0) + changed}
+    return data
 
 
 class ModelCalled(_Event):

@@ -143,7 +143,11 @@ def route(config: InboxConfig, s: Situation) -> Routing:
         return Refuse("an empty message")
     sender = person.id if person else f"{message.channel}:{message.sender}"
     event = MessageReceived(
-        text=message.text, sender=sender, channel=message.channel, at=message.received_at
+        text=message.text,
+        sender=sender,
+        channel=message.channel,
+        at=message.received_at,
+        altered=message.altered,
     )
     thread = s.thread
     agent_name = thread.agent if thread else config.agent_for(message.channel)

@@ -38,7 +38,12 @@ def _short(value: Any, limit: int = 90) -> str:
 def describe(event: Event) -> str:
     match event:
         case MessageReceived():
-            return f"{event.sender or 'someone'} via {event.channel}: {_short(event.text)}"
+            said = f"{event.sender or 'someone'} via {event.channel}: {_short(event.text)}"
+            if event.altered:
+                said += (
+                    f" ({event.altered} characters that cannot be stored were removed or replaced)"
+                )
+            return said
         case ModelCalled():
             return (
                 f"{event.model} ({event.purpose}): {event.prompt_tokens}+{event.completion_tokens} tokens,"
