@@ -129,8 +129,15 @@ class Redactor:
     """Replaces configured secret values before any text reaches a prompt or a log."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        # Longest first, so a secret that contains another is replaced whole.
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._secrets: list[str] = []
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str) -> None:
+        """Also redact `secret` (one learnt after start-up: a generated API token)."""
+        if len(secret) >= 4 and secret not in self._secrets:
+            # Longest first, so a secret that contains another is replaced whole.
+            self._secrets = sorted([*self._secrets, secret], key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:

@@ -110,6 +110,7 @@ async def open_service(settings: Settings, *, migrate: bool = True) -> AsyncIter
             wake_outbox=dispatcher.wake,
         )
         token, generated = await api_token(app)
+        app.runtime.redact.add(token)  # a generated token is in no setting: redact it too
         service = Service(app, channels, inbox, workers, dispatcher, timers, token, generated)
         try:
             yield service

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
+from urllib.parse import unquote, urlsplit
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.escalation import Escalation
+
+# Keys that no setting of ours names but that litellm and SDKs read from the environment
+# (OPENAI_API_KEY, ANTHROPIC_API_KEY, AWS_SECRET_ACCESS_KEY, GITHUB_TOKEN, …): redacted as well.
+SECRET_VARIABLE = re.compile(r"API_?KEY|SECRET|TOKEN|PASSWORD|PASSPHRASE|ACCESS_KEY|CREDENTIAL")
+MIN_ENVIRONMENT_SECRET = 8  # shorter values ("true", "1") are flags, not keys
 
 
 class Settings(BaseSettings):
@@ -34,6 +43,9 @@ class Settings(BaseSettings):
     switchboard_host: str = "127.0.0.1"
     switchboard_port: int = 8000
     switchboard_workers: int = 4  # threads advanced at once per process
+    # A worker's lease on a thread, renewed every third of it: another process takes over a dead
+    # worker's threads within about 1.5x this (the lease, then a sweep every half of it).
+    switchboard_lease_seconds: float = Field(6.0, gt=0)
     switchboard_context_tokens: int = 6000
 
     slack_bot_token: SecretStr | None = None
@@ -76,8 +88,15 @@ class Settings(BaseSettings):
         pairs = (p.partition("=") for p in self.switchboard_channel_agents.split(",") if p.strip())
         return {k.strip(): v.strip() for k, _, v in pairs}
 
-    def secrets(self) -> list[str]:
-        """Every configured secret value: redacted from prompts and logs."""
+    def secrets(self, environ: Mapping[str, str] = os.environ) -> list[str]:
+        """Every secret value we know of: redacted from prompts and logs."""
         values = [v.get_secret_value() for v in self.__dict__.values() if isinstance(v, SecretStr)]
         values += [s.strip() for s in self.switchboard_redact.split(",")]
+        password = urlsplit(self.database_url).password or ""  # as written, and as meant
+        values += [password, unquote(password)]
+        values += [
+            value
+            for name, value in environ.items()
+            if SECRET_VARIABLE.search(name.upper()) and len(value) >= MIN_ENVIRONMENT_SECRET
+        ]
         return [v for v in values if v]
