@@ -12,6 +12,7 @@ from core.logs import configure_logging
 from core.models.base import Model
 from core.models.demo import OfflineDemoModel
 from core.models.llm import LiteLLMModel
+from core.models.retry import Backoff
 from core.people import load_people_file
 from core.plugins import load_backend
 from core.runtime import Limits, Runtime
@@ -79,7 +80,9 @@ async def open_app(settings: Settings, *, migrate: bool = False) -> AsyncIterato
         agents = discover_agents()
         limits = Limits(
             context_tokens=settings.switchboard_context_tokens,
+            lease_seconds=settings.switchboard_lease_seconds,
             escalation=settings.escalation(),
+            backoff=Backoff(max_retry_after=settings.switchboard_retry_after_max_seconds),
         )
         models = Models(settings, agents)
         await models.load(agents)

@@ -149,13 +149,20 @@ class Dispatcher:
 
     async def failed(self, item: OutboxItem, error: DeliveryFailed) -> None:
         attempt = item.attempts + 1
-        retry_at = None
+        retry_at, reason = None, str(error)
         if error.retry and attempt < self.backoff.attempts:
-            retry_at = self.clock() + self.backoff.delay(attempt, error.retry_after)
-        await self.store.outbox_failed(item.id, error=str(error), retry_at=retry_at)
+            delay = self.backoff.delay(attempt, error.retry_after)
+            if delay is None:  # not worth the wait: a request's escalation re-sends it elsewhere
+                reason += (
+                    f" (asked to wait {error.retry_after:g}s, more than the"
+                    f" {self.backoff.max_retry_after:g}s SWITCHBOARD_RETRY_AFTER_MAX_SECONDS allows)"
+                )
+            else:
+                retry_at = self.clock() + delay
+        await self.store.outbox_failed(item.id, error=reason, retry_at=retry_at)
         if retry_at is None:
             log.error(
-                "outbox %d to %s dead after %d attempts: %s", item.id, item.channel, attempt, error
+                "outbox %d to %s dead after %d attempts: %s", item.id, item.channel, attempt, reason
             )
         else:
             log.warning(

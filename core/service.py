@@ -8,12 +8,12 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.app import App, open_app
 from core.channels import Channel, discover_channels
 from core.inbox import Inbox, InboxConfig
-from core.outbox import Dispatcher
+from core.outbox import DELIVERY_BACKOFF, Dispatcher
 from core.settings import Settings
 from core.timers import Timers
 from core.workers import Workers
@@ -93,7 +93,10 @@ async def open_service(settings: Settings, *, migrate: bool = True) -> AsyncIter
             raise LookupError(
                 f"SWITCHBOARD_CHANNEL_AGENTS names agents that are not installed: {sorted(unknown)}"
             )
-        dispatcher = Dispatcher(app.store, channels)
+        backoff = replace(
+            DELIVERY_BACKOFF, max_retry_after=settings.switchboard_retry_after_max_seconds
+        )
+        dispatcher = Dispatcher(app.store, channels, backoff=backoff)
         timers = Timers(app.store, wake_outbox=dispatcher.wake)
 
         def after_run() -> None:

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # worker's threads within about 1.5x this (the lease, then a sweep every half of it).
     switchboard_lease_seconds: float = Field(6.0, gt=0)
     switchboard_context_tokens: int = 6000
+    # A platform's or a provider's Retry-After longer than this is not waited out: a message goes to
+    # the dead letters (its request's escalation re-sends it elsewhere), a model step fails.
+    switchboard_retry_after_max_seconds: float = Field(120.0, ge=0)
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None

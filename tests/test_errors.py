@@ -132,3 +132,23 @@ async def test_asking_someone_unknown_is_an_error_not_a_request_nobody_can_answe
     assert "no person 'mallory'" in failure.error
     [request] = await store.requests()
     assert request.recipients == ["bob"] and request.thread_id == thread
+
+
+async def test_a_retry_after_past_the_cap_is_not_waited_out_the_step_fails(
+    store: SqlStore, make_runtime: RuntimeFactory
+) -> None:
+    """A provider asking for a day's wait would hold the worker for a day: fail the step instead."""
+    sleeps = Sleeps()
+    model = ScriptedModel([Fail(429, retry_after=86_400), CHECK, REPLY])
+    thread, events = await run(
+        store,
+        make_runtime,
+        model,
+        sleep=sleeps,
+        limits=Limits(backoff=Backoff(max_retry_after=60)),
+    )
+    assert sleeps.delays == []
+    [failure] = [e for e in events if isinstance(e, ModelFailed)]
+    assert "asked to wait 86400s, more than the 60s" in failure.error
+    info = await store.thread(thread)
+    assert info is not None and info.status == "done"  # the next step succeeded

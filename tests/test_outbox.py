@@ -192,6 +192,21 @@ async def test_a_permanent_failure_goes_to_the_dead_letters_at_once(
     assert len(slack.attempts) == 1
 
 
+async def test_a_retry_after_past_the_cap_goes_to_the_dead_letters_not_a_day_later(
+    store: SqlStore, shipped_agents: dict[str, Agent]
+) -> None:
+    await strangers_write(store, shipped_agents, 1, "slack")
+    slack = FlakyChannel("slack", [DeliveryFailed("429 rate limited", retry_after=86_400)])
+    clock = Clock()
+    capped = Backoff(attempts=8, base=2.0, cap=300.0, max_retry_after=120)
+    dispatcher = Dispatcher(store, {"slack": slack}, backoff=capped, clock=clock)
+    assert await dispatcher.deliver_due() == 1
+
+    [dead] = await store.outbox(status="dead")
+    assert dead.attempts == 1 and dead.last_error is not None
+    assert "asked to wait 86400s, more than the 120s" in dead.last_error
+
+
 async def test_a_row_that_keeps_failing_goes_to_the_dead_letters_after_the_last_attempt(
     store: SqlStore, shipped_agents: dict[str, Agent]
 ) -> None:
