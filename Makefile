@@ -10,7 +10,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export SWITCHBOARD_PEOPLE ?= deploy/people.demo.toml
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench chaos clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ $(CHROMIUM): | $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Hundreds of deploy threads on PostgreSQL (SWITCHBOARD_TEST_POSTGRES), tens of `kill -9`s of the
+# workers while approvals arrive: prints threads, kills, lost, duplicated and the takeover times.
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos
 
 clean:
 	rm -rf $(VENV) switchboard.db switchboard.db-wal switchboard.db-shm

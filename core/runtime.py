@@ -56,6 +56,7 @@ from core.models.base import (
 from core.models.retry import Backoff, complete_with_retries
 from core.state import ExecutionState, fold
 from core.store import Conflict, LoadedThread, OutboxMessage, Step, Store
+from core.text import storable_text
 from core.tools import (
     ContactHuman,
     Reply,
@@ -75,7 +76,9 @@ class Limits:
     context_tokens: int = 6000  # past this, older events are folded into a summary
     keep_tokens: int = 2500  # what compaction leaves verbatim
     backoff: Backoff = field(default_factory=Backoff)  # for provider errors, within one step
-    lease_seconds: float = 300.0
+    # A worker's hold on a thread, renewed every third of it while the run lasts: a worker that
+    # dies lets go within this long (SWITCHBOARD_LEASE_SECONDS). 0: no lease to keep.
+    lease_seconds: float = 6.0
     escalation: Escalation = field(default_factory=Escalation)  # unless the agent or tool sets one
 
 
@@ -135,6 +138,7 @@ class Runtime:
             if loaded is None:
                 raise ThreadBusy(thread_id)
             run = _Run(self, thread_id, loaded)
+            heartbeat = asyncio.create_task(self.keep_lease(thread_id))
             try:
                 while await run.step():
                     pass
@@ -144,9 +148,38 @@ class Runtime:
                     raise
                 log.info("thread %s changed under its worker; reloading", thread_id)
             finally:
+                heartbeat.cancel()
+                await asyncio.wait([heartbeat])  # stopped before the lease is given back
                 if not run.released:
                     await self.store.release(thread_id, self.owner)
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    async def keep_lease(self, thread_id: str) -> None:
+        """Renew the lease every third of its length until cancelled, or until it is lost.
+
+        Two missed beats still leave the lease held; a lost lease means another worker may run
+        the thread now, and this run's next commit fails instead of writing over it.
+        """
+        seconds = self.limits.lease_seconds
+        if seconds <= 0:
+            return
+        while True:
+            await asyncio.sleep(seconds / 3)
+            try:
+                held = await self.store.renew(thread_id, self.owner, seconds=seconds)
+            # The heartbeat's boundary: a renewal that fails (the database restarting) is tried
+            # again at the next beat, while the lease still has time left.
+            except Exception:
+                log.warning("thread %s: renewing the lease failed", thread_id, exc_info=True)
+                continue
+            if not held:
+                log.warning(
+                    "thread %s: %s lost its lease; another worker may run the thread,"
+                    " and this run will commit nothing more",
+                    thread_id,
+                    self.owner,
+                )
+                return
 
     async def run_subagent(self, parent: _Run, agent: str, task: str) -> SubagentResult:
         child = await self.start(
@@ -230,7 +263,7 @@ class _Run:
         except (InvalidOutput, ValidationError, ValueError) as e:
             output = response.arguments if response.tool_name else response.text
             failed = ModelFailed(
-                reason="invalid_output", error=_brief(e), output=(output or "")[:500]
+                reason="invalid_output", error=_brief(e), output=storable_text((output or "")[:500])
             )
             await self.commit([called, failed])
             return

@@ -205,6 +205,10 @@ class Store(Protocol):
         """Take the lease (free, expired, or ours) and load the thread; None if another holds it."""
         ...
 
+    async def renew(self, thread_id: str, owner: str, *, seconds: float) -> bool:
+        """Extend `owner`'s lease to `seconds` from now; False if it is no longer `owner`'s."""
+        ...
+
     async def release(self, thread_id: str, owner: str) -> None: ...
 
     async def commit(self, step: Step) -> int:

@@ -2,7 +2,7 @@
 
 The inbox, the timers and the API wake a worker the moment a thread has work. The sweep finds
 what no one woke: threads left by a worker that died (their lease expired) or written by another
-process.
+process. It looks every half lease, so a dead worker's thread waits at most about 1.5 leases.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from core.alarm import RECHECK_SECONDS
 from core.runtime import Runtime, ThreadBusy
+from core.store import Conflict
 
 log = logging.getLogger("switchboard.workers")
 
@@ -23,12 +24,13 @@ class Workers:
         runtime: Runtime,
         *,
         size: int = 4,
-        sweep_seconds: float = RECHECK_SECONDS,
+        sweep_seconds: float | None = None,  # None: every half lease, at most RECHECK_SECONDS
         after_run: Callable[[], None] = lambda: None,
     ) -> None:
         self.runtime = runtime
         self.size = size
-        self.sweep_seconds = sweep_seconds
+        lease = runtime.limits.lease_seconds
+        self.sweep_seconds = sweep_interval(lease) if sweep_seconds is None else sweep_seconds
         self.after_run = after_run  # a run may have written messages and requests: wake their loops
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._queued: set[str] = set()
@@ -57,6 +59,9 @@ class Workers:
                 await self.runtime.advance(thread_id)
             except ThreadBusy:
                 pass  # another process has it
+            except Conflict:  # others kept writing to it (a burst of messages): not a failure
+                log.info("thread %s kept changing under its worker; running it again", thread_id)
+                self._again.add(thread_id)
             # The boundary of one thread's run: log it and keep the worker alive for the others.
             except Exception:
                 log.exception("thread %s: the worker's run failed", thread_id)
@@ -72,3 +77,9 @@ class Workers:
             for thread_id in await self.runtime.store.runnable():
                 self.wake(thread_id)
             await asyncio.sleep(self.sweep_seconds)
+
+
+def sweep_interval(lease_seconds: float) -> float:
+    """How often to look for threads no one woke: often enough that an expired lease is found
+    within half a lease of expiring, and never less often than RECHECK_SECONDS."""
+    return min(RECHECK_SECONDS, lease_seconds / 2) if lease_seconds > 0 else RECHECK_SECONDS

@@ -66,6 +66,13 @@ class Statements:
             .where(threads.c.id == bindparam("b_id"), _lease_is_free)
             .values(lease_owner=bindparam("lease_owner"), lease_until=bindparam("lease_until"))
         )
+        # The holder's heartbeat: only the owner extends its lease, expired or not, as long as no
+        # one has claimed the thread since.
+        self.renew = prepare(
+            update(threads)
+            .where(threads.c.id == bindparam("b_id"), threads.c.lease_owner == bindparam("b_owner"))
+            .values(lease_until=bindparam("lease_until"))
+        )
         self.release = prepare(
             update(threads)
             .where(threads.c.id == bindparam("b_id"), threads.c.lease_owner == bindparam("b_owner"))

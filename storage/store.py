@@ -202,6 +202,11 @@ class SqlStore:
 
         return await self._run(work)
 
+    async def renew(self, thread_id: str, owner: str, *, seconds: float) -> bool:
+        values = {"b_id": thread_id, "b_owner": owner, "lease_until": time.time() + seconds}
+        renewed = await self._run(lambda conn: self.sql.renew.execute(self.cursor(conn), values))
+        return renewed == 1
+
     async def release(self, thread_id: str, owner: str) -> None:
         values = {"b_id": thread_id, "b_owner": owner}
         await self._run(lambda conn: self.sql.release.execute(self.cursor(conn), values))

@@ -1,4 +1,7 @@
-"""A real `switchboard serve` for end-to-end tests: its own process, port, SQLite file and token."""
+"""A real `switchboard serve` for end-to-end tests: its own process, port, database and token.
+
+The database is a SQLite file in the server's directory unless a URL is given (PostgreSQL).
+"""
 
 from __future__ import annotations
 
@@ -40,33 +43,43 @@ def free_port() -> int:
         return port
 
 
-def environment(directory: Path, port: int, token: str) -> dict[str, str]:
+def environment(
+    directory: Path, port: int, token: str, database_url: str | None = None, **settings: str
+) -> dict[str, str]:
+    """The environment of a `switchboard` process under test; `settings` are more variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN) and k != "DATABASE_URL"}
     env.update(
-        DATABASE_URL=f"sqlite:///{directory / 'switchboard.db'}",
+        DATABASE_URL=database_url or f"sqlite:///{directory / 'switchboard.db'}",
         SWITCHBOARD_PEOPLE=str(PEOPLE),
         SWITCHBOARD_API_TOKEN=token,
         SWITCHBOARD_HOST="127.0.0.1",
         SWITCHBOARD_PORT=str(port),
         LITELLM_LOCAL_MODEL_COST_MAP="True",
         PYTHONUNBUFFERED="1",
+        **settings,
     )
     return env
 
 
 @contextlib.contextmanager
 def running_server(
-    directory: Path, *, token: str = TOKEN, within: float = 60.0
+    directory: Path,
+    *,
+    token: str = TOKEN,
+    within: float = 60.0,
+    database_url: str | None = None,
+    **settings: str,
 ) -> Iterator[Server]:
     """Start `switchboard serve` in `directory` (its .env is not the developer's), wait until it
-    answers HTTP, and stop it at the end. Its output goes to `directory/serve.log`."""
+    answers HTTP, and stop it at the end. Its output goes to `directory/serve.log`.
+    `settings` are more environment variables for it, such as SWITCHBOARD_WORKERS="0"."""
     port = free_port()
     path = directory / "serve.log"
     with path.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "core", "serve"],
             cwd=directory,
-            env=environment(directory, port, token),
+            env=environment(directory, port, token, database_url, **settings),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -18,9 +18,10 @@ from core.channels import InboundMessage
 from core.context import MAX_MESSAGE_CHARS, render_event
 from core.events import MessageReceived
 from core.inbox import InboxConfig, route
+from core.models.scripted import ScriptedModel, Text
 from core.text import storable
 from storage import SqlStore, open_store
-from tests.fixtures import PEOPLE
+from tests.fixtures import PEOPLE, RuntimeFactory
 
 HOSTILE = [
     "\x00",
@@ -102,3 +103,21 @@ def test_a_huge_message_reaches_the_model_cut_short_and_says_so() -> None:
     assert len(block) < MAX_MESSAGE_CHARS + 200
     assert "992,000 more characters not shown" in block
     assert len(event.text) == 1_000_000  # the thread keeps it whole
+
+
+async def test_a_models_output_is_stored_under_the_same_rule(
+    store: SqlStore, make_runtime: RuntimeFactory
+) -> None:
+    """NUL escapes and unpaired surrogates in a model's JSON or text cannot stop a thread."""
+    model = ScriptedModel(
+        [
+            Text("no JSON here \x00 \ud800"),
+            Text('{"tool": "reply", "arguments": {"message": "done\\u0000 \\ud800"}}'),
+        ]
+    )
+    runtime = make_runtime(model)
+    thread = await runtime.advance(await runtime.start("deploy", "status?", requester="bob"))
+    assert thread.status == "done"
+    assert thread.outcome_message == "done \ufffd"
+    [outbox] = await store.outbox()
+    assert outbox.text == "done \ufffd"

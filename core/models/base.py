@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from core.text import storable_text
+
 
 @dataclass(frozen=True, slots=True)
 class ModelRequest:
@@ -91,4 +93,15 @@ def _parse_object(text: str) -> dict[str, Any]:
         raise InvalidOutput(f"broken JSON: {e.msg} at line {e.lineno} column {e.colno}") from e
     if not isinstance(data, dict):
         raise InvalidOutput("the arguments are not a JSON object")
-    return data
+    return {storable_text(k): _storable(v) for k, v in data.items()}
+
+
+def _storable(value: Any) -> Any:
+    """A model's JSON, its strings under the rule for text from outside (`\\u0000` included)."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    if isinstance(value, dict):
+        return {storable_text(k): _storable(v) for k, v in value.items()}
+    return value
