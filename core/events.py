@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.text import storable
+from core.text import Text, storable
 
 Json = dict[str, Any]
 RequestKind = Literal["question", "approval"]
@@ -111,7 +111,7 @@ class HumanResponded(_Event):
     type: Literal["human_responded"] = "human_responded"
     request_id: str
     responder: str
-    answer: str
+    answer: Text
     via: str = "cli"
 
 
@@ -121,7 +121,7 @@ class ApprovalDecided(_Event):
     approved: bool
     decided_by: str
     arguments_hash: str
-    reason: str = ""
+    reason: Text = ""
     via: str = "cli"
 
 
@@ -174,7 +174,7 @@ class ReplySent(_Event):
 class ThreadPaused(_Event):
     type: Literal["thread_paused"] = "thread_paused"
     by: str
-    reason: str = ""
+    reason: Text = ""
 
 
 class ThreadResumed(_Event):
@@ -185,7 +185,7 @@ class ThreadResumed(_Event):
 class ThreadCancelled(_Event):
     type: Literal["thread_cancelled"] = "thread_cancelled"
     by: str
-    reason: str = ""
+    reason: Text = ""
 
 
 class ThreadFinished(_Event):

@@ -152,3 +152,14 @@ async def test_concurrent_decisions_one_wins_the_other_is_told(
     request = await store.request(request_id)
     assert request is not None and request.decided_by in ("alice", "erin")
     assert str(refused[0]).startswith(f"request {request_id} was already")
+
+
+async def test_a_reason_with_a_nul_byte_is_kept_minus_the_nul_from_any_front_end(
+    store: SqlStore, make_runtime: RuntimeFactory
+) -> None:
+    """The CLI, the console and the API all decide through `respond`: one rule for all of them."""
+    model = ScriptedModel([CHECK, DEPLOY_PROD])
+    _, request_id = await waiting_for_approval(store, make_runtime, model)
+    await respond(store, request_id, "alice", Reject("change\x00 freeze \ud800"))
+    decided = await store.request(request_id)
+    assert decided is not None and decided.answer == "change freeze \ufffd"
