@@ -13,6 +13,7 @@ from core.addresses import normalize_address
 from core.channels import InboundMessage
 from core.events import Event, MessageReceived
 from core.state import ExecutionState
+from core.text import Name
 from core.tools import BusinessData
 
 RequestStatus = Literal["open", "approved", "rejected", "answered", "timed_out", "cancelled"]
@@ -59,12 +60,12 @@ class RequestInfo(BaseModel):
 
 
 class Person(BaseModel):
-    id: str
-    name: str
-    roles: list[str] = []
-    escalate_to: str | None = None
-    channels: list[str] = []  # preferred order; where requests go first
-    identities: dict[str, str] = {}  # channel → this person's address there
+    id: Name
+    name: Name
+    roles: list[Name] = []
+    escalate_to: Name | None = None
+    channels: list[Name] = []  # preferred order; where requests go first
+    identities: dict[Name, Name] = {}  # channel → this person's address there
 
     @field_validator("identities")
     @classmethod

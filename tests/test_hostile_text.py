@@ -19,6 +19,7 @@ from core.context import MAX_MESSAGE_CHARS, render_event
 from core.events import MessageReceived
 from core.inbox import InboxConfig, route
 from core.models.scripted import ScriptedModel, Text
+from core.store import Person
 from core.text import storable
 from storage import SqlStore, open_store
 from tests.fixtures import PEOPLE, RuntimeFactory
@@ -95,6 +96,8 @@ def test_names_with_control_characters_are_refused_not_stored() -> None:
     for sender in ("U0\x00BOB", "U0BOB\ud800", "U0\x85"):
         with pytest.raises(ValidationError, match="sender"):
             InboundMessage(channel="slack", external_id="Ev1", sender=sender, conversation="C1")
+    with pytest.raises(ValidationError, match="identities"):  # a people file or the API alike
+        Person(id="mallory", name="Mallory", identities={"slack": "U0\x00MAL"})
 
 
 def test_a_huge_message_reaches_the_model_cut_short_and_says_so() -> None:
