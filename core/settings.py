@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     switchboard_host: str = "127.0.0.1"
     switchboard_port: int = 8000
     switchboard_workers: int = 4  # threads advanced at once per process
+    # The largest request body each kind of endpoint takes (bytes); a larger one is answered 413.
+    switchboard_max_body_bytes: int = Field(1_048_576, gt=0)  # the REST API
+    switchboard_max_webhook_bytes: int = Field(1_048_576, gt=0)  # the platforms' webhooks
+    switchboard_max_form_bytes: int = Field(262_144, gt=0)  # the console, and any other path
     # A worker's lease on a thread, renewed every third of it: another process takes over a dead
     # worker's threads within about 1.5x this (the lease, then a sweep every half of it).
     switchboard_lease_seconds: float = Field(6.0, gt=0)

@@ -18,9 +18,9 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # What a name may not contain: C0 controls, DEL, C1 controls, and surrogates. The pattern goes into
 # the OpenAPI document, so it states the rule the API applies; it leaves surrogates out because a
 # regex engine (pydantic's included) cannot spell them, and pydantic refuses them before the pattern.
-_CONTROLS = "\\u0000-\\u001f\\u007f-\\u009f"
-NAME_PATTERN = f"^[^{_CONTROLS}]*$"
-_BAD_NAME = re.compile(f"[{_CONTROLS}\\ud800-\\udfff]")
+CONTROLS = "\\u0000-\\u001f\\u007f-\\u009f"  # as a regex character class
+NAME_PATTERN = f"^[^{CONTROLS}]*$"
+_BAD_NAME = re.compile(f"[{CONTROLS}\\ud800-\\udfff]")
 
 
 def storable(text: str) -> tuple[str, int]:

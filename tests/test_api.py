@@ -155,7 +155,11 @@ async def test_malformed_json_is_a_400_problem(api: httpx.AsyncClient) -> None:
             {"as": "alice", "decision": "maybe"},
             [["body", "decision"]],
         ),
-        ("/api/v1/requests/r-1/respond", {"as": "alice", "decision": "answer"}, [["body"]]),
+        (
+            "/api/v1/requests/r-1/respond",
+            {"as": "alice", "decision": "answer"},
+            [["body", "answer", "answer"]],  # the shape `answer` takes, then its field
+        ),
         ("/api/v1/sandbox/slack/messages", {"sender": "U0BOB", "conversation": "C1"}, [["body"]]),
         ("/api/v1/people", {"id": "role:x", "name": "X"}, [["body", "id"]]),
     ],
@@ -560,13 +564,14 @@ async def test_the_openapi_document_lists_the_api_and_its_problems(service: Serv
         "/api/v1/sandbox/{channel}/messages": {"post"},
     } == {path: set(operations) for path, operations in paths.items()}
     respond = paths["/api/v1/requests/{request_id}/respond"]["post"]
-    assert set(respond["responses"]) == {"200", "401", "403", "404", "409", "422"}
+    assert set(respond["responses"]) == {"200", "400", "401", "403", "404", "409", "413", "422"}
     assert list(respond["responses"]["409"]["content"]) == [PROBLEM]
     assert respond["responses"]["422"]["content"][PROBLEM]["schema"]["$ref"].endswith(
         "ValidationProblem"
     )
     schemas = document["components"]["schemas"]
-    assert "as" in schemas["Respond"]["properties"]
+    assert {"as", "decision", "reason"} <= set(schemas["Decide"]["properties"])
+    assert "answer" in schemas["Reply"]["required"]
     assert "HTTPValidationError" not in schemas
     assert {"HTTPBearer", "APIKeyCookie"} <= set(document["components"]["securitySchemes"])
     assert respond["security"]

@@ -59,7 +59,8 @@ async def test_the_http_servers_own_error_log_is_redacted(
             logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
     logged = capsys.readouterr().err
     assert "Exception in ASGI application" in logged
-    assert "ValueError: bad token [redacted]" in logged
+    # litellm, once imported (by another test), blanks keys in every record in its own way
+    assert "ValueError: bad token " in logged
     assert SECRET not in logged
 
 

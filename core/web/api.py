@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends
 
 from core.web import api_people, api_requests, api_sandbox, api_threads
 from core.web.auth import COOKIE, require_token
@@ -26,22 +24,3 @@ SECURITY_SCHEMES = {
         "description": "The console's sign-in cookie",
     },
 }
-
-
-def document_auth(app: FastAPI) -> None:
-    """Say in the OpenAPI document how every /api/v1 route takes the token. Security
-    dependencies would say it too, but cost every request two more dependency calls."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = build()
-            schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
-            for path, operations in schema["paths"].items():
-                if path.startswith("/api/v1/"):
-                    for operation in operations.values():
-                        operation["security"] = [{"HTTPBearer": []}, {"APIKeyCookie": []}]
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

@@ -2,43 +2,62 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.addresses import normalize_address
 from core.service import Service
 from core.store import Person
+from core.text import CONTROLS
 from core.web.deps import ServiceDep
-from core.web.problems import ProblemError, problem_responses
+from core.web.fields import Label, Name, PathId, PersonId, choices, findable
+from core.web.problems import ProblemError, problem_responses, unprocessable
 
 router = APIRouter(prefix="/people", tags=["people"])
 
-# No ":" in a name: a recipient "role:NAME" must never be mistaken for a person.
-Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+ChannelName = Annotated[Name, Field(json_schema_extra=choices("channels"))]
+# The addresses whose form the inbox relies on (core/addresses.py), as the document states them:
+# a string that fits is one `normalize_address` takes. The other channels' are any Label.
+ADDRESSES = {
+    "sms": r"^[ ().-]*\+[ ().-]*[1-9](?:[ ().-]*[0-9]){6,14}[ ().-]*$",
+    "email": f"^[^@\\s{CONTROLS}]+@[^@\\s{CONTROLS}]+\\.[^@\\s{CONTROLS}]+$",
+}
+WHAT = {
+    "sms": "an E.164 phone number like +15550100001 (spaces, dots, dashes, brackets allowed)",
+    "email": "an email address like alice@example.com",
+}
+_ADDRESSES = {channel: re.compile(pattern) for channel, pattern in ADDRESSES.items()}
+
+
+def _address_schemas() -> dict[str, Any]:
+    return {
+        channel: {
+            "type": "string",
+            "maxLength": 200,
+            "pattern": pattern,
+            "description": WHAT[channel],
+        }
+        for channel, pattern in ADDRESSES.items()
+    }
 
 
 class PersonFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    roles: list[Name] = Field([], examples=[["deploy-approver"]])
-    escalate_to: Name | None = Field(None, description="Who is asked when this person is not.")
-    channels: list[str] = Field(
+    name: Label = Field(examples=["Alice"])
+    roles: list[PersonId] = Field([], examples=[["deploy-approver"]])
+    escalate_to: PersonId | None = Field(None, description="Who is asked when this person is not.")
+    channels: list[ChannelName] = Field(
         [], description="Where to reach this person first, best first.", examples=[["slack"]]
     )
-    identities: dict[str, str] = Field(
+    identities: dict[ChannelName, Label] = Field(
         {},
         description="Channel → address: sms an E.164 number, email an address (kept lower case).",
         examples=[{"slack": "U0ALICE", "sms": "+15550100001", "email": "alice@example.com"}],
+        json_schema_extra={"properties": _address_schemas()},
     )
 
     @field_validator("identities")
@@ -46,10 +65,10 @@ class PersonFields(BaseModel):
     def _normalized(cls, identities: dict[str, str]) -> dict[str, str]:
         found = {}
         for channel, address in identities.items():
-            try:
-                found[channel] = normalize_address(channel, address)
-            except ValueError as e:
-                raise ValueError(f"{channel}: {e}") from None
+            form = _ADDRESSES.get(channel)
+            if form is not None and not form.fullmatch(address):
+                raise ValueError(f"{channel}: {address!r} is not {WHAT[channel]}")
+            found[channel] = normalize_address(channel, address)
         return found
 
     @field_validator("roles", "channels")
@@ -57,22 +76,16 @@ class PersonFields(BaseModel):
     def _once_each(cls, names: list[str]) -> list[str]:
         return list(dict.fromkeys(names))
 
-    @model_validator(mode="after")
-    def _channels_reach(self) -> PersonFields:
-        if missing := [c for c in self.channels if c not in self.identities]:
-            raise ValueError(f"channels {missing} are listed but have no address in `identities`")
-        return self
-
     def person(self, person_id: str) -> Person:
         return Person(id=person_id, **self.model_dump(exclude={"id"}))
 
 
 class NewPerson(PersonFields):
-    id: Name = Field(examples=["alice"])
+    id: PersonId = Field(examples=["alice"])
 
 
 class PersonUpdate(PersonFields):
-    id: Name | None = Field(None, description="If given, the same as in the path.")
+    id: PersonId | None = Field(None, description="If given, the same as in the path.")
 
 
 @router.get("", response_model=list[Person], summary="The people directory")
@@ -81,8 +94,8 @@ async def list_people(service: ServiceDep) -> list[Person]:
 
 
 @router.get("/{person_id}", response_model=Person, responses=problem_responses(404))
-async def show_person(person_id: str, service: ServiceDep) -> Person:
-    person = await service.app.store.person(person_id)
+async def show_person(person_id: PathId, service: ServiceDep) -> Person:
+    person = await service.app.store.person(person_id) if findable(person_id) else None
     if person is None:
         raise ProblemError(404, f"there is no person {person_id}", kind="no-such-person")
     return person
@@ -112,11 +125,13 @@ async def create_person(body: NewPerson, service: ServiceDep, response: Response
     summary="Replace a person, or add them",
 )
 async def replace_person(
-    person_id: Name, body: PersonUpdate, service: ServiceDep, response: Response
+    person_id: PersonId, body: PersonUpdate, service: ServiceDep, response: Response
 ) -> Person:
     if body.id is not None and body.id != person_id:
-        raise ProblemError(
-            422, f"the body's id {body.id!r} is not the path's {person_id!r}", kind="id-mismatch"
+        raise unprocessable(
+            f"the body's id {body.id!r} is not the path's {person_id!r}",
+            kind="id-mismatch",
+            at=("body", "id"),
         )
     if await service.app.store.person(person_id) is None:
         response.status_code = 201
@@ -132,19 +147,29 @@ async def _save(service: Service, person: Person) -> Person:
 async def _check_references(service: Service, person: Person) -> None:
     """What a model cannot check alone: the channels exist, the others named exist, no one else
     has these addresses."""
-    if unknown := [c for c in person.identities if c not in service.channels]:
-        raise ProblemError(
-            422,
-            f"no channel named {', '.join(unknown)}; the channels are: {', '.join(service.channels)}",
+    if unknown := [c for c in [*person.identities, *person.channels] if c not in service.channels]:
+        raise unprocessable(
+            f"no channel named {', '.join(dict.fromkeys(unknown))}; the channels are: {', '.join(service.channels)}",
             kind="unknown-channel",
+            at=("body", "identities" if unknown[0] in person.identities else "channels"),
+        )
+    if missing := [c for c in person.channels if c not in person.identities]:
+        raise unprocessable(
+            f"channels {missing} are listed but have no address in `identities`",
+            kind="invalid-person",
+            at=("body", "channels"),
         )
     if person.escalate_to == person.id:
-        raise ProblemError(422, f"{person.id} cannot escalate to themself", kind="invalid-person")
+        raise unprocessable(
+            f"{person.id} cannot escalate to themself",
+            kind="invalid-person",
+            at=("body", "escalate_to"),
+        )
     if person.escalate_to and await service.app.store.person(person.escalate_to) is None:
-        raise ProblemError(
-            422,
+        raise unprocessable(
             f"escalate_to {person.escalate_to!r} is not in the people directory",
             kind="unknown-person",
+            at=("body", "escalate_to"),
         )
     for channel, address in person.identities.items():
         owner = await service.app.store.person_by_identity(channel, address)

@@ -2,55 +2,61 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi import APIRouter, Body
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.humans import Answer, Approve, NotAllowed, Reject, Response, respond
 from core.inbox import outcome_text
 from core.service import Service
 from core.state import InvalidTransition
 from core.store import AlreadyDecided, Conflict, RequestInfo, RequestStatus
+from core.text import Text
 from core.web.deps import ServiceDep
-from core.web.problems import ProblemError, problem_responses
+from core.web.fields import Name, PathId, Words, findable
+from core.web.problems import ProblemError, problem_responses, unprocessable
 from core.web.schemas import RequestDetail, request_detail
 
 router = APIRouter(prefix="/requests", tags=["human requests"])
 
 
-class Respond(BaseModel):
+class Decide(BaseModel):
+    """Approve or reject an approval."""
+
     model_config = ConfigDict(extra="forbid")
 
-    as_: str = Field(alias="as", description="The person (id) answering.", examples=["alice"])
-    decision: Literal["approve", "reject", "answer"] = Field(
-        description="approve or reject an approval; answer a question."
-    )
-    reason: str = Field("", description="Why, for an approval or a rejection.")
-    answer: str | None = Field(None, description="The answer to a question (or a chosen option).")
-
-    @model_validator(mode="after")
-    def _answer_given(self) -> Respond:
-        if self.decision == "answer" and not (self.answer or "").strip():
-            raise ValueError("decision 'answer' needs a non-empty `answer`")
-        if self.decision != "answer" and self.answer is not None:
-            raise ValueError(f"decision {self.decision!r} takes a `reason`, not an `answer`")
-        return self
+    as_: Name = Field(alias="as", description="The person (id) deciding.", examples=["alice"])
+    decision: Literal["approve", "reject"]
+    reason: Text = Field("", description="Why, for the timeline and the agent.")
 
     def response(self) -> Response:
-        match self.decision:
-            case "approve":
-                return Approve(self.reason)
-            case "reject":
-                return Reject(self.reason)
-        return Answer(self.answer or "")
+        return Approve(self.reason) if self.decision == "approve" else Reject(self.reason)
+
+
+class Reply(BaseModel):
+    """Answer a question: with words, or one of its options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    as_: Name = Field(alias="as", description="The person (id) answering.", examples=["alice"])
+    decision: Literal["answer"]
+    answer: Words = Field(description="The answer (or a chosen option).", examples=["yes"])
+    reason: Text = Field("", description="Ignored for an answer; accepted for symmetry.")
+
+    def response(self) -> Response:
+        return Answer(self.answer)
+
+
+# One of two shapes, told apart by `decision`: the document says which fields each takes.
+Respond = Annotated[Decide | Reply, Field(discriminator="decision")]
 
 
 @router.get("", response_model=list[RequestInfo], summary="List human requests, oldest first")
 async def list_requests(
     service: ServiceDep,
     status: RequestStatus | Literal["all"] = "open",
-    thread_id: str | None = None,
+    thread_id: Name | None = None,
 ) -> list[RequestInfo]:
     return await service.app.store.requests(
         status=None if status == "all" else status, thread_id=thread_id
@@ -63,7 +69,7 @@ async def list_requests(
     responses=problem_responses(404),
     summary="A human request and every copy of it that was sent",
 )
-async def show_request(request_id: str, service: ServiceDep) -> RequestDetail:
+async def show_request(request_id: PathId, service: ServiceDep) -> RequestDetail:
     return await request_detail(service.app.store, await _request_or_404(service, request_id))
 
 
@@ -73,17 +79,19 @@ async def show_request(request_id: str, service: ServiceDep) -> RequestDetail:
     responses=problem_responses(403, 404, 409, 422),
     summary="Answer a question or decide an approval, as a person allowed to",
 )
-async def respond_to(request_id: str, body: Respond, service: ServiceDep) -> RequestInfo:
+async def respond_to(
+    request_id: PathId, body: Annotated[Respond, Body()], service: ServiceDep
+) -> RequestInfo:
     request = await _request_or_404(service, request_id)
     if request.status != "open":
         raise already_decided(request)
     wanted = {"approval": ("approve", "reject"), "question": ("answer",)}[request.kind]
     if body.decision not in wanted:
         asks = "an approval" if request.kind == "approval" else "an answer"
-        raise ProblemError(
-            422,
+        raise unprocessable(
             f"request {request_id} asks for {asks}: decide {' or '.join(wanted)}",
             kind="wrong-decision",
+            at=("body", "decision"),
         )
     try:
         settled = await respond(service.app.store, request_id, body.as_, body.response(), via="api")
@@ -118,7 +126,7 @@ def already_decided(request: RequestInfo) -> ProblemError:
 
 
 async def _request_or_404(service: Service, request_id: str) -> RequestInfo:
-    request = await service.app.store.request(request_id)
+    request = await service.app.store.request(request_id) if findable(request_id) else None
     if request is None:
         raise ProblemError(404, f"there is no request {request_id}", kind="no-such-request")
     return request

@@ -2,33 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
 
 from core.channels import Action
 from core.web.deps import ServiceDep
+from core.web.fields import SAYS_SOMETHING, Name, choices, says_something
 from core.web.problems import ProblemError, problem_responses
 
 router = APIRouter(prefix="/sandbox", tags=["sandbox"])
 
+ChannelName = Annotated[Name, Path(min_length=1, json_schema_extra=choices("channels"))]
+# Text that says something, or an action: the document states the rule the validator applies.
+SAYS_OR_DOES: JsonDict = {
+    "anyOf": [
+        {"required": ["text"], "properties": {"text": {"pattern": SAYS_SOMETHING}}},
+        {"required": ["action"], "properties": {"action": {"type": "object"}}},
+    ]
+}
+
 
 class SandboxMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=SAYS_OR_DOES)
 
-    sender: str = Field(
+    sender: Name = Field(
         min_length=1, description="The sender's address on the channel.", examples=["U0BOB"]
     )
-    conversation: str = Field(
+    conversation: Name = Field(
         min_length=1, description="Where it is said: a thread, a DM.", examples=["C1:1700000000.1"]
     )
-    text: str = ""
+    text: str = Field("", description="What the person writes, kept as written.")
     action: Action | None = Field(None, description="A button press instead of (or with) text.")
 
     @model_validator(mode="after")
     def _says_something(self) -> SandboxMessage:
-        if not self.text.strip() and self.action is None:
+        if not says_something(self.text) and self.action is None:
             raise ValueError("give `text`, an `action`, or both")
         return self
 
@@ -49,7 +60,7 @@ class Accepted(BaseModel):
     responses=problem_responses(404, 409, 422),
     summary="Inject a message or a button press, as the channel's webhook would receive it",
 )
-async def inject(channel: str, body: SandboxMessage, service: ServiceDep) -> Accepted:
+async def inject(channel: ChannelName, body: SandboxMessage, service: ServiceDep) -> Accepted:
     found = service.channels.get(channel)
     if found is None:
         raise ProblemError(

@@ -6,47 +6,49 @@ from collections.abc import Awaitable
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from core import humans
 from core.events import MessageReceived
 from core.state import InvalidTransition, Status
 from core.store import Conflict, ThreadInfo
+from core.text import Text
 from core.web.deps import ServiceDep, known_person, thread_or_404
-from core.web.problems import ProblemError, problem_responses
+from core.web.fields import Label, Message, Name, PathId, choices
+from core.web.problems import ProblemError, problem_responses, unprocessable
 from core.web.schemas import ThreadDetail, thread_detail
 
 router = APIRouter(prefix="/threads", tags=["threads"])
 T = TypeVar("T")
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-
 
 class LaunchThread(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    agent: str = Field(description="The agent to run.", examples=["deploy"])
-    message: Text = Field(
+    agent: Name = Field(
+        description="The agent to run.", examples=["deploy"], json_schema_extra=choices("agents")
+    )
+    message: Message = Field(
         description="The first message.", examples=["deploy api 2.4.1 to staging"]
     )
-    requester: str | None = Field(None, description="The person (id) asking.", examples=["bob"])
+    requester: Name | None = Field(None, description="The person (id) asking.", examples=["bob"])
 
 
 class PostMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: Text
-    sender: str | None = Field(None, description="The person (id) who says it.")
+    text: Message
+    sender: Name | None = Field(None, description="The person (id) who says it.")
 
 
 class Operator(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    by: Text = Field("api", description="Who did it, for the timeline.")
+    by: Label = Field("api", description="Who did it, for the timeline.")
 
 
 class OperatorWithReason(Operator):
-    reason: str = Field("", description="Why, for the timeline.")
+    reason: Text = Field("", description="Why, for the timeline.")
 
 
 @router.post(
@@ -58,10 +60,10 @@ class OperatorWithReason(Operator):
 )
 async def launch(body: LaunchThread, service: ServiceDep, response: Response) -> ThreadInfo:
     if body.agent not in service.app.agents:
-        raise ProblemError(
-            422,
+        raise unprocessable(
             f"there is no agent {body.agent!r}; the agents are: {', '.join(service.app.agents)}",
             kind="unknown-agent",
+            at=("body", "agent"),
         )
     if body.requester is not None:
         await known_person(service, body.requester, "requester")
@@ -77,8 +79,8 @@ async def launch(body: LaunchThread, service: ServiceDep, response: Response) ->
 async def list_threads(
     service: ServiceDep,
     status: Status | None = None,
-    agent: str | None = None,
-    channel: str | None = None,
+    agent: Name | None = None,
+    channel: Name | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[ThreadInfo]:
     return await service.app.store.threads(
@@ -92,7 +94,7 @@ async def list_threads(
     responses=problem_responses(404),
     summary="A thread: its events, its human requests and where each was delivered",
 )
-async def show(thread_id: str, service: ServiceDep) -> ThreadDetail:
+async def show(thread_id: PathId, service: ServiceDep) -> ThreadDetail:
     thread = await thread_or_404(service, thread_id)
     return await thread_detail(service.app.store, thread)
 
@@ -104,7 +106,7 @@ async def show(thread_id: str, service: ServiceDep) -> ThreadDetail:
     responses=problem_responses(404, 409, 422),
     summary="Post a message to a thread",
 )
-async def post_message(thread_id: str, body: PostMessage, service: ServiceDep) -> ThreadInfo:
+async def post_message(thread_id: PathId, body: PostMessage, service: ServiceDep) -> ThreadInfo:
     await thread_or_404(service, thread_id)
     if body.sender is not None:
         await known_person(service, body.sender, "sender")
@@ -121,7 +123,7 @@ async def post_message(thread_id: str, body: PostMessage, service: ServiceDep) -
     summary="Pause a thread: no worker advances it until it is resumed",
 )
 async def pause(
-    thread_id: str, service: ServiceDep, body: OperatorWithReason | None = None
+    thread_id: PathId, service: ServiceDep, body: OperatorWithReason | None = None
 ) -> ThreadInfo:
     await thread_or_404(service, thread_id)
     by = body or OperatorWithReason()
@@ -135,7 +137,9 @@ async def pause(
     responses=problem_responses(404, 409),
     summary="Resume a paused thread",
 )
-async def resume(thread_id: str, service: ServiceDep, body: Operator | None = None) -> ThreadInfo:
+async def resume(
+    thread_id: PathId, service: ServiceDep, body: Operator | None = None
+) -> ThreadInfo:
     await thread_or_404(service, thread_id)
     by = body or Operator()
     await _changing(thread_id, humans.resume(service.app.store, thread_id, by.by))
@@ -150,7 +154,7 @@ async def resume(thread_id: str, service: ServiceDep, body: Operator | None = No
     summary="Cancel a thread and its open requests",
 )
 async def cancel(
-    thread_id: str, service: ServiceDep, body: OperatorWithReason | None = None
+    thread_id: PathId, service: ServiceDep, body: OperatorWithReason | None = None
 ) -> ThreadInfo:
     await thread_or_404(service, thread_id)
     by = body or OperatorWithReason()

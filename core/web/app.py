@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request, Response
+from pydantic import ValidationError
 
 from core.channels import Channel, Forged, Malformed, RawRequest
 from core.service import Service
@@ -13,7 +14,8 @@ log = logging.getLogger("switchboard.http")
 
 
 def create_app(service: Service) -> FastAPI:
-    from core.web import api, console, health, problems
+    from core.web import api, console, health, openapi, problems
+    from core.web.limits import BodyLimits, LimitBodies
 
     app = FastAPI(
         title="Switchboard",
@@ -27,16 +29,22 @@ def create_app(service: Service) -> FastAPI:
     problems.install_problem_handlers(app)
     # Routes are matched in order, one by one: the platforms' webhooks and the API go first,
     # where a burst of inbound messages pays the least for matching.
-    for channel in service.channels.values():
-        for path in channel.webhooks:
-            app.add_api_route(
-                path, _webhook(service, channel), methods=["POST"], include_in_schema=False
-            )
+    webhooks = [(path, c) for c in service.channels.values() for path in c.webhooks]
+    for path, channel in webhooks:
+        app.add_api_route(
+            path, _webhook(service, channel), methods=["POST"], include_in_schema=False
+        )
     app.include_router(api.router, prefix="/api/v1")
-    api.document_auth(app)
     app.include_router(health.router)
     app.include_router(console.router)
     console.mount_static(app)
+    limits = BodyLimits.of(service.app.settings, [path for path, _ in webhooks])
+    app.add_middleware(LimitBodies, limits=limits)
+    openapi.install(
+        app,
+        limit=limits.api,
+        known={"agents": list(service.app.agents), "channels": list(service.channels)},
+    )
     return app
 
 
@@ -58,6 +66,10 @@ def _webhook(service: Service, channel: Channel):  # type: ignore[no-untyped-def
         except Malformed as e:
             log.warning("%s webhook malformed: %s", channel.name, e)
             return Response(f"malformed: {e}", status_code=400)
+        except ValidationError as e:  # the payload parsed, but a name in it breaks core/text's rule
+            reason = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+            log.warning("%s webhook malformed: %s", channel.name, reason)
+            return Response(f"malformed: {reason}", status_code=400)
         for message in messages:
             await service.inbox.accept(message)
         ack = channel.ack(raw, messages)

@@ -10,8 +10,11 @@ COOKIE = "switchboard_token"
 
 
 def token_matches(given: str | None, expected: str) -> bool:
-    # Constant time: how far a guess matched must not show in how long the answer took.
-    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+    # Constant time: how far a guess matched must not show in how long the answer took. A guess
+    # may hold anything, an unpaired surrogate too: encoded as it is, it only fails to match.
+    return given is not None and hmac.compare_digest(
+        given.encode(errors="surrogatepass"), expected.encode()
+    )
 
 
 def bearer(request: Request) -> str | None:

@@ -8,7 +8,8 @@ from fastapi import Depends, Request
 
 from core.service import Service
 from core.store import Person, ThreadInfo
-from core.web.problems import ProblemError
+from core.web.fields import findable
+from core.web.problems import ProblemError, unprocessable
 
 
 async def get_service(request: Request) -> Service:
@@ -20,19 +21,19 @@ ServiceDep = Annotated[Service, Depends(get_service)]
 
 
 async def thread_or_404(service: Service, thread_id: str) -> ThreadInfo:
-    thread = await service.app.store.thread(thread_id)
+    thread = await service.app.store.thread(thread_id) if findable(thread_id) else None
     if thread is None:
         raise ProblemError(404, f"there is no thread {thread_id}", kind="no-such-thread")
     return thread
 
 
 async def known_person(service: Service, person_id: str, role: str) -> Person:
-    """A person named in a request body (`role` says as what): 422 when not in the directory."""
+    """A person named in a request body's field `role`: 422 when not in the directory."""
     person = await service.app.store.person(person_id)
     if person is None:
-        raise ProblemError(
-            422,
+        raise unprocessable(
             f"the {role} {person_id!r} is not in the people directory",
             kind="unknown-person",
+            at=("body", role),
         )
     return person

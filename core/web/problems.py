@@ -1,13 +1,15 @@
 """Every error is RFC 7807 problem details (`application/problem+json`): type, title, status, detail.
 
 Routes raise `ProblemError`; `install_problem_handlers` turns it, HTTP errors (401, 404, 405…),
-request validation errors and malformed JSON into problems, and makes the OpenAPI document say so.
+request validation errors and malformed JSON into problems; `as_problems` makes the OpenAPI document
+say so. Every 422 carries `errors`, whether the request's shape was wrong or what it names is
+unknown (a person, an agent, a channel): a client reads both the same way.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -17,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 log = logging.getLogger("switchboard.http")
 
@@ -57,6 +60,14 @@ class ProblemError(Exception):
         self.detail = detail
         self.kind = kind  # a slug, e.g. "already-decided"; "" is a plain HTTP problem
         self.extensions = extensions
+
+
+def unprocessable(detail: str, *, kind: str, at: Sequence[str | int]) -> ProblemError:
+    """A 422 for a well-formed request that names what does not exist or does not fit (an unknown
+    person, agent or channel; a decision the request does not take): `at` is where, as in a
+    validation error's `loc` (("body", "requester"), ("path", "channel"))."""
+    error = FieldError(loc=list(at), msg=detail, type=kind)
+    return ProblemError(422, detail, kind=kind, errors=[error.model_dump()])
 
 
 def problem_type(kind: str) -> str:
@@ -106,7 +117,11 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProblemError)
-    return problem_response(exc.status, exc.detail, kind=exc.kind, **exc.extensions)
+    extensions = exc.extensions
+    if exc.status == 422 and "errors" not in extensions:  # the document promises `errors`
+        error = FieldError(loc=[], msg=exc.detail, type=exc.kind or "unprocessable")
+        extensions = {**extensions, "errors": [error.model_dump()]}
+    return problem_response(exc.status, exc.detail, kind=exc.kind, **extensions)
 
 
 async def _on_http(request: Request, exc: Exception) -> Response:
@@ -114,18 +129,45 @@ async def _on_http(request: Request, exc: Exception) -> Response:
     if exc.status_code < 400:  # a redirect (the console's "sign in first") is not a problem
         return Response(status_code=exc.status_code, headers=exc.headers)
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    headers = exc.headers
     if exc.status_code == 404 and detail == HTTPStatus.NOT_FOUND.phrase:
         detail = f"there is nothing at {request.url.path}"
     elif exc.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}"
-    return problem_response(exc.status_code, detail, headers=exc.headers)
+        headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
+    return problem_response(exc.status_code, detail, headers=headers)
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path, found by asking the router about each one.
+    Starlette's 405 names only the methods of the first route that matched the path, so
+    `/api/v1/people` said `Allow: GET` although POST works too."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
 
 
 def field_errors(errors: Sequence[Any]) -> list[FieldError]:
     return [
-        FieldError(loc=list(e.get("loc", ())), msg=str(e.get("msg", "")), type=str(e.get("type")))
+        FieldError(loc=_where(e), msg=str(e.get("msg", "")), type=str(e.get("type")))
         for e in errors
     ]
+
+
+def _where(error: Mapping[str, Any]) -> list[str | int]:
+    loc: list[str | int] = list(error.get("loc", ()))
+    if error.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+        # A body of one of several shapes (told apart by a field): point at that field.
+        loc.append(str(error.get("ctx", {}).get("discriminator", "")).strip("'"))
+    return loc
 
 
 async def _on_invalid(request: Request, exc: Exception) -> JSONResponse:
@@ -154,28 +196,14 @@ async def _on_crash(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    """Answer every error with problem details, and document the API's errors that way."""
+    """Answer every error with problem details (core.web.openapi documents them that way)."""
     app.add_exception_handler(ProblemError, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_invalid)
     app.add_exception_handler(HTTPException, _on_http)
     app.add_exception_handler(Exception, _on_crash)
-    app.openapi = _problem_openapi(app.openapi)  # type: ignore[method-assign]
 
 
 # --- the OpenAPI document: errors are application/problem+json ------------------------------------
-
-
-def _problem_openapi(generate: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
-    done: list[bool] = []
-
-    def openapi() -> dict[str, Any]:
-        schema = generate()  # FastAPI caches it: rewrite the cached document once
-        if not done:
-            as_problems(schema)
-            done.append(True)
-        return schema
-
-    return openapi
 
 
 def as_problems(schema: dict[str, Any]) -> None:

@@ -14,8 +14,10 @@ from core.humans import Response as HumanResponse
 from core.inbox import outcome_text
 from core.service import Service
 from core.store import AlreadyDecided, OutboxItem, Person, RequestInfo
+from core.text import Name, Text
 from core.web.console.render import names, page, render, utc
 from core.web.console.signin import Console
+from core.web.fields import findable
 
 router = APIRouter(include_in_schema=False)
 
@@ -92,15 +94,15 @@ async def answer_request(
     request: Request,
     service: Console,
     request_id: str,
-    person: Annotated[str, Form()] = "",
+    person: Annotated[Name, Form()] = "",
     decision: Annotated[Decision, Form()] = "approve",
-    reason: Annotated[str, Form()] = "",
-    answer: Annotated[str, Form()] = "",
-    choice: Annotated[str, Form()] = "",  # an option's button
+    reason: Annotated[Text, Form()] = "",
+    answer: Annotated[Text, Form()] = "",
+    choice: Annotated[Text, Form()] = "",  # an option's button
 ) -> Response:
     """Answer as `person`, as if from the console: only a recipient may, and the first one wins."""
     store = service.app.store
-    found = await store.request(request_id)
+    found = await store.request(request_id) if findable(request_id) else None
     if found is None:
         return HTMLResponse(f"There is no request {request_id}.", status_code=404)
     response = _response(decision, reason, choice or answer)

@@ -15,6 +15,7 @@ from markupsafe import Markup
 from core.channels import Action, Decision
 from core.service import Service
 from core.store import Received
+from core.text import Name, Text
 from core.web.console.conversations import (
     Actor,
     Conversation,
@@ -26,7 +27,7 @@ from core.web.console.render import Live, live, ordered, page, panel
 from core.web.console.signin import Console
 
 router = APIRouter(include_in_schema=False)
-As = Annotated[str | None, Query(alias="as")]
+As = Annotated[Name | None, Query(alias="as")]
 
 
 def _url(channel: str, actor: str, conversation: str = "", tail: str = "") -> str:
@@ -89,7 +90,7 @@ async def sandbox_home(service: Console) -> Response:
 
 
 @router.get("/sandbox/{channel}")
-async def sandbox(service: Console, channel: str, as_: As = None, c: str = "") -> Response:
+async def sandbox(service: Console, channel: str, as_: As = None, c: Name = "") -> Response:
     return await _page(service, channel, as_, c)
 
 
@@ -122,7 +123,7 @@ async def _page(
 
 @router.get("/sandbox/{channel}/conversations")
 async def sandbox_list(
-    request: Request, service: Console, channel: str, as_: As = None, c: str = ""
+    request: Request, service: Console, channel: str, as_: As = None, c: Name = ""
 ) -> Response:
     view = await _view(service, channel, as_, c)
     return panel(_panels(request, view)[0] if view else None)
@@ -130,7 +131,7 @@ async def sandbox_list(
 
 @router.get("/sandbox/{channel}/messages")
 async def sandbox_messages(
-    request: Request, service: Console, channel: str, as_: As = None, c: str = ""
+    request: Request, service: Console, channel: str, as_: As = None, c: Name = ""
 ) -> Response:
     view = await _view(service, channel, as_, c)
     return panel(_panels(request, view)[1] if view else None)
@@ -140,9 +141,9 @@ async def sandbox_messages(
 async def sandbox_say(
     service: Console,
     channel: str,
-    as_: Annotated[str, Form(alias="as")],
-    text: Annotated[str, Form()] = "",
-    c: Annotated[str, Form()] = "",
+    as_: Annotated[Name, Form(alias="as")],
+    text: Annotated[str, Form()] = "",  # kept as written: the inbound message cleans and counts
+    c: Annotated[Name, Form()] = "",
 ) -> Response:
     return await _act(service, channel, as_, c, text=text)
 
@@ -151,11 +152,11 @@ async def sandbox_say(
 async def sandbox_press(
     service: Console,
     channel: str,
-    as_: Annotated[str, Form(alias="as")],
-    request_id: Annotated[str, Form()],
+    as_: Annotated[Name, Form(alias="as")],
+    request_id: Annotated[Name, Form()],
     decision: Annotated[Decision, Form()],
-    c: Annotated[str, Form()] = "",
-    value: Annotated[str, Form()] = "",
+    c: Annotated[Name, Form()] = "",
+    value: Annotated[Text, Form()] = "",
 ) -> Response:
     action = Action(request_id=request_id, decision=decision, value=value)
     return await _act(service, channel, as_, c, action=action)

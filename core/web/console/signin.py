@@ -1,5 +1,6 @@
 """Signing in: `/login?token=…` (the link `switchboard serve` prints) or the form sets an HttpOnly,
-SameSite=Strict cookie; every other page sends a browser without it to /login."""
+SameSite=Strict cookie (Secure when the console is served over HTTPS); every other page sends a
+browser without it to /login."""
 
 from __future__ import annotations
 
@@ -76,18 +77,25 @@ def _sign_in(request: Request, token: str, next_: str) -> Response:
     # Redirect at once: the token leaves the address bar and the browser history.
     response = RedirectResponse(local(next_), status_code=303)
     response.set_cookie(
-        COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/",
+        COOKIE, token, httponly=True, samesite="strict", secure=over_https(request), path="/"
     )
     return response
 
 
+def over_https(request: Request) -> bool:
+    """Served over HTTPS: said by SWITCHBOARD_PUBLIC_URL, or seen on the request. Behind a proxy
+    that ends TLS the request itself is plain HTTP, so the setting is what counts."""
+    service: Service = request.app.state.service
+    public_url = service.app.settings.switchboard_public_url
+    return public_url.lower().startswith("https://") or request.url.scheme == "https"
+
+
 @router.post("/logout")
-async def logout() -> Response:
+async def logout(request: Request) -> Response:
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    # The same attributes as when it was set: a browser keeps a Secure cookie from being
+    # overwritten by one without them.
+    response.delete_cookie(
+        COOKIE, path="/", secure=over_https(request), httponly=True, samesite="strict"
+    )
     return response

@@ -14,9 +14,11 @@ from core.humans import cancel, pause, resume
 from core.service import Service
 from core.state import TERMINAL, InvalidTransition, Status
 from core.store import OutboxItem, RequestInfo
+from core.text import Name
 from core.timeline import describe
 from core.web.console.render import Live, live, names, page, panel
 from core.web.console.signin import Console
+from core.web.fields import findable
 
 router = APIRouter(include_in_schema=False)
 
@@ -43,7 +45,7 @@ async def _table(
 
 @router.get("/threads")
 async def threads(
-    service: Console, status: str = "", agent: str = "", channel: str = ""
+    service: Console, status: Name = "", agent: Name = "", channel: Name = ""
 ) -> Response:
     table, channels = await _table(None, service, status, agent, channel)
     return await page(
@@ -60,7 +62,7 @@ async def threads(
 
 @router.get("/threads/table")
 async def threads_table(
-    request: Request, service: Console, status: str = "", agent: str = "", channel: str = ""
+    request: Request, service: Console, status: Name = "", agent: Name = "", channel: Name = ""
 ) -> Response:
     return panel((await _table(request, service, status, agent, channel))[0])
 
@@ -76,7 +78,7 @@ class Asked:
 
 async def _timeline(request: Request | None, service: Service, thread_id: str) -> str | None:
     store = service.app.store
-    thread = await store.thread(thread_id)
+    thread = await store.thread(thread_id) if findable(thread_id) else None
     if thread is None:
         return None
     events = await store.events(thread_id)
@@ -138,8 +140,8 @@ async def _thread_page(
 @router.post("/threads/{thread_id}/{op}")
 async def control_thread(service: Console, thread_id: str, op: Control) -> Response:
     store = service.app.store
-    if await store.thread(thread_id) is None:
-        return await _thread_page(service, thread_id)
+    if not findable(thread_id) or await store.thread(thread_id) is None:
+        return await _thread_page(service, thread_id)  # the "no such thread" page
     try:
         match op:
             case "pause":
