@@ -6,39 +6,30 @@ import asyncio
 import contextlib
 import os
 import shutil
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import pytest
 
 from core.agent import Agent, discover_agents
-from core.models.base import Model
+from core.models.base import Model, ModelRequest, ModelResponse
+from core.models.llm import LiteLLMModel
 from core.runtime import Limits, Runtime
 from core.service import Service, open_service
-from core.settings import Settings
+from core.settings import SECRET_VARIABLE, Settings
 from core.store import Person
 from storage import SqlStore, open_store
 from storage.migrate import upgrade
+from tests.server import FOREIGN
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 T = TypeVar("T")
 
 POSTGRES = os.environ.get("SWITCHBOARD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-PLATFORM_TABLES = [
-    "threads",
-    "events",
-    "human_requests",
-    "model_calls",
-    "people",
-    "outbox",
-    "identities",
-    "inbox",
-    "service_settings",
-    "deployments",
-    "refunds",
-]
 
 PEOPLE = [
     Person(
@@ -76,8 +67,24 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, dropped at the end."""
+def written_tables(sqlite_template: Path) -> list[str]:
+    """The tables tests write, emptied between tests on the shared PostgreSQL database: those a
+    fresh upgrade leaves empty, the platform's and every agent's. The others hold the reference
+    data that migrations seed (the demo's releases and orders); both engines run the same ones."""
+    with contextlib.closing(sqlite3.connect(sqlite_template)) as db:
+        names = [n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return [
+            name
+            for name in names
+            if name != "alembic_version"
+            and not name.startswith("sqlite_")
+            and db.execute(f'SELECT 1 FROM "{name}" LIMIT 1').fetchone() is None
+        ]
+
+
+@contextlib.contextmanager
+def empty_postgres() -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped afterwards; skips when the server is unreachable."""
     import psycopg
 
     try:
@@ -90,13 +97,19 @@ def postgres_url() -> Iterator[str]:
         )
     name = f"switchboard_test_{uuid.uuid4().hex[:8]}"
     admin.execute(f'CREATE DATABASE "{name}"')
-    url = POSTGRES.rsplit("/", 1)[0] + "/" + name
     try:
-        upgrade(url)
-        yield url
+        yield POSTGRES.rsplit("/", 1)[0] + "/" + name
     finally:
         admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    with empty_postgres() as url:
+        upgrade(url)
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -106,11 +119,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
         shutil.copy(sqlite_template, path)
         return f"sqlite:///{path}"
     url: str = request.getfixturevalue("postgres_url")
+    tables: list[str] = request.getfixturevalue("written_tables")
     import sqlalchemy as sa
 
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.begin() as conn:
-        conn.execute(sa.text(f"TRUNCATE {', '.join(PLATFORM_TABLES)}"))
+        conn.execute(sa.text(f"TRUNCATE {', '.join(tables)}"))
     engine.dispose()
     return url
 
@@ -149,11 +163,52 @@ RuntimeFactory = Callable[..., Runtime]
 
 
 def service_settings(database_url: str, **overrides: object) -> Settings:
-    """Settings for a service under test: this database, no people file, sandbox channels."""
+    """Settings for a service under test: this database, no people file, sandbox channels; never
+    the developer's `.env` (and `isolated_environment` keeps their environment out)."""
     values: dict[str, object] = dict(
         database_url=database_url, switchboard_people=None, switchboard_api_token="test-token"
     )
-    return Settings(**{**values, **overrides})  # type: ignore[arg-type]
+    return Settings(_env_file=None, **{**values, **overrides})  # type: ignore[arg-type,call-arg]
+
+
+# What a developer's environment may hold that must not reach a test: our settings and platform
+# credentials (FOREIGN), and the keys litellm reads (OPENAI_API_KEY, …). The tests' own stay.
+KEEP = (
+    "SWITCHBOARD_TEST_",
+    "SWITCHBOARD_SCREENSHOTS",
+    "PG",
+)  # PG*: libpq's own, for the test server
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def isolated_environment() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            foreign = name.startswith(FOREIGN) or SECRET_VARIABLE.search(name.upper())
+            if foreign and not name.startswith(KEEP):
+                patch.delenv(name)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def no_real_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test whose model would reach a real provider fails loudly, before a request leaves:
+    tests talk to scripted models and loopback doubles only. (Patched: the guard wraps the real
+    client, which still runs for loopback doubles.)"""
+    complete = LiteLLMModel.complete
+
+    async def guarded(self: LiteLLMModel, request: ModelRequest) -> ModelResponse:
+        if urlsplit(self.api_base or "").hostname not in LOOPBACK:
+            where = self.api_base or "its provider"
+            pytest.fail(
+                f"a test tried to call the real model {self.name} at {where}: use ScriptedModel"
+                " or the loopback OpenAI double (tests/doubles)",
+                pytrace=False,
+            )
+        return await complete(self, request)
+
+    monkeypatch.setattr(LiteLLMModel, "complete", guarded)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ PEOPLE = ROOT / "deploy" / "people.demo.toml"
 TOKEN = "browser-test-token"
 # Settings the developer's environment may hold: the server under test must not see them, so
 # every channel runs in sandbox mode and the offline demo model answers.
-FOREIGN = ("SWITCHBOARD_", "SLACK_", "DISCORD_", "TWILIO_", "SMTP_", "IMAP_", "EMAIL_")
+FOREIGN = ("SWITCHBOARD_", "SLACK_", "DISCORD_", "TWILIO_", "SMTP_", "IMAP_", "EMAIL_", "DATABASE_")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ def environment(
     directory: Path, port: int, token: str, database_url: str | None = None, **settings: str
 ) -> dict[str, str]:
     """The environment of a `switchboard` process under test; `settings` are more variables."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN) and k != "DATABASE_URL"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN)}
     env.update(
         DATABASE_URL=database_url or f"sqlite:///{directory / 'switchboard.db'}",
         SWITCHBOARD_PEOPLE=str(PEOPLE),

@@ -40,6 +40,11 @@ class LiteLLMModel:
     def __repr__(self) -> str:
         return f"LiteLLMModel({self.name!r}, api_base={self._api_base!r})"
 
+    @property
+    def api_base(self) -> str | None:
+        """Where requests go; None: the provider's own endpoint."""
+        return self._api_base
+
     async def load(self) -> None:
         """Import litellm (seconds) on a worker thread, so the event loop and call timings don't."""
         await asyncio.to_thread(_import_litellm)
