@@ -1,23 +1,30 @@
-"""Alembic, driven from code: `switchboard db upgrade` (storage/schema.py checks the revision)."""
+"""Alembic, driven from code: `switchboard db upgrade` (storage/schema.py checks the revisions).
+
+One history per owner: the platform's branch, and one branch per installed agent that has
+tables (storage/locations.py). Upgrading takes every branch to its head.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from alembic import command
 from alembic.config import Config
 
 from storage.engine import normalize_url
-
-MIGRATIONS = Path(__file__).with_name("migrations")
+from storage.locations import PLATFORM, version_locations
 
 
 def alembic_config(database_url: str) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(PLATFORM))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option(
+        "version_locations", os.pathsep.join(str(p).replace("%", "%%") for p in version_locations())
+    )
     config.set_main_option("sqlalchemy.url", normalize_url(database_url).replace("%", "%%"))
     return config
 
 
 def upgrade(database_url: str) -> None:
-    command.upgrade(alembic_config(database_url), "head")
+    command.upgrade(alembic_config(database_url), "heads")

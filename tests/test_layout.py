@@ -1,4 +1,5 @@
-"""The house rules that keep the layers honest: core imports no platform SDK, storage, channel or agent."""
+"""The house rules that keep the layers honest: core imports no platform SDK, storage, channel or
+agent; storage imports no agent or channel."""
 
 from __future__ import annotations
 
@@ -45,6 +46,17 @@ def test_core_imports_nothing_it_must_not() -> None:
         for module, at_top in imports(path):
             if module in FORBIDDEN and (at_top or module not in LAZY_ONLY):
                 offences.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert offences == []
+
+
+def test_storage_imports_no_agent_or_channel() -> None:
+    """Storage finds agents' migrations through entry points at run time, never by import."""
+    offences = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in sorted((ROOT / "storage").rglob("*.py"))
+        for module, _ in imports(path)
+        if module in {"agents", "channels"}
+    ]
     assert offences == []
 
 

@@ -3,17 +3,16 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import agents.deploy.tables
-import agents.support.tables
-import storage.tables  # noqa: F401 - registers the tables on SQLModel.metadata
+import storage.tables  # noqa: F401 - registers the platform's tables on SQLModel.metadata
+from core.agent import discover_agents
 from storage.engine import make_engine
-
-_ = (agents.deploy.tables, agents.support.tables)
 
 
 def run() -> None:
     url = context.config.get_main_option("sqlalchemy.url")
     assert url is not None
+    # Each installed agent's tables join the metadata as its modules load (for autogenerate).
+    discover_agents()
     engine = make_engine(url)
     with engine.connect() as connection:
         context.configure(

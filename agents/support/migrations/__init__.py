@@ -1,0 +1,1 @@
+"""The support agent's Alembic revisions (branch `support`), run by `switchboard db upgrade`."""
