@@ -1,4 +1,5 @@
-"""Start-up: settings → backend, store, people, agents, models, runtime. Nothing happens at import."""
+"""Start-up: settings → backend, store, channels, people, agents, models, runtime. Nothing happens
+at import."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from core.agent import Agent, discover_agents
+from core.channels import Channel, discover_channels
 from core.context import Redactor
 from core.logs import configure_logging
 from core.models.base import Model
@@ -30,6 +32,12 @@ class App:
     store: Store
     agents: dict[str, Agent]
     runtime: Runtime
+    channels: dict[str, Channel]
+
+
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    """Every channel, built (a factory connects nothing: a transport or listener does, when used)."""
+    return {name: factory(settings) for name, factory in discover_channels(settings).items()}
 
 
 class Models:
@@ -74,9 +82,11 @@ async def open_app(settings: Settings, *, migrate: bool = False) -> AsyncIterato
             " run `switchboard db upgrade`"
         )
     store = backend.open(settings.database_url)
+    channels: dict[str, Channel] = {}
     try:
+        channels = build_channels(settings)
         if settings.switchboard_people is not None:
-            await store.save_people(load_people_file(settings.switchboard_people))
+            await store.save_people(load_people_file(settings.switchboard_people, channels))
         agents = discover_agents()
         limits = Limits(
             context_tokens=settings.switchboard_context_tokens,
@@ -93,6 +103,8 @@ async def open_app(settings: Settings, *, migrate: bool = False) -> AsyncIterato
             redactor=redactor,
             limits=limits,
         )
-        yield App(settings, store, agents, runtime)
+        yield App(settings, store, agents, runtime, channels)
     finally:
+        for channel in channels.values():
+            await channel.transport.close()
         await store.close()

@@ -1,23 +1,37 @@
-"""The channel protocol: what every channel (Slack, Discord, SMS, email, the sandbox) implements.
+"""The channel seam: what every channel (Slack, Discord, SMS, email, a user's own) provides.
 
-A channel is four small pieces: `verify` (is this request really from the platform), `parse`
-(platform payload → `InboundMessage`, pure), `render` (`OutboundMessage` → the platform's payload,
-pure) and a transport that sends what `render` made. Core never imports a channel; start-up finds
-them through the `switchboard.channels` entry points.
+A channel is a bundle of small parts, each used by one consumer:
+- a `Codec`, pure: `verify` and `parse` a platform's request into `Inbound` items and `ack` it
+  (the webhook route), `render` an `OutboundMessage` into the platform's payload (the outbox),
+  `preview` such a payload for the console, `normalize` a person's address (the directory);
+- a `Transport` that sends and edits what `render` made (the outbox);
+- an optional `Listener` for platforms that push over a long-lived connection (Slack Socket
+  Mode, the Discord gateway, IMAP IDLE): the service runs it, restarts it when it drops and, on
+  PostgreSQL, holds it in one process at a time;
+- a `Simulator`, only when the channel is a sandbox (no credentials: channels/sandbox.py wraps
+  the codec with a fake transport): the console and the API act as people through it.
+
+Core never imports a channel; start-up finds the factories through the `switchboard.channels`
+entry points, or import paths in SWITCHBOARD_CHANNELS.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import entry_points
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.events import utcnow, with_storable_text
 from core.text import Name, Text
+
+if TYPE_CHECKING:  # annotations only: core.previews imports Action from here
+    from core.previews import Look, Preview
+    from core.settings import Settings
 
 Decision = Literal["approve", "reject", "answer"]
 
@@ -128,40 +142,199 @@ class Malformed(ValueError):
     """The payload is not what the platform sends."""
 
 
-class Channel(Protocol):
-    name: str
-    sandbox: bool  # True when the channel has no credentials: it renders, but sends nowhere
-    webhooks: tuple[str, ...]  # the HTTP paths the platform calls, e.g. ("/slack/events",)
+class DeliveryStatus(BaseModel):
+    """The platform's word on a message already sent: it arrived, was read, or never arrived."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: Name
+    message_id: Name  # the platform's id for the message, as its Receipt gave it
+    status: Literal["delivered", "read", "failed"]
+    error: Text = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledged:
+    """A call that only needs its answer (a ping, a URL check, a keep-alive): nothing to store."""
+
+    what: str = ""
+
+
+# What a channel hands in, from a webhook or a listener: one type per kind of thing.
+Inbound = InboundMessage | DeliveryStatus | Acknowledged
+
+
+@dataclass(frozen=True, slots=True)
+class AddressForm:
+    """What a person's address on a channel looks like: for the API's document and the console."""
+
+    example: str  # an address of someone in no directory: the console acts as them
+    description: str = "the person's id on the platform"
+    pattern: str | None = None  # a regular expression every address `normalize` takes matches
+
+
+class Inlet(Protocol):
+    """The webhook route's part: is this request the platform's, what is in it, what to answer."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def webhooks(self) -> tuple[str, ...]:
+        """The HTTP paths the platform calls, e.g. ("/slack/events",)."""
+        ...
 
     def verify(self, request: RawRequest) -> None:
         """Raise Forged unless the request is really from the platform."""
         ...
 
-    def parse(self, request: RawRequest) -> list[InboundMessage]:
-        """The messages in a verified request: pure; raises Malformed."""
+    def parse(self, request: RawRequest) -> list[Inbound]:
+        """What a verified request carries: pure; raises Malformed, and nothing else."""
         ...
 
-    def ack(self, request: RawRequest, accepted: list[InboundMessage]) -> Ack:
-        """The immediate answer to the platform once the messages are stored."""
+    def ack(self, request: RawRequest, accepted: Sequence[Inbound]) -> Ack:
+        """The immediate answer to the platform once what it sent is stored."""
         ...
+
+
+def unpack(inlet: Inlet, request: RawRequest) -> list[Inbound]:
+    """What a request carries, once it is known to be the platform's: `parse` never sees a
+    forged one. Raises Forged or Malformed."""
+    inlet.verify(request)
+    return inlet.parse(request)
+
+
+class Renderer(Protocol):
+    """The outbox's part: the platform's payload for a message."""
 
     def render(self, message: OutboundMessage) -> dict[str, Any]:
-        """The platform payload for `message`: pure, and what the sandbox preview shows."""
+        """Pure and deterministic: the same message gives the same payload, which is stored."""
         ...
 
-    async def send(self, message: OutboundMessage, payload: dict[str, Any]) -> Receipt:
-        """Deliver `payload`, or update the message `edit_of`; raises DeliveryFailed."""
+
+class Previewer(Protocol):
+    """The console's part: a rendered payload read back, and how the channel looks."""
+
+    @property
+    def look(self) -> Look: ...
+
+    def preview(self, payload: Mapping[str, Any]) -> Preview:
+        """What the person sees for `payload`: pure; a payload it cannot read shows as empty."""
         ...
 
-    def simulate(
-        self, *, sender: str, conversation: str, text: str = "", action: Action | None = None
-    ) -> InboundMessage:
-        """For the sandbox: the message `parse` would produce for this person's text or click."""
+
+class Addresses(Protocol):
+    """The directory's part: one form for each address, the one the inbox looks people up by."""
+
+    @property
+    def address(self) -> AddressForm: ...
+
+    def normalize(self, address: str) -> str:
+        """The address in its one form (an E.164 number, a lower-case email); ValueError if it
+        is not an address on this platform."""
+        ...
+
+
+class Codec(Inlet, Renderer, Previewer, Addresses, Protocol):
+    """Everything a channel knows about its platform's formats: pure, no I/O."""
+
+
+class Transport(Protocol):
+    """Sends and edits what the codec rendered; raises DeliveryFailed."""
+
+    async def send(self, message: OutboundMessage, payload: dict[str, Any]) -> Receipt: ...
+
+    async def edit(self, message: OutboundMessage, payload: dict[str, Any]) -> Receipt:
+        """Update the message `message.edit_of` (or, where a platform cannot, send it anew)."""
         ...
 
     async def close(self) -> None: ...
 
 
-def discover_channels() -> dict[str, Any]:
-    """Every installed channel factory, by name (entry points `switchboard.channels`)."""
-    return {ep.name: ep.load() for ep in entry_points(group="switchboard.channels")}
+Deliver = Callable[[Inbound], Awaitable[object]]
+
+
+class Listener(Protocol):
+    """A long-lived connection the platform pushes over."""
+
+    @property
+    def lock(self) -> str | None:
+        """Held by one process at a time (an advisory lock on PostgreSQL), so that two processes
+        never read one mailbox or hold one gateway session; None: every process listens."""
+        ...
+
+    async def listen(self, deliver: Deliver) -> None:
+        """Hand each parsed item to `deliver` until cancelled; raise (or return) when the
+        connection drops: the service starts it again after a backoff."""
+        ...
+
+
+class Simulator(Protocol):
+    """A sandbox's stand-in for the platform: what its webhook would bring for a person's act."""
+
+    def simulate(
+        self, *, sender: str, conversation: str, text: str = "", action: Action | None = None
+    ) -> InboundMessage: ...
+
+    def new_conversation(self, address: str) -> str:
+        """A new conversation's id, as the platform would name it."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """One platform's parts. A channel with a simulator is a sandbox: it sends nowhere."""
+
+    codec: Codec
+    transport: Transport
+    listener: Listener | None = None
+    simulator: Simulator | None = None
+
+    @property
+    def name(self) -> str:
+        return self.codec.name
+
+    @property
+    def sandbox(self) -> bool:
+        return self.simulator is not None
+
+
+ChannelFactory = Callable[["Settings"], Channel]
+
+
+class InvalidAddress(ValueError):
+    """An address that is not one on its channel."""
+
+    def __init__(self, channel: str, reason: str) -> None:
+        super().__init__(f"{channel}: {reason}")
+        self.channel = channel
+
+
+def normalize_identities(
+    identities: Mapping[str, str], channels: Mapping[str, Channel]
+) -> dict[str, str]:
+    """Each address in its channel's one form; on a channel not installed, as written.
+    Raises InvalidAddress, naming the channel."""
+    found = {}
+    for name, address in identities.items():
+        channel = channels.get(name)
+        try:
+            found[name] = channel.codec.normalize(address) if channel else address
+        except ValueError as e:
+            raise InvalidAddress(name, str(e)) from e
+    return found
+
+
+def discover_channels(settings: Settings) -> dict[str, ChannelFactory]:
+    """Every channel factory by name: the `switchboard.channels` entry points, then the import
+    paths in SWITCHBOARD_CHANNELS (`name=module:factory`, which may replace an installed one)."""
+    found: dict[str, ChannelFactory] = {
+        ep.name: ep.load() for ep in entry_points(group="switchboard.channels")
+    }
+    for name, path in settings.extra_channels().items():
+        module, _, attribute = path.partition(":")
+        try:
+            found[name] = getattr(importlib.import_module(module), attribute)
+        except (ImportError, AttributeError, ValueError) as e:
+            raise LookupError(f"SWITCHBOARD_CHANNELS: cannot load {name}={path}: {e}") from e
+    return found

@@ -123,8 +123,9 @@ class Dispatcher:
             message = self.message(item, request.kind, tuple(request.options))
         else:
             message = self.message(item, None, ())
-        payload = channel.render(message)
-        receipt = await channel.send(message, payload)
+        payload = channel.codec.render(message)
+        transport = channel.transport
+        receipt = await (transport.edit if message.edit_of else transport.send)(message, payload)
         await self.store.outbox_sent(
             item.id,
             message_id=receipt.message_id,

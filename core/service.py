@@ -1,5 +1,6 @@
-"""The running service: the app (store, agents, runtime) plus channels, inbox, workers, outbox
-dispatcher and timers, wired so each wakes the next. `serve` adds HTTP; `worker` runs it bare."""
+"""The running service: the app (store, agents, runtime, channels) plus the inbox, the ingress
+and the channels' listeners, workers, outbox dispatcher and timers, wired so each wakes the next.
+`serve` adds HTTP; `worker` runs it bare."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 
 from core.app import App, open_app
-from core.channels import Channel, discover_channels
+from core.channels import Channel
 from core.inbox import Inbox, InboxConfig
+from core.ingress import Ingress, Listeners
 from core.outbox import DELIVERY_BACKOFF, Dispatcher
 from core.settings import Settings
 from core.timers import Timers
@@ -28,6 +30,8 @@ class Service:
     app: App
     channels: dict[str, Channel]
     inbox: Inbox
+    ingress: Ingress  # what webhooks and listeners bring: to the inbox, or the outbox's rows
+    listeners: Listeners
     workers: Workers
     dispatcher: Dispatcher
     timers: Timers
@@ -41,11 +45,12 @@ class Service:
         self.dispatcher.wake()
 
     async def run(self) -> None:
-        """Workers, the dispatcher and the timers, until cancelled."""
+        """Workers, the dispatcher, the timers and the channels' listeners, until cancelled."""
         async with asyncio.TaskGroup() as group:
             group.create_task(self.workers.run())
             group.create_task(self.dispatcher.run())
             group.create_task(self.timers.run())
+            group.create_task(self.listeners.run())
             group.create_task(self.app.store.listen(self.woken))
 
     def woken(self, work: str) -> None:
@@ -58,16 +63,6 @@ class Service:
                 self.dispatcher.wake()
             case "timers":
                 self.timers.wake()
-
-
-def build_channels(settings: Settings) -> dict[str, Channel]:
-    channels: dict[str, Channel] = {}
-    for name, factory in discover_channels().items():
-        channel = factory(settings)
-        channels[name] = channel
-        if channel.sandbox:
-            log.warning("%s: no credentials, running in sandbox mode (see the console)", name)
-    return channels
 
 
 async def api_token(app: App) -> tuple[str, bool]:
@@ -86,7 +81,9 @@ async def api_token(app: App) -> tuple[str, bool]:
 @asynccontextmanager
 async def open_service(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Service]:
     async with open_app(settings, migrate=migrate) as app:
-        channels = build_channels(settings)
+        channels = app.channels
+        for name in (name for name, channel in channels.items() if channel.sandbox):
+            log.warning("%s: no credentials, running in sandbox mode (see the console)", name)
         agent_names = settings.channel_agents()
         unknown = {a for a in agent_names.values() if a not in app.agents}
         if unknown:
@@ -112,11 +109,19 @@ async def open_service(settings: Settings, *, migrate: bool = True) -> AsyncIter
             wake_thread=workers.wake,
             wake_outbox=dispatcher.wake,
         )
+        ingress = Ingress(inbox, app.store)
+        listeners = Listeners(channels, ingress, app.store)
         token, generated = await api_token(app)
         app.runtime.redact.add(token)  # a generated token is in no setting: redact it too
-        service = Service(app, channels, inbox, workers, dispatcher, timers, token, generated)
-        try:
-            yield service
-        finally:
-            for channel in channels.values():
-                await channel.close()
+        yield Service(
+            app,
+            channels,
+            inbox,
+            ingress,
+            listeners,
+            workers,
+            dispatcher,
+            timers,
+            token,
+            generated,
+        )

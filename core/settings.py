@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     switchboard_channel_agents: str = (
         "slack=deploy,discord=deploy,sms=support,email=support,*=deploy"
     )
+    # Channels by import path, beside (or instead of) the installed ones: name=module:factory, …
+    switchboard_channels: str = ""
     switchboard_host: str = "127.0.0.1"
     switchboard_port: int = 8000
     switchboard_workers: int = 4  # threads advanced at once per process
@@ -93,6 +95,10 @@ class Settings(BaseSettings):
 
     def channel_agents(self) -> dict[str, str]:
         pairs = (p.partition("=") for p in self.switchboard_channel_agents.split(",") if p.strip())
+        return {k.strip(): v.strip() for k, _, v in pairs}
+
+    def extra_channels(self) -> dict[str, str]:
+        pairs = (p.partition("=") for p in self.switchboard_channels.split(",") if p.strip())
         return {k.strip(): v.strip() for k, _, v in pairs}
 
     def secrets(self, environ: Mapping[str, str] = os.environ) -> list[str]:

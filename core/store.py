@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel
 
-from core.addresses import normalize_address
-from core.channels import InboundMessage
+from core.channels import DeliveryStatus, InboundMessage
 from core.events import Event, MessageReceived
 from core.state import ExecutionState
 from core.text import Name
@@ -65,12 +65,9 @@ class Person(BaseModel):
     roles: list[Name] = []
     escalate_to: Name | None = None
     channels: list[Name] = []  # preferred order; where requests go first
-    identities: dict[Name, Name] = {}  # channel → this person's address there
-
-    @field_validator("identities")
-    @classmethod
-    def _normalized(cls, identities: dict[str, str]) -> dict[str, str]:
-        return {channel: normalize_address(channel, a) for channel, a in identities.items()}
+    # channel → this person's address there, in the channel's one form (its codec's `normalize`:
+    # applied where people are saved, by the service and the API, which have the channels)
+    identities: dict[Name, Name] = {}
 
     def preferred(self) -> list[str]:
         """The channels to reach this person on, best first: the stated order, then the rest."""
@@ -256,6 +253,15 @@ class Store(Protocol):
     async def listen(self, wake: Callable[[str], None]) -> None:
         """Until cancelled, call `wake` with the work other processes made: "thread:<id>",
         "outbox", "timers". Returns at once on a database that cannot tell (SQLite)."""
+        ...
+
+    def hold(self, name: str) -> AbstractAsyncContextManager[None]:
+        """Wait until this process holds the lock `name` (one process at a time), and hold it
+        for the block; a lost hold cancels the block (core/ingress.py runs listeners in one)."""
+        ...
+
+    async def outbox_delivery(self, status: DeliveryStatus) -> int | None:
+        """Record the platform's delivery status on the row it sent; the row's id, or None."""
         ...
 
     async def person_by_identity(self, channel: str, address: str) -> Person | None: ...

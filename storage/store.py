@@ -12,6 +12,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -19,7 +20,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlmodel import Session
 
-from core.channels import InboundMessage
+from core.channels import DeliveryStatus, InboundMessage
 from core.context import event_tokens
 from core.events import (
     ApprovalDecided,
@@ -53,7 +54,7 @@ from core.store import (
     StoredEvent,
     ThreadInfo,
 )
-from storage import errors, server
+from storage import channels, errors, server
 from storage.engine import make_engine
 from storage.notify import listen, notify
 from storage.prepared import Prepared
@@ -74,6 +75,7 @@ class SqlStore:
         self.sql = Statements(engine.dialect)
         self.postgres = engine.dialect.name == "postgresql"
         self._db = DatabaseThreads(engine, 4 if self.postgres else 1)
+        self._held: dict[str, asyncio.Lock] = {}  # SQLite's listener locks (storage/channels.py)
 
     async def connect(self) -> None:
         """Wait until the database answers (and SQLite has read the schema): a worker's start-up."""
@@ -456,6 +458,14 @@ class SqlStore:
     async def listen(self, wake: Callable[[str], None]) -> None:
         if self.postgres:
             await listen(self.engine, wake)
+
+    def hold(self, name: str) -> AbstractAsyncContextManager[None]:
+        if self.postgres:
+            return channels.held_on_postgres(self.engine, name)
+        return channels.held_by_this_process(self._held, name)
+
+    async def outbox_delivery(self, status: DeliveryStatus) -> int | None:
+        return await self._run(lambda conn: channels.record_delivery(conn, status))
 
     async def person_by_identity(self, channel: str, address: str) -> Person | None:
         return await self._run(lambda conn: server.person_by_identity(self, conn, channel, address))

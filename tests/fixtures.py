@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from core.agent import Agent, discover_agents
+from core.channels import Simulator
 from core.models.base import Model, ModelRequest, ModelResponse
 from core.models.llm import LiteLLMModel
 from core.runtime import Limits, Runtime
@@ -223,6 +224,13 @@ async def service(database_url: str) -> AsyncIterator[Service]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def simulator(service: Service, channel: str) -> Simulator:
+    """The sandbox's stand-in for `channel`'s platform: what its webhook would bring."""
+    found = service.channels[channel].simulator
+    assert found is not None, f"{channel} is not a sandbox"
+    return found
 
 
 async def eventually(check: Callable[[], Awaitable[T | None]], within: float = 10.0) -> T:

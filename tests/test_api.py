@@ -11,7 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from channels.sandbox import SandboxChannel
+from channels.sandbox import sandboxed
+from channels.sandbox.codec import GenericCodec
+from core.channels import AddressForm, Channel
+from core.previews import Look
 from core.service import Service
 from core.web.app import create_app
 from tests.fixtures import eventually
@@ -476,14 +479,14 @@ async def test_sandbox_messages_start_a_thread_and_a_button_press_approves_it(
     assert "people directory" in stranger.json()["detail"]
 
 
-class LiveChannel(SandboxChannel):
-    """A channel connected to its platform: it takes no injected messages."""
-
-    sandbox = False
+def connected(name: str) -> Channel:
+    """A channel connected to its platform (no simulator): it takes no injected messages."""
+    codec = GenericCodec(name, Look(name), AddressForm("U0"))
+    return dataclasses.replace(sandboxed(codec), simulator=None)
 
 
 async def test_sandbox_injection_needs_a_known_sandbox_channel(service: Service) -> None:
-    live = dataclasses.replace(service, channels={**service.channels, "live": LiveChannel("live")})
+    live = dataclasses.replace(service, channels={**service.channels, "live": connected("live")})
     async with client_for(live, authorization=f"Bearer {TOKEN}") as api:
         message = {"sender": "U0BOB", "conversation": "C1", "text": "hi"}
         assert (

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
 import pytest
 
-from channels.sandbox import SandboxChannel
-from core.channels import Ack, InboundMessage, RawRequest
+from channels.sandbox import sandboxed
+from channels.sandbox.codec import GenericCodec
+from core.channels import Ack, AddressForm, Channel, Inbound, InboundMessage, RawRequest
+from core.previews import Look
 from core.service import Service, open_service
 from core.web.problems import ValidationProblem
 from tests.fixtures import PEOPLE, service_settings
@@ -209,16 +211,22 @@ async def test_the_console_keeps_written_answers_clean(
 # --- request size limits -------------------------------------------------------------------------------
 
 
-class HookedChannel(SandboxChannel):
-    """A channel whose platform calls a webhook: every call is accepted and acknowledged."""
-
-    webhooks = ("/hooked/events",)
+class HookedCodec(GenericCodec):
+    """A platform that calls a webhook: every call is accepted and acknowledged."""
 
     def verify(self, request: RawRequest) -> None:
         return None
 
-    def ack(self, request: RawRequest, accepted: list[Any]) -> Ack:
+    def parse(self, request: RawRequest) -> list[Inbound]:
+        return []
+
+    def ack(self, request: RawRequest, accepted: Sequence[Inbound]) -> Ack:
         return Ack(200, b"ok")
+
+
+def with_webhook(name: str, codec: type[HookedCodec] = HookedCodec) -> Channel:
+    """A sandbox of `codec` whose platform calls /hooked/events."""
+    return sandboxed(codec(name, Look(name), AddressForm("U0"), webhooks=("/hooked/events",)))
 
 
 @pytest.fixture
@@ -233,7 +241,7 @@ async def small(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with open_service(settings, migrate=False) as service:
         await service.app.store.save_people(PEOPLE)
         hooked = dataclasses.replace(
-            service, channels={**service.channels, "hooked": HookedChannel("hooked")}
+            service, channels={**service.channels, "hooked": with_webhook("hooked")}
         )
         async with client_for(hooked, authorization=f"Bearer {TOKEN}") as client:
             client.cookies.set("switchboard_token", TOKEN)
@@ -398,10 +406,10 @@ async def test_the_console_cookie_is_secure_when_served_over_https(
         assert ("; secure" in cookie) is secure
 
 
-class JsonChannel(HookedChannel):
+class JsonCodec(HookedCodec):
     """A platform that posts one message as JSON: parse builds the InboundMessage from it."""
 
-    def parse(self, request: RawRequest) -> list[InboundMessage]:
+    def parse(self, request: RawRequest) -> list[Inbound]:
         data = json.loads(request.body)
         return [InboundMessage(channel=self.name, **data)]
 
@@ -411,7 +419,7 @@ async def test_a_webhook_meets_the_same_rule_as_the_api(database_url: str) -> No
     async with open_service(service_settings(database_url), migrate=False) as service:
         await service.app.store.save_people(PEOPLE)
         hooked = dataclasses.replace(
-            service, channels={**service.channels, "slack": JsonChannel("slack")}
+            service, channels={**service.channels, "slack": with_webhook("slack", JsonCodec)}
         )
         message = {"external_id": "Ev1", "sender": "U0BOB", "conversation": "C1"}
         async with client_for(hooked) as client:

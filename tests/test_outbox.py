@@ -9,17 +9,15 @@ from typing import Any
 
 import pytest
 
-from channels.sandbox import SandboxChannel
+from channels.sandbox import SandboxSimulator as simulated
+from channels.sandbox.codec import GenericCodec
 from core.agent import Agent
 from core.channels import (
-    Ack,
-    Action,
+    AddressForm,
     Channel,
     DeliveryFailed,
-    Forged,
     InboundMessage,
     OutboundMessage,
-    RawRequest,
     Receipt,
 )
 from core.humans import Approve, respond
@@ -27,6 +25,7 @@ from core.inbox import Inbox, InboxConfig
 from core.models.retry import Backoff
 from core.models.scripted import Call, ScriptedModel
 from core.outbox import Dispatcher
+from core.previews import Look
 from core.store import OutboxItem
 from storage import SqlStore
 from tests.fixtures import RuntimeFactory
@@ -46,28 +45,13 @@ class Clock:
         return self.now
 
 
-class FlakyChannel:
-    """A channel whose transport raises the scripted errors one per attempt, then delivers."""
-
-    sandbox = False
-    webhooks: tuple[str, ...] = ()
+class FlakyTransport:
+    """A transport that raises the scripted errors one per attempt, then delivers."""
 
     def __init__(self, name: str, failures: Iterable[Exception] = ()) -> None:
         self.name = name
         self.failures = deque(failures)
         self.attempts: list[OutboundMessage] = []
-
-    def verify(self, request: RawRequest) -> None:
-        raise Forged("a test double accepts no webhooks")
-
-    def parse(self, request: RawRequest) -> list[InboundMessage]:
-        return []
-
-    def ack(self, request: RawRequest, accepted: list[InboundMessage]) -> Ack:
-        return Ack(404)
-
-    def render(self, message: OutboundMessage) -> dict[str, Any]:
-        return {"text": message.text, "to": message.address}
 
     async def send(self, message: OutboundMessage, payload: dict[str, Any]) -> Receipt:
         self.attempts.append(message)
@@ -75,15 +59,16 @@ class FlakyChannel:
             raise self.failures.popleft()
         return Receipt(f"{self.name}-{len(self.attempts)}", message.conversation or message.address)
 
-    def simulate(
-        self, *, sender: str, conversation: str, text: str = "", action: Action | None = None
-    ) -> InboundMessage:
-        return SandboxChannel(self.name).simulate(
-            sender=sender, conversation=conversation, text=text, action=action
-        )
+    edit = send
 
     async def close(self) -> None:
         return None
+
+
+def live(transport: FlakyTransport) -> dict[str, Channel]:
+    """A channel connected to its platform through `transport`, with the generic codec."""
+    codec = GenericCodec(transport.name, Look(transport.name), AddressForm("U0STRANGER"))
+    return {transport.name: Channel(codec, transport)}
 
 
 def inbox(store: SqlStore, agents: dict[str, Agent]) -> Inbox:
@@ -96,7 +81,7 @@ async def a_reply_to_send(
 ) -> None:
     """Bob writes in a Slack thread; the agent's reply waits in the outbox for that thread."""
     started = await inbox(store, agents).accept(
-        SandboxChannel("slack").simulate(sender="U0BOB", conversation="C1:1", text="status?")
+        simulated("slack").simulate(sender="U0BOB", conversation="C1:1", text="status?")
     )
     assert started.thread_id is not None
     runtime = make_runtime(ScriptedModel([Call("reply", {"message": "All green."})]))
@@ -121,7 +106,7 @@ async def test_a_failing_send_is_retried_with_backoff_and_retry_after_under_one_
     store: SqlStore, make_runtime: RuntimeFactory, shipped_agents: dict[str, Agent]
 ) -> None:
     await a_reply_to_send(store, make_runtime, shipped_agents)
-    slack = FlakyChannel(
+    slack = FlakyTransport(
         "slack",
         [
             DeliveryFailed("502 bad gateway"),
@@ -131,7 +116,7 @@ async def test_a_failing_send_is_retried_with_backoff_and_retry_after_under_one_
         ],
     )
     clock = Clock()
-    dispatcher = Dispatcher(store, {"slack": slack}, backoff=BACKOFF, clock=clock)
+    dispatcher = Dispatcher(store, live(slack), backoff=BACKOFF, clock=clock)
     assert await dispatcher.deliver_due() == 1  # the reply is routed into Bob's Slack thread
     # attempt n waits base * 2^(n-1), jittered down by up to half; Retry-After exactly as asked
     for attempt, (low, high) in enumerate([(1, 2), (2, 4), (7, 7), (8, 16)], start=1):
@@ -158,9 +143,9 @@ async def test_backoff_is_jittered_and_grows_within_its_bounds(
     store: SqlStore, shipped_agents: dict[str, Agent]
 ) -> None:
     await strangers_write(store, shipped_agents, 12, "slack")
-    slack = FlakyChannel("slack", [DeliveryFailed("503")] * 24)
+    slack = FlakyTransport("slack", [DeliveryFailed("503")] * 24)
     clock = Clock()
-    dispatcher = Dispatcher(store, {"slack": slack}, backoff=BACKOFF, clock=clock)
+    dispatcher = Dispatcher(store, live(slack), backoff=BACKOFF, clock=clock)
 
     assert await dispatcher.deliver_due() == 12
     first = [r.next_attempt_at - clock.now for r in await rows(store, "slack")]
@@ -179,9 +164,9 @@ async def test_a_permanent_failure_goes_to_the_dead_letters_at_once(
     store: SqlStore, shipped_agents: dict[str, Agent]
 ) -> None:
     await strangers_write(store, shipped_agents, 1, "slack")
-    slack = FlakyChannel("slack", [DeliveryFailed("channel_not_found", retry=False)])
+    slack = FlakyTransport("slack", [DeliveryFailed("channel_not_found", retry=False)])
     clock = Clock()
-    dispatcher = Dispatcher(store, {"slack": slack}, backoff=BACKOFF, clock=clock)
+    dispatcher = Dispatcher(store, live(slack), backoff=BACKOFF, clock=clock)
     assert await dispatcher.deliver_due() == 1
 
     [dead] = await store.outbox(status="dead")
@@ -196,10 +181,10 @@ async def test_a_retry_after_past_the_cap_goes_to_the_dead_letters_not_a_day_lat
     store: SqlStore, shipped_agents: dict[str, Agent]
 ) -> None:
     await strangers_write(store, shipped_agents, 1, "slack")
-    slack = FlakyChannel("slack", [DeliveryFailed("429 rate limited", retry_after=86_400)])
+    slack = FlakyTransport("slack", [DeliveryFailed("429 rate limited", retry_after=86_400)])
     clock = Clock()
     capped = Backoff(attempts=8, base=2.0, cap=300.0, max_retry_after=120)
-    dispatcher = Dispatcher(store, {"slack": slack}, backoff=capped, clock=clock)
+    dispatcher = Dispatcher(store, live(slack), backoff=capped, clock=clock)
     assert await dispatcher.deliver_due() == 1
 
     [dead] = await store.outbox(status="dead")
@@ -211,9 +196,9 @@ async def test_a_row_that_keeps_failing_goes_to_the_dead_letters_after_the_last_
     store: SqlStore, shipped_agents: dict[str, Agent]
 ) -> None:
     await strangers_write(store, shipped_agents, 1, "slack")
-    slack = FlakyChannel("slack", [DeliveryFailed(f"503 #{n}") for n in range(1, 10)])
+    slack = FlakyTransport("slack", [DeliveryFailed(f"503 #{n}") for n in range(1, 10)])
     clock = Clock()
-    dispatcher = Dispatcher(store, {"slack": slack}, backoff=Backoff(attempts=3), clock=clock)
+    dispatcher = Dispatcher(store, live(slack), backoff=Backoff(attempts=3), clock=clock)
     for _ in range(2):
         assert await dispatcher.deliver_due() == 1
         [row] = await rows(store, "slack")
@@ -233,9 +218,9 @@ async def test_a_channel_that_crashes_is_a_failed_attempt_retried_later(
     store: SqlStore, shipped_agents: dict[str, Agent]
 ) -> None:
     await strangers_write(store, shipped_agents, 1, "slack")
-    slack = FlakyChannel("slack", [KeyError("ts")])
+    slack = FlakyTransport("slack", [KeyError("ts")])
     clock = Clock()
-    dispatcher = Dispatcher(store, {"slack": slack}, backoff=BACKOFF, clock=clock)
+    dispatcher = Dispatcher(store, live(slack), backoff=BACKOFF, clock=clock)
     assert await dispatcher.deliver_due() == 1
     [row] = await rows(store, "slack")
     assert (row.status, row.last_error) == ("pending", "KeyError: 'ts'")
@@ -249,7 +234,7 @@ async def test_a_message_for_a_channel_that_is_not_configured_is_dead_and_says_w
     store: SqlStore, shipped_agents: dict[str, Agent]
 ) -> None:
     await strangers_write(store, shipped_agents, 1, "teams")
-    dispatcher = Dispatcher(store, {"slack": FlakyChannel("slack")}, clock=Clock())
+    dispatcher = Dispatcher(store, live(FlakyTransport("slack")), clock=Clock())
     assert await dispatcher.deliver_due() == 1
 
     [dead] = await store.outbox(status="dead")
@@ -275,8 +260,8 @@ async def test_a_request_settled_before_its_copies_went_out_is_not_sent(
     runtime = make_runtime(ScriptedModel([CHECK, DEPLOY_PROD]))
     thread = await runtime.start("deploy", "deploy api 2.4.1 to production", requester="bob")
     [request_id] = (await runtime.advance(thread)).open_requests
-    discord = FlakyChannel("discord")
-    channels: dict[str, Channel] = {"discord": discord, "slack": FlakyChannel("slack")}
+    discord = FlakyTransport("discord")
+    channels = {**live(discord), **live(FlakyTransport("slack"))}
     dispatcher = Dispatcher(store, channels, clock=Clock())
     if route_first:
         assert await dispatcher.deliver_due() == 1

@@ -13,7 +13,7 @@ from core.inbox import route
 from core.service import Service
 from core.store import OutboxItem
 from storage import open_store
-from tests.fixtures import eventually
+from tests.fixtures import eventually, simulator
 
 
 async def sent(service: Service, **where: str) -> list[OutboxItem]:
@@ -24,7 +24,7 @@ async def sent(service: Service, **where: str) -> list[OutboxItem]:
 
 
 async def test_asked_in_slack_approved_in_discord_answered_in_slack(service: Service) -> None:
-    slack, discord = service.channels["slack"], service.channels["discord"]
+    slack, discord = simulator(service, "slack"), simulator(service, "discord")
     asked = await service.inbox.accept(
         slack.simulate(
             sender="U0BOB",
@@ -83,7 +83,7 @@ async def test_asked_in_slack_approved_in_discord_answered_in_slack(service: Ser
 
 
 async def test_the_same_message_twice_is_received_once(service: Service) -> None:
-    slack = service.channels["slack"]
+    slack = simulator(service, "slack")
     message = slack.simulate(
         sender="U0BOB", conversation="C1:2", text="deploy web 1.8.0 to staging"
     )
@@ -96,7 +96,7 @@ async def test_the_same_message_twice_is_received_once(service: Service) -> None
 async def test_an_unknown_sender_is_refused_by_a_private_agent_and_told_why(
     service: Service,
 ) -> None:
-    slack = service.channels["slack"]
+    slack = simulator(service, "slack")
     refused = await service.inbox.accept(
         slack.simulate(sender="U0NOBODY", conversation="C9:1", text="deploy everything")
     )
@@ -110,7 +110,7 @@ async def test_an_unknown_sender_is_refused_by_a_private_agent_and_told_why(
 
 
 async def test_cancelling_a_thread_updates_every_copy_of_its_open_request(service: Service) -> None:
-    slack = service.channels["slack"]
+    slack = simulator(service, "slack")
     asked = await service.inbox.accept(
         slack.simulate(sender="U0BOB", conversation="C1:3", text="deploy api 2.4.1 to production")
     )
@@ -135,7 +135,7 @@ async def test_first_messages_arriving_together_start_one_thread(
     service: Service, database_url: str
 ) -> None:
     """As if several servers shared the database: each message through its own store."""
-    slack = service.channels["slack"]
+    slack = simulator(service, "slack")
     stores = [open_store(database_url) for _ in range(4)]
     try:
         messages = [
@@ -156,7 +156,7 @@ async def test_first_messages_arriving_together_start_one_thread(
 
 
 async def test_unanswered_it_is_re_sent_by_sms_and_a_texted_yes_approves(service: Service) -> None:
-    slack, sms = service.channels["slack"], service.channels["sms"]
+    slack, sms = simulator(service, "slack"), simulator(service, "sms")
     await service.inbox.accept(
         slack.simulate(sender="U0BOB", conversation="C1:4", text="deploy api 2.4.1 to production")
     )

@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from channels.sandbox import SandboxChannel
 from core.agent import Agent
-from core.app import open_app
+from core.app import build_channels, open_app
 from core.channels import Channel
 from core.escalation import Escalation
 from core.events import RequestEscalated
@@ -49,7 +48,7 @@ class Woken:
 
 
 def sandbox() -> dict[str, Channel]:
-    return {name: SandboxChannel(name) for name in ("slack", "discord", "sms", "email")}
+    return build_channels(service_settings("sqlite://"))  # the installed ones: sandboxes
 
 
 async def deliver_all(dispatcher: Dispatcher) -> None:

@@ -12,7 +12,7 @@ from core.service import Service
 from core.state import Status
 from core.store import OutboxItem
 from storage import SqlStore
-from tests.fixtures import RuntimeFactory, eventually
+from tests.fixtures import RuntimeFactory, eventually, simulator
 
 
 def test_the_prompt_renders_and_names_the_tools() -> None:
@@ -61,7 +61,7 @@ async def test_small_refunds_need_no_approval(
 
 
 async def test_a_customer_outside_the_directory_is_asked_in_a_reply(service: Service) -> None:
-    sms = service.channels["sms"]
+    sms = simulator(service, "sms")
     first = await service.inbox.accept(
         sms.simulate(sender="+15550109999", conversation="dm:+15550109999", text="I want a refund")
     )

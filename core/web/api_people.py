@@ -2,46 +2,22 @@
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from core.addresses import normalize_address
+from core.channels import InvalidAddress
+from core.people import normalized
 from core.service import Service
 from core.store import Person
-from core.text import CONTROLS
 from core.web.deps import ServiceDep
-from core.web.fields import Label, Name, PathId, PersonId, choices, findable
+from core.web.fields import Label, Name, PathId, PersonId, address_forms, choices, findable
 from core.web.problems import ProblemError, problem_responses, unprocessable
 
 router = APIRouter(prefix="/people", tags=["people"])
 
 ChannelName = Annotated[Name, Field(json_schema_extra=choices("channels"))]
-# The addresses whose form the inbox relies on (core/addresses.py), as the document states them:
-# a string that fits is one `normalize_address` takes. The other channels' are any Label.
-ADDRESSES = {
-    "sms": r"^[ ().-]*\+[ ().-]*[1-9](?:[ ().-]*[0-9]){6,14}[ ().-]*$",
-    "email": f"^[^@\\s{CONTROLS}]+@[^@\\s{CONTROLS}]+\\.[^@\\s{CONTROLS}]+$",
-}
-WHAT = {
-    "sms": "an E.164 phone number like +15550100001 (spaces, dots, dashes, brackets allowed)",
-    "email": "an email address like alice@example.com",
-}
-_ADDRESSES = {channel: re.compile(pattern) for channel, pattern in ADDRESSES.items()}
-
-
-def _address_schemas() -> dict[str, Any]:
-    return {
-        channel: {
-            "type": "string",
-            "maxLength": 200,
-            "pattern": pattern,
-            "description": WHAT[channel],
-        }
-        for channel, pattern in ADDRESSES.items()
-    }
 
 
 class PersonFields(BaseModel):
@@ -51,25 +27,14 @@ class PersonFields(BaseModel):
     roles: list[PersonId] = Field([], examples=[["deploy-approver"]])
     escalate_to: PersonId | None = Field(None, description="Who is asked when this person is not.")
     channels: list[ChannelName] = Field(
-        [], description="Where to reach this person first, best first.", examples=[["slack"]]
+        [], description="Where to reach this person first, best first."
     )
     identities: dict[ChannelName, Label] = Field(
         {},
-        description="Channel → address: sms an E.164 number, email an address (kept lower case).",
-        examples=[{"slack": "U0ALICE", "sms": "+15550100001", "email": "alice@example.com"}],
-        json_schema_extra={"properties": _address_schemas()},
+        description="Channel → the person's address there, in the form stated for the channel"
+        " (kept in that channel's one form: a phone number without spaces, say).",
+        json_schema_extra=address_forms(),
     )
-
-    @field_validator("identities")
-    @classmethod
-    def _normalized(cls, identities: dict[str, str]) -> dict[str, str]:
-        found = {}
-        for channel, address in identities.items():
-            form = _ADDRESSES.get(channel)
-            if form is not None and not form.fullmatch(address):
-                raise ValueError(f"{channel}: {address!r} is not {WHAT[channel]}")
-            found[channel] = normalize_address(channel, address)
-        return found
 
     @field_validator("roles", "channels")
     @classmethod
@@ -139,6 +104,12 @@ async def replace_person(
 
 
 async def _save(service: Service, person: Person) -> Person:
+    try:
+        person = normalized(person, service.channels)
+    except InvalidAddress as e:
+        raise unprocessable(
+            str(e), kind="invalid-address", at=("body", "identities", e.channel)
+        ) from e
     await _check_references(service, person)
     await service.app.store.save_people([person])
     return person

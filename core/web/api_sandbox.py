@@ -68,13 +68,14 @@ async def inject(channel: ChannelName, body: SandboxMessage, service: ServiceDep
             f"there is no channel {channel}; the channels are: {', '.join(service.channels)}",
             kind="no-such-channel",
         )
-    if not found.sandbox:
+    simulator = found.simulator  # a live channel has none: nobody speaks for its people
+    if simulator is None:
         raise ProblemError(
             409,
             f"{channel} is connected to the real platform: only sandbox channels take injected messages",
             kind="not-a-sandbox",
         )
-    message = found.simulate(
+    message = simulator.simulate(
         sender=body.sender, conversation=body.conversation, text=body.text, action=body.action
     )
     received = await service.inbox.accept(message)

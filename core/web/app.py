@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI, Request, Response
 from pydantic import ValidationError
 
-from core.channels import Channel, Forged, Malformed, RawRequest
+from core.channels import Forged, Inlet, Malformed, RawRequest, unpack
 from core.service import Service
 
 log = logging.getLogger("switchboard.http")
@@ -29,11 +29,9 @@ def create_app(service: Service) -> FastAPI:
     problems.install_problem_handlers(app)
     # Routes are matched in order, one by one: the platforms' webhooks and the API go first,
     # where a burst of inbound messages pays the least for matching.
-    webhooks = [(path, c) for c in service.channels.values() for path in c.webhooks]
-    for path, channel in webhooks:
-        app.add_api_route(
-            path, _webhook(service, channel), methods=["POST"], include_in_schema=False
-        )
+    webhooks = [(path, c.codec) for c in service.channels.values() for path in c.codec.webhooks]
+    for path, inlet in webhooks:
+        app.add_api_route(path, _webhook(service, inlet), methods=["POST"], include_in_schema=False)
     app.include_router(api.router, prefix="/api/v1")
     app.include_router(health.router)
     app.include_router(console.router)
@@ -44,11 +42,12 @@ def create_app(service: Service) -> FastAPI:
         app,
         limit=limits.api,
         known={"agents": list(service.app.agents), "channels": list(service.channels)},
+        addresses={name: c.codec.address for name, c in service.channels.items()},
     )
     return app
 
 
-def _webhook(service: Service, channel: Channel):  # type: ignore[no-untyped-def]
+def _webhook(service: Service, channel: Inlet):  # type: ignore[no-untyped-def]
     """Verify, parse, store, acknowledge: the model is never called while the platform waits."""
 
     async def receive(request: Request) -> Response:
@@ -58,8 +57,7 @@ def _webhook(service: Service, channel: Channel):  # type: ignore[no-untyped-def
             body=await request.body(),
         )
         try:
-            channel.verify(raw)
-            messages = channel.parse(raw)
+            items = unpack(channel, raw)
         except Forged as e:
             log.warning("%s webhook refused: %s", channel.name, e)
             return Response(f"forbidden: {e}", status_code=401)
@@ -70,9 +68,9 @@ def _webhook(service: Service, channel: Channel):  # type: ignore[no-untyped-def
             reason = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
             log.warning("%s webhook malformed: %s", channel.name, reason)
             return Response(f"malformed: {reason}", status_code=400)
-        for message in messages:
-            await service.inbox.accept(message)
-        ack = channel.ack(raw, messages)
+        for item in items:
+            await service.ingress.take(item)
+        ack = channel.ack(raw, items)
         return Response(ack.body, status_code=ack.status, media_type=ack.content_type)
 
     return receive

@@ -25,6 +25,7 @@ __all__ = [
     "PathId",
     "PersonId",
     "Words",
+    "address_forms",
     "choices",
     "findable",
     "says_something",
@@ -39,6 +40,16 @@ def choices(of: Choice) -> dict[str, Any]:
     OpenAPI document lists them (core/web/openapi.py); an unknown one is still answered by the
     route: 422, or 404 in a path."""
     return {CHOICES: of}
+
+
+ADDRESSES = "x-switchboard-addresses"
+ADDRESS_MAX_LENGTH = 200
+
+
+def address_forms() -> dict[str, Any]:
+    """For `json_schema_extra` of a channel → address mapping: the OpenAPI document states the
+    form of each channel's addresses that has one (its codec's `AddressForm`)."""
+    return {ADDRESSES: True}
 
 
 # A name with more than white space in it. Pydantic's regex engine and Python's (which the

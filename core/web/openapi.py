@@ -1,6 +1,7 @@
 """What the OpenAPI document says beyond what FastAPI derives from the routes: errors are problem
 documents, a route that takes a body also answers 400 (not JSON) and 413 (over the size limit),
-how the token is given, and the choices that depend on this service: its agents and channels.
+how the token is given, and the choices that depend on this service: its agents and channels,
+and the form of each channel's addresses.
 
 The document is built once, on the first request for it, and kept.
 """
@@ -12,13 +13,20 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from core.channels import AddressForm
 from core.web.api import SECURITY_SCHEMES
-from core.web.fields import CHOICES, Choice
+from core.web.fields import ADDRESS_MAX_LENGTH, ADDRESSES, CHOICES, Choice
 from core.web.limits import Limit
 from core.web.problems import MEDIA_TYPE, REF, Problem, as_problems
 
 
-def install(app: FastAPI, *, limit: Limit, known: Mapping[Choice, Sequence[str]]) -> None:
+def install(
+    app: FastAPI,
+    *,
+    limit: Limit,
+    known: Mapping[Choice, Sequence[str]],
+    addresses: Mapping[str, AddressForm],
+) -> None:
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -28,6 +36,7 @@ def install(app: FastAPI, *, limit: Limit, known: Mapping[Choice, Sequence[str]]
             _security(schema)
             _body_problems(schema, limit)
             _fill_choices(schema, known)
+            _fill_addresses(schema, addresses)
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -81,3 +90,25 @@ def _fill_choices(node: Any, known: Mapping[Choice, Sequence[str]]) -> None:
     elif isinstance(node, list):
         for value in node:
             _fill_choices(value, known)
+
+
+def _fill_addresses(node: Any, forms: Mapping[str, AddressForm]) -> None:
+    """Replace each address_forms() marker with the form of each channel's addresses."""
+    if isinstance(node, dict):
+        if node.pop(ADDRESSES, None):
+            node["properties"] = {
+                name: {
+                    "type": "string",
+                    "maxLength": ADDRESS_MAX_LENGTH,
+                    "pattern": form.pattern,
+                    "description": form.description,
+                }
+                for name, form in sorted(forms.items())
+                if form.pattern is not None
+            }
+            node["examples"] = [{name: form.example for name, form in sorted(forms.items())}]
+        for value in node.values():
+            _fill_addresses(value, forms)
+    elif isinstance(node, list):
+        for value in node:
+            _fill_addresses(value, forms)

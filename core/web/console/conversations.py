@@ -1,29 +1,26 @@
 """A channel's conversations as its platform would show them, rebuilt from the inbox (what people
-sent) and the outbox (the payloads the channel rendered and sent). Pure: rows in, views out.
+sent) and the outbox (the payloads the channel rendered and sent, read back by the channel's own
+`preview`). Pure: rows in, views out.
 
-An outcome row names the message it updates (`payload.replaces`): applied here as the platform
+An outcome's preview names the message it updates (`Preview.edits`): applied here as the platform
 edit it is, the buttons of that message go away and the outcome shows in their place.
 """
 
 from __future__ import annotations
 
-import time
-import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from core.previews import Button, Preview
 from core.store import InboxItem, OutboxItem, Person
 from core.web.console.render import names, utc
 
 # Someone in no directory: to see what a channel does with an unknown sender.
 STRANGER = "stranger"
-STRANGERS = {
-    "slack": "U0STRANGER",
-    "discord": "999999999999999999",
-    "sms": "+15550199999",
-    "email": "stranger@example.com",
-}
+
+Previews = Callable[[Mapping[str, Any]], Preview]
 
 
 @dataclass(slots=True)
@@ -37,12 +34,13 @@ class Message:
     kind: str  # out: reply, request, notice; in: message, action
     address: str = ""
     person: str | None = None  # the sender (in) or the recipient (out)
-    buttons: list[dict[str, str]] = field(default_factory=list)
-    stale: list[dict[str, str]] = field(default_factory=list)  # the buttons an edit removed
+    buttons: tuple[Button, ...] = ()
+    stale: tuple[Button, ...] = ()  # the buttons an edit removed
     outcome: str = ""
     edited_at: datetime | None = None
     subject: str = ""
-    segments: int = 0
+    to: str = ""
+    notes: tuple[str, ...] = ()
     status: str = "sent"
     error: str = ""
     message_id: str | None = None
@@ -77,15 +75,20 @@ class Conversation:
         first = self.messages[0].text
         return sent or (first if len(first) <= 60 else first[:59] + "…")
 
-    def title(self, channel: str) -> str:
+    def title(self, direct: str) -> str:
+        """Who takes part; a one-to-one conversation says so, in the channel's word for it."""
         who = ", ".join(self.people.values()) or "unknown sender"
-        if self.id.startswith("dm:") and channel != "sms":
-            return f"{who} · direct messages"
+        if self.id.startswith("dm:") and direct:
+            return f"{who} · {direct}"
         return who
 
 
 def conversations(
-    channel: str, outbox: list[OutboxItem], inbox: list[InboxItem], people: list[Person]
+    channel: str,
+    outbox: list[OutboxItem],
+    inbox: list[InboxItem],
+    people: list[Person],
+    preview: Previews,
 ) -> list[Conversation]:
     """The channel's conversations, the most recently active first."""
     by_address = {p.identities[channel]: p for p in people if channel in p.identities}
@@ -101,35 +104,30 @@ def conversations(
         if item.person_id and name:
             convo.people.setdefault(item.person_id, name)
         convo.messages.append(_inbound(item, name))
-    edits: dict[str, OutboxItem] = {}
+    edits: dict[str, tuple[OutboxItem, Preview]] = {}
     for row in outbox:
         if row.conversation is None or row.status in ("routed", "skipped"):
             continue
-        replaces = (row.payload or {}).get("replaces")
-        if row.kind == "outcome" and replaces:
+        shown = preview(row.payload) if row.payload else Preview(row.text)
+        if row.kind == "outcome" and shown.edits:
             if row.status == "sent":  # an edit shows once the platform has made it
-                edits[str(replaces)] = row
+                edits[shown.edits] = (row, shown)
             continue
         recipient = by_address.get(row.address or "")
         convo = at(row.conversation)
         if recipient:
             convo.people.setdefault(recipient.id, recipient.name)
-        convo.messages.append(_outbound(row, recipient))
+        convo.messages.append(_outbound(row, shown, recipient))
     for convo in found.values():
         for message in convo.messages:
             edit = edits.get(message.message_id or "")
             if edit is not None:
-                message.stale, message.buttons = message.buttons, []
-                message.outcome = _text(edit.payload, edit.text)
-                message.edited_at = edit.sent_at
+                row, shown = edit
+                message.stale, message.buttons = message.buttons, ()
+                message.outcome = shown.text or row.text
+                message.edited_at = row.sent_at
         convo.messages.sort(key=lambda m: utc(m.at))
     return sorted(found.values(), key=lambda c: c.last_at, reverse=True)
-
-
-def _text(payload: dict[str, Any] | None, fallback: str) -> str:
-    if not payload:
-        return fallback
-    return str(payload.get("text") or payload.get("content") or payload.get("body") or fallback)
 
 
 def _inbound(item: InboxItem, name: str | None) -> Message:
@@ -151,19 +149,19 @@ def _inbound(item: InboxItem, name: str | None) -> Message:
     )
 
 
-def _outbound(row: OutboxItem, recipient: Person | None) -> Message:
-    payload = row.payload or {}
+def _outbound(row: OutboxItem, shown: Preview, recipient: Person | None) -> Message:
     return Message(
         "out",
         row.sent_at or row.created_at,
         "Switchboard",
-        _text(row.payload, row.text),
+        shown.text or row.text,
         row.kind,
         address=row.address or "",
         person=recipient.id if recipient else None,
-        buttons=list(payload.get("buttons", [])) if row.status == "sent" else [],
-        subject=str(payload.get("subject", "")),
-        segments=int(payload.get("segments", 0)),
+        buttons=shown.buttons if row.status == "sent" else (),
+        subject=shown.subject,
+        to=shown.to,
+        notes=shown.notes,
         status=row.status,
         error=row.last_error or "",
         message_id=row.message_id,
@@ -180,18 +178,7 @@ class Actor:
     address: str
 
 
-def actors(channel: str, people: list[Person]) -> list[Actor]:
+def actors(channel: str, people: list[Person], stranger: str) -> list[Actor]:
+    """The people with an address on the channel, and a stranger at `stranger`."""
     found = [Actor(p.id, p.name, p.identities[channel]) for p in people if channel in p.identities]
-    return [*found, Actor(STRANGER, "Someone not in the directory", STRANGERS.get(channel, "?"))]
-
-
-def new_conversation(channel: str, address: str) -> str:
-    """A new conversation, named as the platform would name it; an SMS conversation is the number."""
-    match channel:
-        case "slack":
-            return f"C0SANDBOX:{time.time():.6f}"  # a new thread in a channel, by its timestamp
-        case "sms":
-            return f"dm:{address}"
-        case "email":
-            return f"<sbx-{uuid.uuid4().hex[:16]}@sandbox.switchboard>"
-    return f"sandbox-{uuid.uuid4().hex[:12]}"
+    return [*found, Actor(STRANGER, "Someone not in the directory", stranger)]

@@ -15,7 +15,7 @@ from core.inbox import outcome_text
 from core.service import Service
 from core.store import AlreadyDecided, OutboxItem, Person, RequestInfo
 from core.text import Name, Text
-from core.web.console.render import names, page, render, utc
+from core.web.console.render import looks_of, names, page, render, utc
 from core.web.console.signin import Console
 from core.web.fields import findable
 
@@ -123,5 +123,6 @@ async def answer_request(
     card.done = "" if error else "The thread carries on: the agent has the answer."
     if not request.headers.get("hx-request"):
         return await _inbox_page(service, card, status)
-    fragment = render("_request.html", card=card, names=names(people))
+    looks = looks_of(service.channels)
+    fragment = render("_request.html", looks=looks, card=card, names=names(people))
     return HTMLResponse(fragment, status_code=status)

@@ -11,53 +11,83 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PrefixLoader,
+    StrictUndefined,
+    select_autoescape,
+)
 
+from core.channels import Channel
+from core.previews import Look
 from core.service import Service
 from core.store import Person
 
 WEB = Path(__file__).parents[1]  # core/web: templates/ and static/
-TITLES = {"slack": "Slack", "discord": "Discord", "sms": "SMS", "email": "Email"}
-T = TypeVar("T")
+
+# The channels' looks by name, in the order of their tabs: what a page needs to name and draw them.
+Looks = tuple[tuple[str, Look], ...]
 
 
-def ordered(channels: Mapping[str, T]) -> dict[str, T]:
-    """The platforms people know first, in a fixed order; then any other channel by name."""
-    known = list(TITLES)
-    rank = {
-        name: (0, known.index(name), name) if name in known else (1, 0, name) for name in channels
+def looks_of(channels: Mapping[str, Channel]) -> Looks:
+    ranked = sorted(channels.items(), key=lambda item: (item[1].codec.look.rank, item[0]))
+    return tuple((name, channel.codec.look) for name, channel in ranked)
+
+
+def ordered(channels: Mapping[str, Channel]) -> dict[str, Channel]:
+    """The channels in the order of their tabs (`Look.rank`, then name)."""
+    return {name: channels[name] for name, _ in looks_of(channels)}
+
+
+def skin(name: str, look: Look) -> str:
+    """The template that draws the channel's conversations: its own, else the console's."""
+    return f"{name}/{look.template.name}" if look.template else "_skin_generic.html"
+
+
+@lru_cache(maxsize=32)
+def _templates(looks: Looks) -> Environment:
+    # A channel's own templates are found under its name ("slack/slack.html").
+    skins: dict[str, BaseLoader] = {
+        name: FileSystemLoader(look.template.parent) for name, look in looks if look.template
     }
-    return {name: channels[name] for name in sorted(channels, key=rank.__getitem__)}
-
-
-@cache
-def _templates() -> Environment:
     env = Environment(
-        loader=FileSystemLoader(WEB / "templates"),
+        loader=ChoiceLoader([FileSystemLoader(WEB / "templates"), PrefixLoader(skins)]),
         autoescape=select_autoescape(("html",)),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
     env.filters.update(clock=clock, stamp=stamp, ago=ago, until=until, initials=initials)
-    env.globals.update(titles=TITLES)
+    env.globals.update(
+        titles={name: look.title for name, look in looks},
+        stylesheets=[f"/looks/{name}.css" for name, look in looks if look.stylesheet],
+    )
     return env
 
 
-def render(name: str, **context: Any) -> str:
-    return _templates().get_template(name).render(**context)
+def render(name: str, *, looks: Looks = (), **context: Any) -> str:
+    """Template `name`; `looks` (`looks_of` the service's channels) lets it name and draw them."""
+    return _templates(looks).get_template(name).render(**context)
 
 
 def html(
-    name: str, *, status: int = 200, headers: dict[str, str] | None = None, **context: Any
+    name: str,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    looks: Looks = (),
+    **context: Any,
 ) -> HTMLResponse:
-    return HTMLResponse(render(name, **context), status_code=status, headers=headers)
+    return HTMLResponse(render(name, looks=looks, **context), status_code=status, headers=headers)
 
 
 async def page(
@@ -76,6 +106,7 @@ async def page(
         name,
         status=status,
         headers={"HX-Push-Url": push} if push else None,
+        looks=looks_of(service.channels),
         section=section,
         open_requests=open_requests,
         sandboxed=sandboxed,
@@ -96,13 +127,15 @@ class Live:
         return f"{self.url}{'&' if '?' in self.url else '?'}v={self.version}"
 
 
-def live(request: Request | None, name: str, poll: Live, **context: Any) -> str | None:
+def live(
+    request: Request | None, name: str, poll: Live, *, looks: Looks = (), **context: Any
+) -> str | None:
     """A polled panel's HTML; None when the poller (`request`) already shows exactly this."""
-    quiet = render(name, live=poll, **context)
+    quiet = render(name, looks=looks, live=poll, **context)
     version = hashlib.blake2b(quiet.encode(), digest_size=8).hexdigest()
     if request is not None and request.query_params.get("v") == version:
         return None
-    return render(name, live=Live(poll.url, poll.every, version), **context)
+    return render(name, looks=looks, live=Live(poll.url, poll.every, version), **context)
 
 
 def panel(fragment: str | None) -> Response:

@@ -1,6 +1,7 @@
-"""The Sandbox: each channel's conversations, drawn from the payloads its own `render` made, and
-acting as any person: each message or button press goes through the channel's `simulate` into
-the real inbox, as if the platform had delivered it."""
+"""The Sandbox: each channel's conversations, drawn from the payloads its own `render` made (read
+back by its `preview`), and acting as any person on a sandboxed channel: each message or button
+press goes through the channel's simulator into the real inbox, as if the platform had delivered
+it. A live channel has no simulator: its conversations show, but nobody speaks for people there."""
 
 from __future__ import annotations
 
@@ -9,21 +10,16 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from markupsafe import Markup
 
 from core.channels import Action, Decision
+from core.previews import Look
 from core.service import Service
 from core.store import Received
 from core.text import Name, Text
-from core.web.console.conversations import (
-    Actor,
-    Conversation,
-    actors,
-    conversations,
-    new_conversation,
-)
-from core.web.console.render import Live, live, ordered, page, panel
+from core.web.console.conversations import Actor, Conversation, actors, conversations
+from core.web.console.render import Live, Looks, live, looks_of, ordered, page, panel, skin
 from core.web.console.signin import Console
 
 router = APIRouter(include_in_schema=False)
@@ -38,12 +34,18 @@ def _url(channel: str, actor: str, conversation: str = "", tail: str = "") -> st
 @dataclass(slots=True)
 class View:
     channel: str
+    look: Look
     live: bool  # the channel has credentials: what it shows went to the real platform
+    looks: Looks  # every channel's, to draw this one's conversations
     actors: list[Actor]
     actor: Actor
     conversations: list[Conversation]
     current: Conversation | None
     conversation_id: str  # "" while writing a new conversation
+
+    @property
+    def skin(self) -> str:
+        return skin(self.channel, self.look)
 
     def url(self, conversation: str = "", tail: str = "") -> str:
         return _url(self.channel, self.actor.id, conversation, tail)
@@ -63,23 +65,42 @@ async def _view(service: Service, channel: str, as_: str | None, conversation: s
         return None
     store = service.app.store
     people = await store.people()
-    convos = conversations(
-        channel, await store.outbox(channel=channel), await store.inbox(channel=channel), people
-    )
+    outbox, inbox = await store.outbox(channel=channel), await store.inbox(channel=channel)
+    convos = conversations(channel, outbox, inbox, people, found.codec.preview)
     current = next((c for c in convos if c.id == conversation), None)
-    speakers = actors(channel, people)
+    speakers = actors(channel, people, found.codec.address.example)
     wanted = as_ or (next(iter(current.people), None) if current else None)
     actor = next((a for a in speakers if a.id == wanted), speakers[0])
     chosen = conversation if current else ""
-    return View(channel, not found.sandbox, speakers, actor, convos, current, chosen)
+    look, looks = found.codec.look, looks_of(service.channels)
+    return View(channel, look, not found.sandbox, looks, speakers, actor, convos, current, chosen)
 
 
 def _panels(request: Request | None, view: View) -> tuple[str | None, str | None]:
     """The conversation list and the open conversation: each polls for what arrives."""
-    here = view.conversation_id
-    listing = live(request, "_sandbox_list.html", Live(view.url(here, "/conversations")), view=view)
-    shown = live(request, "_sandbox_messages.html", Live(view.url(here, "/messages")), view=view)
+    here, looks = view.conversation_id, view.looks
+    listing = live(
+        request,
+        "_sandbox_list.html",
+        Live(view.url(here, "/conversations")),
+        looks=looks,
+        view=view,
+    )
+    shown = live(
+        request, "_sandbox_messages.html", Live(view.url(here, "/messages")), looks=looks, view=view
+    )
     return listing, shown
+
+
+@router.get("/looks/{channel}.css")
+async def look_stylesheet(request: Request, channel: Name) -> Response:
+    """A channel's stylesheet (`Look.stylesheet`): public, like /static."""
+    service: Service = request.app.state.service
+    found = service.channels.get(channel)
+    sheet = found.codec.look.stylesheet if found else None
+    if sheet is None:
+        return Response(status_code=404)
+    return FileResponse(sheet, media_type="text/css")
 
 
 @router.get("/sandbox")
@@ -102,6 +123,7 @@ async def _page(
     *,
     flash: Received | None = None,
     push: bool = False,
+    status: int = 200,
 ) -> Response:
     view = await _view(service, channel, as_, conversation)
     if view is None:
@@ -112,6 +134,7 @@ async def _page(
         service,
         "sandbox.html",
         "sandbox",
+        status=status,
         push=view.url(view.conversation_id) if push else None,
         view=view,
         channels=ordered(service.channels),
@@ -171,19 +194,26 @@ async def _act(
     text: str = "",
     action: Action | None = None,
 ) -> Response:
-    """Say or press something as a person: the channel's `simulate`, then the real inbox."""
+    """Say or press something as a person: the channel's simulator, then the real inbox."""
     channel = service.channels.get(channel_name)
     people = await service.app.store.people()
-    actor = next((a for a in actors(channel_name, people) if a.id == actor_id), None)
+    speakers = actors(channel_name, people, channel.codec.address.example) if channel else []
+    actor = next((a for a in speakers if a.id == actor_id), None)
     if channel is None or actor is None:
         return HTMLResponse(f"No {actor_id} on {channel_name} here.", status_code=404)
-    if not channel.sandbox:
+    simulator = channel.simulator
+    if simulator is None:
         why = f"{channel_name} is live: the sandbox does not speak for people there"
         return await _page(
-            service, channel_name, actor.id, conversation, flash=Received("refused", why)
+            service,
+            channel_name,
+            actor.id,
+            conversation,
+            flash=Received("refused", why),
+            status=409,
         )
-    conversation = conversation or new_conversation(channel_name, actor.address)
-    message = channel.simulate(
+    conversation = conversation or simulator.new_conversation(actor.address)
+    message = simulator.simulate(
         sender=actor.address, conversation=conversation, text=text, action=action
     )
     received = await service.inbox.accept(message)

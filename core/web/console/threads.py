@@ -16,7 +16,7 @@ from core.state import TERMINAL, InvalidTransition, Status
 from core.store import OutboxItem, RequestInfo
 from core.text import Name
 from core.timeline import describe
-from core.web.console.render import Live, live, names, page, panel
+from core.web.console.render import Live, live, looks_of, names, page, panel
 from core.web.console.signin import Console
 from core.web.fields import findable
 
@@ -38,7 +38,11 @@ async def _table(
     ][:100]
     query = urlencode(dict(status=status, agent=agent, channel=channel))
     table = live(
-        request, "_threads_table.html", Live(f"/threads/table?{query}", "3s"), threads=shown
+        request,
+        "_threads_table.html",
+        Live(f"/threads/table?{query}", "3s"),
+        looks=looks_of(service.channels),
+        threads=shown,
     )
     return table, sorted({*service.channels, *(t.channel for t in found)})
 
@@ -97,6 +101,7 @@ async def _timeline(request: Request | None, service: Service, thread_id: str) -
         request,
         "_thread.html",
         Live(f"/threads/{thread_id}/live", "2s"),
+        looks=looks_of(service.channels),
         thread=thread,
         events=[(e, describe(e.event)) for e in events],
         asked=asked,

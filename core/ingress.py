@@ -1,0 +1,111 @@
+"""What channels hand in, whether a webhook brought it or a listener: messages go to the inbox,
+a delivery status onto the outbox row it is about, an acknowledgement nowhere.
+
+And the listeners themselves (a channel's long-lived connection): each runs until the service
+stops, started again after a backoff when it drops, and, when it names a lock, held by one
+process at a time (the store's `hold`: an advisory lock on PostgreSQL), so that another process
+takes over within seconds when the holder dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from core.channels import Acknowledged, Channel, DeliveryStatus, Inbound, InboundMessage, Listener
+from core.inbox import Inbox
+from core.models.retry import Backoff
+from core.store import Received
+
+log = logging.getLogger("switchboard.ingress")
+
+LISTENER_BACKOFF = Backoff(base=1.0, cap=60.0)
+STEADY_SECONDS = 60.0  # a listener that ran this long before it dropped starts again at once
+
+
+class DeliveryLog(Protocol):
+    async def outbox_delivery(self, status: DeliveryStatus) -> int | None: ...
+
+
+class Locks(Protocol):
+    def hold(self, name: str) -> AbstractAsyncContextManager[None]: ...
+
+
+class Ingress:
+    def __init__(self, inbox: Inbox, deliveries: DeliveryLog) -> None:
+        self.inbox = inbox
+        self.deliveries = deliveries
+
+    async def take(self, item: Inbound) -> Received | None:
+        """Store what came in; the inbox's receipt for a message, None for anything else."""
+        match item:
+            case InboundMessage():
+                return await self.inbox.accept(item)
+            case DeliveryStatus():
+                row = await self.deliveries.outbox_delivery(item)
+                if row is None:
+                    log.info("%s: a status for message %s, which we did not send", *_about(item))
+                elif item.status == "failed":
+                    log.warning("%s: message %s was not delivered: %s", *_about(item), item.error)
+                return None
+            case Acknowledged():
+                return None
+
+
+def _about(status: DeliveryStatus) -> tuple[str, str]:
+    return status.channel, status.message_id
+
+
+class Listeners:
+    """Runs every channel's listener until cancelled."""
+
+    def __init__(
+        self,
+        channels: Mapping[str, Channel],
+        ingress: Ingress,
+        locks: Locks,
+        *,
+        backoff: Backoff = LISTENER_BACKOFF,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.channels = channels
+        self.ingress = ingress
+        self.locks = locks
+        self.backoff = backoff
+        self.sleep = sleep
+        self.clock = clock
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            for name, channel in self.channels.items():
+                if channel.listener is not None:
+                    group.create_task(self.keep(name, channel.listener))
+
+    async def keep(self, name: str, listener: Listener) -> None:
+        """Listen, and listen again after a backoff whenever the connection drops."""
+        failures = 0
+        while True:
+            started = self.clock()
+            try:
+                await self.listen(listener)
+                log.warning("%s listener stopped: starting it again", name)
+            # The boundary of channel code: whatever broke the connection is logged, and it is
+            # opened again; cancellation (the service stopping) passes through.
+            except Exception:
+                log.exception("%s listener dropped", name)
+            steady = self.clock() - started >= STEADY_SECONDS
+            failures = 0 if steady else failures + 1
+            if failures:
+                await self.sleep(self.backoff.delay(failures) or 0.0)
+
+    async def listen(self, listener: Listener) -> None:
+        if listener.lock is None:
+            await listener.listen(self.ingress.take)
+            return
+        async with self.locks.hold(listener.lock):
+            await listener.listen(self.ingress.take)

@@ -1,0 +1,30 @@
+"""The perch: coos arrive over one long-lived connection (an asyncio queue stands for it)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from core.channels import Deliver, Malformed, RawRequest
+from tests.pigeon.codec import PigeonCodec
+
+log = logging.getLogger("pigeon")
+
+
+class Perch:
+    lock = "pigeon:perch"  # one process at a time reads the perch
+
+    def __init__(self, codec: PigeonCodec) -> None:
+        self.codec = codec
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def listen(self, deliver: Deliver) -> None:
+        while True:
+            body = await self.queue.get()
+            try:
+                items = self.codec.parse(RawRequest("pigeon://perch", {}, body))
+            except Malformed as e:  # one garbled coo does not close the connection
+                log.warning("a garbled coo: %s", e)
+                continue
+            for item in items:
+                await deliver(item)
