@@ -212,11 +212,12 @@ def no_real_models(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(LiteLLMModel, "complete", guarded)
 
 
-@pytest.fixture
-async def service(database_url: str) -> AsyncIterator[Service]:
-    """The whole service (no HTTP): inbox, workers, dispatcher and timers running."""
-    async with open_service(service_settings(database_url), migrate=False) as svc:
-        await svc.app.store.save_people(PEOPLE)
+@contextlib.asynccontextmanager
+async def running(settings: Settings, people: list[Person] = PEOPLE) -> AsyncIterator[Service]:
+    """The whole service (no HTTP) with these people: inbox, workers, dispatcher, timers and the
+    channels' listeners running until the block ends."""
+    async with open_service(settings, migrate=False) as svc:
+        await svc.app.store.save_people(people)
         task = asyncio.create_task(svc.run())
         try:
             yield svc
@@ -224,6 +225,13 @@ async def service(database_url: str) -> AsyncIterator[Service]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+@pytest.fixture
+async def service(database_url: str) -> AsyncIterator[Service]:
+    """The whole service (no HTTP): inbox, workers, dispatcher and timers running."""
+    async with running(service_settings(database_url)) as svc:
+        yield svc
 
 
 def simulator(service: Service, channel: str) -> Simulator:

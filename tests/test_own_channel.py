@@ -5,21 +5,19 @@ the reply), and the console previews its conversations, refusing to speak for it
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
 
 from core.channels import Codec, RawRequest
 from core.previews import Button
-from core.service import Service, open_service
+from core.service import Service
 from core.web.auth import COOKIE
 from tests.contract.contract import ChannelContract, Kit
-from tests.fixtures import eventually, service_settings
+from tests.fixtures import eventually, running, service_settings
 from tests.pigeon import channel
 from tests.pigeon.codec import BAND, PigeonCodec
 from tests.pigeon.listener import Perch
@@ -72,17 +70,10 @@ class TestPigeonPostKeepsTheContract(ChannelContract):
         return KIT
 
 
-@contextlib.asynccontextmanager
-async def pigeon_service(database_url: str) -> AsyncIterator[Service]:
+def pigeon_service(database_url: str) -> AbstractAsyncContextManager[Service]:
+    """The service with Pigeon post beside the installed channels, and nobody in the directory."""
     settings = service_settings(database_url, switchboard_channels="pigeon=tests.pigeon:channel")
-    async with open_service(settings, migrate=False) as service:
-        task = asyncio.create_task(service.run())
-        try:
-            yield service
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    return running(settings, people=[])
 
 
 async def test_a_channel_of_ones_own_runs_through_the_service(database_url: str) -> None:
