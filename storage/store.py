@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlmodel import Session
 
 from core.channels import DeliveryStatus, InboundMessage
@@ -426,6 +426,8 @@ class SqlStore:
 
     async def save_people(self, found: list[Person]) -> None:
         def work(conn: Connection) -> None:
+            if self.postgres:  # processes starting together load one people file: one at a time
+                conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('people'))"))
             ids = [p.id for p in found]
             conn.execute(delete(people).where(people.c.id.in_(ids)))
             if found:

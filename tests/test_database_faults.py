@@ -88,3 +88,20 @@ async def test_one_message_delivered_to_two_processes_at_once_is_a_duplicate_not
     outcomes = [r.outcome for r in received]
     assert outcomes.count("started") == 40
     assert outcomes.count("duplicate") == 40
+
+
+async def test_processes_starting_together_load_the_people_file_without_colliding(
+    postgres_url: str,
+) -> None:
+    """serve and workers started at once each save the directory: one after the other."""
+    stores = [open_store(postgres_url) for _ in range(4)]
+    try:
+        for _ in range(5):
+            with stores[0].engine.begin() as conn:
+                conn.execute(text("DELETE FROM identities"))
+                conn.execute(text("DELETE FROM people"))
+            await asyncio.gather(*(store.save_people(PEOPLE) for store in stores))
+        assert [p.id for p in await stores[0].people()] == sorted(p.id for p in PEOPLE)
+    finally:
+        for store in stores:
+            await store.close()
