@@ -24,5 +24,8 @@ class Alarm:
     async def wait(self, seconds: float | None) -> None:
         """Until rung, or `seconds` (None: nothing is due), never longer than RECHECK_SECONDS."""
         timeout = RECHECK_SECONDS if seconds is None else min(max(0.0, seconds), RECHECK_SECONDS)
+        # asyncio.timeout, not wait_for: on 3.11, wait_for loses a cancellation that arrives as
+        # the event is set, and the loop that waits here would never stop.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._rung.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._rung.wait()
