@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from core.agent import Agent, discover_agents
 from core.channels import Channel, discover_channels
 from core.context import Redactor
+from core.errors import SchemaOutdated
 from core.logs import configure_logging
 from core.models.base import Model
 from core.models.demo import OfflineDemoModel
@@ -20,10 +21,6 @@ from core.plugins import load_backend
 from core.runtime import Limits, Runtime
 from core.settings import Settings
 from core.store import Store
-
-
-class SchemaOutdated(LookupError):
-    pass
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.errors import Misconfigured
 from core.events import utcnow, with_storable_text
 from core.text import Name, Text
 
@@ -336,5 +337,5 @@ def discover_channels(settings: Settings) -> dict[str, ChannelFactory]:
         try:
             found[name] = getattr(importlib.import_module(module), attribute)
         except (ImportError, AttributeError, ValueError) as e:
-            raise LookupError(f"SWITCHBOARD_CHANNELS: cannot load {name}={path}: {e}") from e
+            raise Misconfigured(f"SWITCHBOARD_CHANNELS: cannot load {name}={path}: {e}") from e
     return found

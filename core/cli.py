@@ -42,39 +42,32 @@ def _console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False)
 
 
+def _reporting(run: Callable[[], T]) -> T:
+    """Run a command: an error a person can act on (core.errors) is one line and exit code 1.
+    Anything else is a bug, and its traceback shows."""
+    from core.errors import SwitchboardError
+
+    try:
+        return run()
+    except SwitchboardError as e:
+        from rich.markup import escape
+
+        _console(stderr=True).print(f"[red]error:[/] {escape(e.detail)}")
+        raise typer.Exit(1) from None
+
+
 def _with_app(work: Callable[[App], Awaitable[T]], *, migrate: bool = False) -> T:
-    """Build the settings and the app, run one command's work, and turn known errors into messages."""
-    from rich.markup import escape
+    """Build the settings and the app, and run one command's work."""
+    import asyncio
 
     from core.app import open_app
-    from core.humans import NotAllowed
-    from core.people import PeopleFileError
-    from core.runtime import ThreadBusy
     from core.settings import Settings
-    from core.state import InvalidTransition
-    from core.store import AlreadyDecided, Conflict
 
     async def go(settings: Settings) -> T:
         async with open_app(settings, migrate=migrate) as a:
             return await work(a)
 
-    import asyncio
-
-    try:
-        return asyncio.run(go(Settings()))
-    except (ThreadBusy, Conflict) as e:
-        message = f"{e}: another worker is advancing this thread; try again once it waits"
-    except (
-        NotAllowed,
-        AlreadyDecided,
-        PeopleFileError,
-        KeyError,
-        LookupError,
-        InvalidTransition,
-    ) as e:
-        message = e.args[0] if isinstance(e, KeyError) else str(e)
-    _console(stderr=True).print(f"[red]error:[/] {escape(message)}")
-    raise typer.Exit(1)
+    return _reporting(lambda: asyncio.run(go(Settings())))
 
 
 def _print_json(value: Any) -> None:
@@ -235,11 +228,12 @@ def show(thread: str, json_: JsonOpt = False) -> None:
     """A thread's timeline: every event, with tokens and cost."""
 
     async def work(a: App) -> None:
+        from core.errors import NotFound
         from core.timeline import event_json
 
         info = await a.store.thread(thread)
         if info is None:
-            raise KeyError(f"no thread {thread}")
+            raise NotFound("thread", thread)
         stored = await a.store.events(thread)
         if json_:
             _print_json({**info.model_dump(mode="json"), "events": [event_json(s) for s in stored]})
@@ -327,11 +321,12 @@ def resume(thread: str, json_: JsonOpt = False) -> None:
     """Run a thread on from where it stopped (after an answer, a pause or a crash)."""
 
     async def work(a: App) -> None:
+        from core.errors import NotFound
         from core.humans import resume as unpause
 
         info = await a.store.thread(thread)
         if info is None:
-            raise KeyError(f"no thread {thread}")
+            raise NotFound("thread", thread)
         _, seen = await a.store.state(thread)
         if info.status == "paused":
             await unpause(a.store, thread, by="cli")
@@ -387,22 +382,23 @@ def _run_service(
     run: Callable[[Settings, Console], Coroutine[Any, Any, None]], **overrides: Any
 ) -> None:
     import asyncio
+    from contextlib import suppress
 
     import uvloop  # uvicorn[standard] brings it: a faster event loop for a long-running server
 
-    from core.people import PeopleFileError
     from core.settings import Settings
 
     updates = {f"switchboard_{k}": v for k, v in overrides.items() if v is not None}
     settings = Settings().model_copy(update=updates)
-    try:
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+
+    def serve() -> None:
+        with (
+            suppress(KeyboardInterrupt),
+            asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
+        ):
             runner.run(run(settings, _console()))
-    except KeyboardInterrupt:
-        pass
-    except (LookupError, OSError, PeopleFileError) as e:
-        _console(stderr=True).print(f"[red]error:[/] {e}")
-        raise typer.Exit(1) from None
+
+    _reporting(serve)
 
 
 @db_app.command("upgrade")
@@ -412,5 +408,5 @@ def db_upgrade() -> None:
     from core.settings import Settings
 
     settings = Settings()
-    load_backend().upgrade(settings.database_url)
+    _reporting(lambda: load_backend().upgrade(settings.database_url))
     _console().print("database is at the current schema")

@@ -13,6 +13,7 @@ Json = dict[str, Any]
 RequestKind = Literal["question", "approval"]
 # Why a human was asked: the model asked (question / approval of a gated tool), or the loop did.
 RequestPurpose = Literal["question", "approval", "escalation", "budget", "recovery"]
+Urgency = Literal["low", "normal", "high"]
 Outcome = Literal["success", "failure"]
 
 
@@ -97,7 +98,7 @@ class HumanRequested(_Event):
     question: str
     recipients: tuple[str, ...]
     options: tuple[str, ...] = ()
-    urgency: Literal["low", "normal", "high"] = "normal"
+    urgency: Urgency = "normal"
     tool: str | None = None
     arguments: Json | None = None
     arguments_hash: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.context import event_tokens
+from core.errors import AlreadyDecided, Conflict, InvalidTransition, NotAllowed, NotFound
 from core.events import (
     ApprovalDecided,
     Event,
@@ -13,16 +14,8 @@ from core.events import (
     ThreadPaused,
     ThreadResumed,
 )
-from core.state import ExecutionState, InvalidTransition, fold
-from core.store import (
-    AlreadyDecided,
-    Conflict,
-    OutboxMessage,
-    Person,
-    RequestInfo,
-    Step,
-    Store,
-)
+from core.state import ExecutionState, fold
+from core.store import OutboxMessage, Person, RequestInfo, Step, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +34,6 @@ class Answer:
 
 
 Response = Approve | Reject | Answer
-
-
-class NotAllowed(Exception):
-    """The responder may not answer this request."""
 
 
 def may_answer(person: Person, request: RequestInfo) -> bool:
@@ -83,7 +72,7 @@ async def respond(
     """Record a person's answer or decision on its thread. The first decision wins."""
     request = await store.request(request_id)
     if request is None:
-        raise KeyError(f"no request {request_id}")
+        raise NotFound("request", request_id)
     if request.status != "open":
         raise AlreadyDecided(request)
     person = await store.person(responder)
@@ -93,8 +82,7 @@ async def respond(
         allowed = ", ".join(request.recipients)
         raise NotAllowed(f"{person.id} may not answer {request.id} (allowed: {allowed})")
     decision = decision_for(request, person, response, via)
-    # The outcome is shown on every copy of the request: other channels, other approvers.
-    outcome = OutboxMessage(None, "auto", "outcome", "", request_id=request.id)
+    outcome = OutboxMessage.outcome_of(request.id)
     try:
         await append(store, request.thread_id, [decision], outbox=[outcome])
     except InvalidTransition:
@@ -137,7 +125,10 @@ async def append(
     """Append events from outside the loop (answers, operator actions); retries a racing writer."""
     for attempt in range(attempts):
         state, last_seq = await store.state(thread_id)
-        after = fold(events, state)
+        try:
+            after = fold(events, state)
+        except InvalidTransition as e:
+            raise e.on(thread_id) from None
         step = Step(
             thread_id, last_seq, [(e, event_tokens(e)) for e in events], after, outbox=outbox or []
         )
@@ -161,7 +152,5 @@ async def resume(store: Store, thread_id: str, by: str) -> None:
 async def cancel(store: Store, thread_id: str, by: str, reason: str = "") -> None:
     state, _ = await store.state(thread_id)
     # Every copy of a request that was still open is updated to say it was cancelled.
-    outcomes = [
-        OutboxMessage(None, "auto", "outcome", "", request_id=r) for r in state.open_requests
-    ]
+    outcomes = [OutboxMessage.outcome_of(r) for r in state.open_requests]
     await append(store, thread_id, [ThreadCancelled(by=by, reason=reason)], outbox=outcomes)

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 from core.agent import Agent
 from core.channels import InboundMessage
+from core.errors import NotAllowed
 from core.events import MessageReceived
 from core.humans import Answer as AnswerWith
 from core.humans import Approve as ApproveWith
-from core.humans import NotAllowed, Response, decision_for, may_answer
 from core.humans import Reject as RejectWith
+from core.humans import Response, decision_for, may_answer
 from core.state import Status
 from core.store import (
     Append,
@@ -90,17 +91,10 @@ def outcome_text(request: RequestInfo, name: str | None = None) -> str:
 def route(config: InboxConfig, s: Situation) -> Routing:
     message, person = s.message, s.person
     via = message.channel
-    reply_here = OutboxMessage(
-        recipient=person.id if person else None,
-        channel=message.channel,
-        kind="notice",
-        text="",
-        address=message.sender,
-        conversation=message.conversation,
-    )
 
     def refuse(detail: str) -> Refuse:
-        return Refuse(detail, _with_text(reply_here, detail))
+        notice = OutboxMessage.notice_to(message, detail, person=person.id if person else None)
+        return Refuse(detail, notice)
 
     referenced = message.action is not None and message.action.request_id is not None
     if referenced and not s.requests:
@@ -134,8 +128,7 @@ def route(config: InboxConfig, s: Situation) -> Routing:
             decision = decision_for(request, person, response, via)
         except NotAllowed as e:
             return refuse(str(e))
-        # The outcome is shown on every copy of the request: other channels, other approvers.
-        outcome = OutboxMessage(None, "auto", "outcome", "", request_id=request.id)
+        outcome = OutboxMessage.outcome_of(request.id)
         return Append(request.thread_id, [decision], "answered", request.id, [outcome])
     if message.action is not None:
         return refuse("That button is not for an open request of yours here.")
@@ -162,17 +155,6 @@ def route(config: InboxConfig, s: Situation) -> Routing:
     if thread is not None and thread.status != Status.CANCELLED:
         return Append(thread.id, [event], "continued")
     return Start(agent.name, event, person.id if person else None)
-
-
-def _with_text(message: OutboxMessage, text: str) -> OutboxMessage:
-    return OutboxMessage(
-        message.recipient,
-        message.channel,
-        message.kind,
-        text,
-        address=message.address,
-        conversation=message.conversation,
-    )
 
 
 class Inbox:

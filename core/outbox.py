@@ -1,8 +1,9 @@
 """The outbox dispatcher: delivers the rows steps wrote, through each channel's transport.
 
-Routing first (an `auto` row becomes one row per delivery), then sending: exponential backoff
-with jitter, Retry-After honoured, the row's idempotency key passed along, the platform's message
-id kept (to update the message later), and a row that keeps failing moved to the dead letters.
+Routing first (a row with no channel yet becomes one row per delivery), then sending: exponential
+backoff with jitter, Retry-After honoured, the row's idempotency key passed along, the platform's
+message id kept (to update the message later), and a row that keeps failing moved to the dead
+letters.
 """
 
 from __future__ import annotations
@@ -59,10 +60,10 @@ class Dispatcher:
 
     async def deliver(self, item: OutboxItem) -> None:
         try:
-            if item.channel == "auto":
+            if item.channel is None:
                 await self.route(item)
             else:
-                await self.send(item)
+                await self.send(item, item.channel)
         except DeliveryFailed as e:
             await self.failed(item, e)
         # The boundary of channel code: an unexpected error is a failed attempt, logged, retried.
@@ -109,10 +110,10 @@ class Dispatcher:
         if deliveries:
             self.wake()
 
-    async def send(self, item: OutboxItem) -> None:
-        channel = self.channels.get(item.channel)
+    async def send(self, item: OutboxItem, name: str) -> None:
+        channel = self.channels.get(name)
         if channel is None:
-            raise DeliveryFailed(f"no channel {item.channel!r} is configured", retry=False)
+            raise DeliveryFailed(f"no channel {name!r} is configured", retry=False)
         if item.kind == "request":
             request = await self.store.request(item.request_id or "")
             if request is None or request.status != "open":

@@ -9,11 +9,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from core.channels import Channel, InvalidAddress, normalize_identities
+from core.errors import PeopleFileError
 from core.store import Person
-
-
-class PeopleFileError(ValueError):
-    pass
 
 
 def load_people_file(path: Path, channels: Mapping[str, Channel]) -> list[Person]:

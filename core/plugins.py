@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 from typing import Protocol
 
+from core.errors import Misconfigured
 from core.store import Store
 
 
@@ -19,6 +20,6 @@ class Backend(Protocol):
 def load_backend(name: str = "sql") -> Backend:
     found = {ep.name: ep for ep in entry_points(group="switchboard.backends")}
     if name not in found:
-        raise LookupError(f"no storage backend {name!r}; installed: {', '.join(found) or 'none'}")
+        raise Misconfigured(f"no storage backend {name!r}; installed: {', '.join(found) or 'none'}")
     backend: Backend = found[name].load()
     return backend

@@ -29,6 +29,7 @@ from core.context import (
     render_event,
     truncate_blocks,
 )
+from core.errors import Conflict, NotFound, ThreadBusy
 from core.escalation import Escalation
 from core.events import (
     ContextCompacted,
@@ -39,10 +40,13 @@ from core.events import (
     ModelCalled,
     ModelFailed,
     ReplySent,
+    RequestKind,
+    RequestPurpose,
     ThreadFinished,
     ToolCalled,
     ToolFailed,
     ToolSucceeded,
+    Urgency,
     utcnow,
 )
 from core.models.base import (
@@ -55,7 +59,7 @@ from core.models.base import (
 )
 from core.models.retry import Backoff, complete_with_retries
 from core.state import ExecutionState, fold
-from core.store import Conflict, LoadedThread, OutboxMessage, Step, Store
+from core.store import LoadedThread, OutboxMessage, Step, Store
 from core.text import storable_text
 from core.tools import (
     ContactHuman,
@@ -80,10 +84,6 @@ class Limits:
     # dies lets go within this long (SWITCHBOARD_LEASE_SECONDS). 0: no lease to keep.
     lease_seconds: float = 6.0
     escalation: Escalation = field(default_factory=Escalation)  # unless the agent or tool sets one
-
-
-class ThreadBusy(Exception):
-    """Another worker holds this thread's lease."""
 
 
 class Runtime:
@@ -119,7 +119,8 @@ class Runtime:
         parent_id: str | None = None,
     ) -> str:
         if agent not in self.agents:
-            raise KeyError(f"no agent named {agent!r}; the agents are: {', '.join(self.agents)}")
+            known = ", ".join(self.agents)
+            raise NotFound("agent", agent, f"no agent named {agent!r}; the agents are: {known}")
         first = MessageReceived(text=text, sender=requester, channel=channel, at=self.clock())
         return await self.store.create_thread(
             agent=agent, first=first, requester=requester, channel=channel, parent_id=parent_id
@@ -276,22 +277,18 @@ class _Run:
                 reply = ReplySent(text=message, to=self.requester)
                 done = ThreadFinished(outcome=outcome, message=message)
                 await self.commit(
-                    [*before, *self.resolved(), reply, done], outbox=[self.reply_to(message)]
+                    [*before, *self.resolved(), reply, done],
+                    outbox=[OutboxMessage.reply(message, to=self.requester)],
                 )
             case ContactHuman() as ask:
                 to = ask.to or self.requester or self.agent.escalate_to
                 error = await self.unreachable(to)
                 if error:
-                    await self.commit([*before, ModelFailed(reason="invalid_output", error=error)])
+                    await self.invalid_call(before, error)
                     return
                 assert to is not None
-                request = self.human_requested(
-                    "question",
-                    "question",
-                    ask.question,
-                    (to,),
-                    options=tuple(ask.options),
-                    urgency=ask.urgency,
+                request = self.question(
+                    to, ask.question, options=tuple(ask.options), urgency=ask.urgency
                 )
                 await self.commit(
                     [*before, *self.resolved(), request], outbox=[self.request_out(request)]
@@ -323,27 +320,30 @@ class _Run:
     ) -> None:
         """Ask the tool's approvers; the call runs only once approved, with exactly these arguments."""
         tool = self.agent.tools_by_name.get(tool_name)
+        if tool is None:
+            await self.invalid_call(before, f"unknown tool {tool_name!r}")
+            return
         try:
-            if tool is None:
-                raise ValueError(f"unknown tool {tool_name!r}")
             parsed = tool.args.model_validate(arguments)
-            policy = self.agent.approval_for(tool_name, parsed)
-            if policy is None:
-                raise ValueError(
-                    f"{tool_name} with these arguments needs no approval; call it directly"
-                )
-        except ValueError as e:  # ValidationError is a ValueError
-            await self.commit([*before, ModelFailed(reason="invalid_output", error=_brief(e))])
+        except ValidationError as e:
+            await self.invalid_call(before, _brief(e))
+            return
+        policy = self.agent.approval_for(tool_name, parsed)
+        if policy is None:
+            needless = f"{tool_name} with these arguments needs no approval; call it directly"
+            await self.invalid_call(before, needless)
             return
         exact = parsed.model_dump(mode="json")
         asker = f" for {self.requester}" if self.requester else ""
         question = f"Approve {tool_name}{asker}: {_args_text(exact)}?" + (
             f" Reason: {reason}" if reason else ""
         )
-        request = self.human_requested(
-            "approval", "approval", question, policy.approvers, tool=tool_name, arguments=exact
-        )
+        request = self.approval(tool_name, exact, question, policy.approvers)
         await self.commit([*before, *self.resolved(), request], outbox=[self.request_out(request)])
+
+    async def invalid_call(self, before: list[Event], error: str) -> None:
+        """The model's choice cannot be carried out as asked: an error it sees next step."""
+        await self.commit([*before, ModelFailed(reason="invalid_output", error=error)])
 
     async def run_tool(self, tool: Tool, call: ToolCalled) -> None:
         written: list[Any] = []
@@ -378,19 +378,21 @@ class _Run:
                 [ThreadFinished(outcome="failure", message=f"{question} No one to ask.")]
             )
             return
-        request = self.human_requested(
-            "question", "recovery", question, (to,), options=("it took effect", "it did not")
+        request = self.question(
+            to, question, purpose="recovery", options=("it took effect", "it did not")
         )
         await self.commit([request], outbox=[self.request_out(request)])
 
-    async def escalate(self, purpose: str, question: str, options: tuple[str, ...] = ()) -> None:
+    async def escalate(
+        self, purpose: RequestPurpose, question: str, options: tuple[str, ...] = ()
+    ) -> None:
         to = self.agent.escalate_to
         if to is None:
             await self.commit(
                 [ThreadFinished(outcome="failure", message=f"{question} (no escalation contact)")]
             )
             return
-        request = self.human_requested("question", purpose, question, (to,), options=options)
+        request = self.question(to, question, purpose=purpose, options=options)
         log.warning("thread %s: %s", self.thread_id, question)
         await self.commit([request], outbox=[self.request_out(request)])
 
@@ -457,16 +459,49 @@ class _Run:
             call_id=call_id, tool=tool, arguments=arguments, idempotency_key=key, at=self.rt.clock()
         )
 
+    def question(
+        self,
+        to: str,
+        text: str,
+        *,
+        purpose: RequestPurpose = "question",
+        options: tuple[str, ...] = (),
+        urgency: Urgency = "normal",
+    ) -> HumanRequested:
+        """A question for `to` (a person id or `role:NAME`)."""
+        return self.human_requested(
+            kind="question",
+            purpose=purpose,
+            question=text,
+            recipients=(to,),
+            options=options,
+            urgency=urgency,
+        )
+
+    def approval(
+        self, tool: str, arguments: dict[str, Any], question: str, approvers: tuple[str, ...]
+    ) -> HumanRequested:
+        """An approval of this call of `tool`, bound to exactly these arguments by their hash."""
+        return self.human_requested(
+            kind="approval",
+            purpose="approval",
+            question=question,
+            recipients=approvers,
+            tool=tool,
+            arguments=arguments,
+        )
+
     def human_requested(
         self,
-        kind: str,
-        purpose: str,
+        *,
+        kind: RequestKind,
+        purpose: RequestPurpose,
         question: str,
         recipients: tuple[str, ...],
-        *,
+        options: tuple[str, ...] = (),
+        urgency: Urgency = "normal",
         tool: str | None = None,
         arguments: dict[str, Any] | None = None,
-        **extra: Any,
     ) -> HumanRequested:
         now = self.rt.clock()
         policy = self.agent.approvals.get(tool) if tool else None
@@ -477,6 +512,8 @@ class _Run:
             purpose=purpose,
             question=question,
             recipients=recipients,
+            options=options,
+            urgency=urgency,
             tool=tool,
             arguments=arguments,
             arguments_hash=arguments_hash(tool, arguments)
@@ -487,15 +524,13 @@ class _Run:
             widen_at=now + esc.widen_after if esc.widen_after else None,
             deadline=now + esc.timeout_after,
             at=now,
-            **extra,
         )
 
-    def reply_to(self, text: str) -> OutboxMessage:
-        return OutboxMessage(recipient=self.requester, channel="auto", kind="reply", text=text)
-
-    def request_out(self, request: HumanRequested) -> OutboxMessage:
+    @staticmethod
+    def request_out(request: HumanRequested) -> OutboxMessage:
+        """The request goes to its first recipient now; escalation adds the others later."""
         recipient = request.recipients[0] if request.recipients else None
-        return OutboxMessage(recipient, "auto", "request", request.question, request.request_id)
+        return OutboxMessage.request(request.request_id, request.question, to=recipient)
 
     async def commit(
         self,

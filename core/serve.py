@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from core.errors import Misconfigured
 from core.service import Service, open_service
 from core.settings import Settings
 
@@ -59,7 +60,7 @@ def bind(host: str, port: int) -> socket.socket:
         listening.bind((host, port))
     except OSError as e:
         listening.close()
-        raise OSError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+        raise Misconfigured(f"cannot listen on {host}:{port}: {e.strerror}") from None
     listening.listen(2048)
     return listening
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from core.app import App, open_app
 from core.channels import Channel
+from core.errors import Misconfigured
 from core.inbox import Inbox, InboxConfig
 from core.ingress import Ingress, Listeners
 from core.outbox import DELIVERY_BACKOFF, Dispatcher
@@ -87,7 +88,7 @@ async def open_service(settings: Settings, *, migrate: bool = True) -> AsyncIter
         agent_names = settings.channel_agents()
         unknown = {a for a in agent_names.values() if a not in app.agents}
         if unknown:
-            raise LookupError(
+            raise Misconfigured(
                 f"SWITCHBOARD_CHANNEL_AGENTS names agents that are not installed: {sorted(unknown)}"
             )
         backoff = replace(

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from core.errors import InvalidTransition
 from core.events import (
     ApprovalDecided,
     BudgetWarned,
@@ -65,14 +66,6 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 }
 
 
-class InvalidTransition(ValueError):
-    def __init__(self, current: Status, target: Status, event: Event) -> None:
-        if current == target:
-            super().__init__(f"{event.type}: the thread is already {current}")
-        else:
-            super().__init__(f"{event.type} cannot move a thread from {current} to {target}")
-
-
 class ExecutionState(BaseModel):
     """Derived, never authored: `fold(events)` rebuilds it; the store keeps a copy per thread."""
 
@@ -113,14 +106,14 @@ def replace(state: ExecutionState, **changes: Any) -> ExecutionState:
 def _move(state: ExecutionState, target: Status, event: Event) -> Status:
     current = state.status
     if target != current and target not in TRANSITIONS[current]:
-        raise InvalidTransition(current, target, event)
+        raise InvalidTransition(event.type, current, target)
     return target
 
 
 def _working(state: ExecutionState, event: Event) -> Status:
     """Status for an event that only a working thread produces."""
     if state.status not in (Status.INTAKE, Status.RUNNING):
-        raise InvalidTransition(state.status, Status.RUNNING, event)
+        raise InvalidTransition(event.type, state.status, Status.RUNNING)
     return Status.RUNNING
 
 
@@ -129,7 +122,7 @@ def apply(state: ExecutionState, event: Event) -> ExecutionState:
     match event:
         case MessageReceived():
             if s.status is Status.CANCELLED:
-                raise InvalidTransition(s.status, Status.INTAKE, event)
+                raise InvalidTransition(event.type, s.status, Status.INTAKE)
             target: Status = Status.INTAKE if s.status in (Status.DONE, Status.FAILED) else s.status
             return replace(s, status=_move(s, target, event), steps=0)
         case ModelCalled(purpose="summary"):
@@ -178,7 +171,7 @@ def apply(state: ExecutionState, event: Event) -> ExecutionState:
             level = 1 if event.step == "resend" else 2
             # Settled, or this step already taken (by another process's timer): nothing to do.
             if request is None or s.escalated.get(event.request_id, 0) >= level:
-                raise InvalidTransition(s.status, s.status, event)
+                raise InvalidTransition(event.type, s.status, s.status)
             widened = request.model_copy(update={"recipients": (*request.recipients, *event.added)})
             return replace(
                 s,
@@ -187,18 +180,18 @@ def apply(state: ExecutionState, event: Event) -> ExecutionState:
             )
         case ThreadPaused():
             if s.status is Status.PAUSED:  # pausing twice would forget where to resume
-                raise InvalidTransition(s.status, Status.PAUSED, event)
+                raise InvalidTransition(event.type, s.status, Status.PAUSED)
             return replace(s, status=_move(s, Status.PAUSED, event), paused_from=s.status)
         case ThreadResumed():
             if s.status is not Status.PAUSED:
-                raise InvalidTransition(s.status, Status.RUNNING, event)
+                raise InvalidTransition(event.type, s.status, Status.RUNNING)
             target = s.paused_from or Status.RUNNING
             if target is Status.WAITING_HUMAN and not s.open_requests:
                 target = Status.RUNNING
             return replace(s, status=_move(s, target, event), paused_from=None)
         case ThreadCancelled():
             if s.status is Status.CANCELLED:
-                raise InvalidTransition(s.status, Status.CANCELLED, event)
+                raise InvalidTransition(event.type, s.status, Status.CANCELLED)
             return replace(
                 s, status=_move(s, Status.CANCELLED, event), open_requests={}, escalated={}
             )
@@ -224,7 +217,7 @@ def _answered(
 ) -> ExecutionState:
     request = state.open_requests.get(event.request_id)
     if request is None:
-        raise InvalidTransition(state.status, Status.RUNNING, event)
+        raise InvalidTransition(event.type, state.status, Status.RUNNING)
     if isinstance(event, ApprovalDecided) and event.arguments_hash != request.arguments_hash:
         raise ValueError(f"approval of {event.request_id} is for other arguments than requested")
     open_requests = {k: r for k, r in state.open_requests.items() if k != event.request_id}

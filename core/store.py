@@ -90,23 +90,61 @@ class LoadedThread:
     context: list[StoredEvent]  # the events since the last context compaction, and that one
 
 
-@dataclass(frozen=True, slots=True)
+OutboxKind = Literal["reply", "request", "notice", "outcome"]
+
+# How "the dispatcher routes it" (`channel` None) is written where a string must stand for it:
+# the outbox table's channel column, and the API's deliveries.
+AUTO = "auto"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OutboxMessage:
     """A message to send, written with the step that caused it.
 
-    `channel="auto"` leaves the route to the dispatcher: a reply goes back into the thread's
-    conversation, a request to each recipient's preferred channel (from `rank` on).
+    `channel` None leaves the route to the dispatcher: a reply goes back into the thread's
+    conversation, a request to each recipient's preferred channel (from `rank` on), an outcome to
+    every copy of its request. The named constructors build those; a concrete delivery names its
+    channel and address.
     """
 
-    recipient: str | None
-    channel: str
-    kind: Literal["reply", "request", "notice", "outcome"]
-    text: str
+    kind: OutboxKind
+    text: str = ""
+    recipient: str | None = None
+    channel: str | None = None
     request_id: str | None = None
     address: str | None = None
     conversation: str | None = None
     rank: int = 0
     edit_of: str | None = None  # an outcome updates the platform message with this id
+
+    @classmethod
+    def reply(cls, text: str, *, to: str | None) -> OutboxMessage:
+        """The agent's answer to its requester, in the thread's conversation."""
+        return cls(kind="reply", text=text, recipient=to)
+
+    @classmethod
+    def request(
+        cls, request_id: str, question: str, *, to: str | None, rank: int = 0
+    ) -> OutboxMessage:
+        """A human request for `to` (a person or `role:NAME`), on their channel number `rank`."""
+        return cls(kind="request", text=question, recipient=to, request_id=request_id, rank=rank)
+
+    @classmethod
+    def outcome_of(cls, request_id: str) -> OutboxMessage:
+        """How the request was settled, shown on every copy of it: other channels, other people."""
+        return cls(kind="outcome", request_id=request_id)
+
+    @classmethod
+    def notice_to(cls, message: InboundMessage, text: str, *, person: str | None) -> OutboxMessage:
+        """A notice to whoever sent `message`, where they sent it (why it was refused, say)."""
+        return cls(
+            kind="notice",
+            text=text,
+            recipient=person,
+            channel=message.channel,
+            address=message.sender,
+            conversation=message.conversation,
+        )
 
 
 class OutboxItem(BaseModel):
@@ -115,8 +153,8 @@ class OutboxItem(BaseModel):
     id: int
     thread_id: str | None
     recipient: str | None
-    channel: str
-    kind: Literal["reply", "request", "notice", "outcome"]
+    channel: str | None  # None until the dispatcher routes it
+    kind: OutboxKind
     text: str
     request_id: str | None
     status: OutboxStatus
@@ -165,21 +203,6 @@ class Step:
     owner: str | None = None  # the lease holder: the commit fails if it lost the lease
     lease_seconds: float = 0.0  # and extends the lease by this much
     release: bool = False  # or gives it up, when the step leaves nothing to do
-
-
-class Conflict(Exception):
-    """Another writer appended to the thread first; reload and decide again."""
-
-
-class AlreadyDecided(Exception):
-    def __init__(self, request: RequestInfo) -> None:
-        when = (
-            request.decided_at.strftime("%Y-%m-%d %H:%M UTC") if request.decided_at else "earlier"
-        )
-        by = f" by {request.decided_by} via {request.decided_via}" if request.decided_by else ""
-        status = request.status.replace("_", " ")
-        super().__init__(f"request {request.id} was already {status}{by}, {when}")
-        self.request = request
 
 
 class Store(Protocol):
@@ -281,7 +304,7 @@ class Store(Protocol):
     async def outbox_route(
         self, item_id: int, deliveries: list[OutboxMessage], skip: str = ""
     ) -> None:
-        """Replace an `auto` row by concrete deliveries; none at all marks it skipped, saying why."""
+        """Replace a row to route by concrete deliveries; none at all marks it skipped, saying why."""
         ...
 
     async def outbox_sent(

@@ -11,11 +11,12 @@ from collections.abc import Callable
 from datetime import datetime
 
 from core.alarm import Alarm
+from core.errors import AlreadyDecided, InvalidTransition
 from core.events import Event, RequestEscalated, RequestTimedOut, utcnow
 from core.humans import append
 from core.routing import expand
-from core.state import InvalidTransition, Status
-from core.store import AlreadyDecided, OutboxMessage, RequestInfo, Store
+from core.state import Status
+from core.store import OutboxMessage, RequestInfo, Store
 
 log = logging.getLogger("switchboard.timers")
 
@@ -64,7 +65,7 @@ class Timers:
         outbox: list[OutboxMessage] = []
         if request.deadline is not None and now >= request.deadline:
             events = [RequestTimedOut(request_id=request.id, kind=request.kind, at=now)]
-            outbox = [OutboxMessage(None, "auto", "outcome", "", request_id=request.id)]
+            outbox = [OutboxMessage.outcome_of(request.id)]
             log.warning("request %s timed out", request.id)
         elif request.level < 1 and request.resend_at is not None and now >= request.resend_at:
             events = [RequestEscalated(request_id=request.id, step="resend", at=now)]
@@ -95,4 +96,4 @@ class Timers:
 
     @staticmethod
     def _copy(request: RequestInfo, recipient: str, rank: int = 0) -> OutboxMessage:
-        return OutboxMessage(recipient, "auto", "request", request.question, request.id, rank=rank)
+        return OutboxMessage.request(request.id, request.question, to=recipient, rank=rank)

@@ -12,8 +12,8 @@ import logging
 from collections.abc import Callable
 
 from core.alarm import RECHECK_SECONDS
-from core.runtime import Runtime, ThreadBusy
-from core.store import Conflict
+from core.errors import Conflict, ThreadBusy
+from core.runtime import Runtime
 
 log = logging.getLogger("switchboard.workers")
 

@@ -18,6 +18,7 @@ from core.context import event_tokens
 from core.events import utcnow
 from core.state import Status, fold
 from core.store import (
+    AUTO,
     Append,
     InboxItem,
     OutboxItem,
@@ -191,7 +192,7 @@ def insert_outbox(
                 thread_id=thread_id,
                 seq=seq,
                 recipient=m.recipient,
-                channel=m.channel,
+                channel=AUTO if m.channel is None else m.channel,
                 kind=m.kind,
                 text=m.text,
                 request_id=m.request_id,
@@ -215,7 +216,13 @@ def insert_outbox(
 
 
 def _items(conn: Connection, query: Any) -> list[OutboxItem]:
-    return [OutboxItem.model_validate(r._mapping) for r in conn.execute(query)]
+    """The rows as core sees them: a row still to route has no channel (the column says AUTO)."""
+    return [
+        OutboxItem.model_validate(
+            {**r._mapping, "channel": None if r.channel == AUTO else r.channel}
+        )
+        for r in conn.execute(query)
+    ]
 
 
 def outbox_due(conn: Connection, now: float, limit: int, lease: float) -> list[OutboxItem]:

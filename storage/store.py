@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from core.channels import DeliveryStatus, InboundMessage
 from core.context import event_tokens
+from core.errors import AlreadyDecided, Conflict, NotFound
 from core.events import (
     ApprovalDecided,
     Event,
@@ -39,8 +40,6 @@ from core.events import (
 from core.humans import settlement
 from core.state import ExecutionState, fold
 from core.store import (
-    AlreadyDecided,
-    Conflict,
     InboxItem,
     LoadedThread,
     OutboxItem,
@@ -165,7 +164,7 @@ class SqlStore:
         cursor.execute(self.sql.thread_state.sql, self.sql.thread_state.params({"b_id": thread_id}))
         row = cursor.fetchone()
         if row is None:
-            raise KeyError(f"no thread {thread_id}")
+            raise NotFound("thread", thread_id)
         agent, requester, state_json, last_seq = row
         state = ExecutionState.model_validate_json(state_json)
         after = {"b_id": thread_id, "b_after": state.compacted_through}
@@ -240,10 +239,8 @@ class SqlStore:
                 lease_owner=step.owner if held else None,
                 lease_until=time.time() + step.lease_seconds if held else 0.0,
             )
-        if advance.execute(cursor, values) != 1:
-            raise Conflict(
-                f"thread {step.thread_id} moved past seq {step.after_seq} or lost its lease"
-            )
+        if advance.execute(cursor, values) != 1:  # it moved past after_seq, or lost its lease
+            raise Conflict(step.thread_id)
         rows = []
         for seq, (event, tokens) in enumerate(step.events, start=step.after_seq + 1):
             rows.append(_event_row(step.thread_id, seq, event, tokens))
@@ -355,7 +352,7 @@ class SqlStore:
             return
         rows = self.sql.request.fetch(cursor, {"b_id": request_id})
         if not rows:
-            raise KeyError(f"no request {request_id}")
+            raise NotFound("request", request_id)
         if rows[0]["status"] != "open":
             raise AlreadyDecided(RequestInfo.model_validate(rows[0]))
         raise ValueError(f"the decision does not match the arguments of request {request_id}")
@@ -368,7 +365,7 @@ class SqlStore:
         cursor.execute(self.sql.thread_state.sql, self.sql.thread_state.params({"b_id": thread_id}))
         row = cursor.fetchone()
         if row is None:
-            raise KeyError(f"no thread {thread_id}")
+            raise NotFound("thread", thread_id)
         return ExecutionState.model_validate_json(row[2]), row[3]
 
     # --- business data for tools ------------------------------------------------------------------

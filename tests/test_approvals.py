@@ -8,11 +8,11 @@ import pytest
 from sqlmodel import select
 
 from agents.deploy.tables import Deployment
+from core.errors import AlreadyDecided, NotAllowed
 from core.events import ApprovalDecided, HumanRequested, ToolCalled
-from core.humans import Answer, Approve, NotAllowed, Reject, respond
+from core.humans import Answer, Approve, Reject, respond
 from core.models.scripted import Call, ScriptedModel
 from core.state import Status
-from core.store import AlreadyDecided
 from storage import SqlStore
 from tests.fixtures import RuntimeFactory
 

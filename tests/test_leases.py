@@ -16,9 +16,10 @@ from pydantic import BaseModel
 from sqlalchemy import update
 
 from core.agent import Agent
+from core.errors import ThreadBusy
 from core.events import ToolSucceeded
 from core.models.scripted import Call, ScriptedModel
-from core.runtime import Limits, Runtime, ThreadBusy
+from core.runtime import Limits, Runtime
 from core.state import Status
 from core.tools import ToolContext, tool
 from core.workers import Workers

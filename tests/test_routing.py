@@ -18,7 +18,7 @@ def item(**fields: Any) -> OutboxItem:
         id=1,
         thread_id="th-1",
         recipient=None,
-        channel="auto",
+        channel=None,
         kind="request",
         text="Approve deploy?",
         request_id="req-1",
@@ -80,7 +80,7 @@ def thread(**fields: Any) -> ThreadInfo:
     return ThreadInfo(**{**values, **fields})
 
 
-def routes(deliveries: list[OutboxMessage]) -> list[tuple[str | None, str, str | None]]:
+def routes(deliveries: list[OutboxMessage]) -> list[tuple[str | None, str | None, str | None]]:
     return [(d.recipient, d.channel, d.address) for d in deliveries]
 
 
@@ -216,7 +216,7 @@ def test_an_outcome_updates_every_copy_that_was_sent_and_only_those() -> None:
         item(id=3, recipient="erin", channel="discord", status="sent", message_id="d-2"),
         item(id=4, recipient="erin", channel="sms", status="dead", last_error="blocked"),
         item(id=5, recipient="alice", channel="slack", status="pending"),
-        item(id=6, recipient="role:deploy-approver", channel="auto", status="routed"),
+        item(id=6, recipient="role:deploy-approver", channel=None, status="routed"),
         item(id=7, kind="notice", recipient="bob", channel="slack", status="sent", message_id="s"),
     ]
     outcome = item(kind="outcome", request_id="req-1")

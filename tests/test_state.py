@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.errors import InvalidTransition
 from core.events import (
     ApprovalDecided,
     HumanRequested,
@@ -16,7 +17,7 @@ from core.events import (
     ToolCalled,
     ToolSucceeded,
 )
-from core.state import InvalidTransition, Status, fold
+from core.state import Status, fold
 
 MSG = MessageReceived(text="deploy api 2.4.1 to production", sender="bob")
 CALLED = ModelCalled(model="m", prompt_tokens=100, completion_tokens=20, cost=0.01, latency_ms=5)

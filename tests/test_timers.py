@@ -12,14 +12,14 @@ import pytest
 from core.agent import Agent
 from core.app import build_channels, open_app
 from core.channels import Channel
+from core.errors import AlreadyDecided, NotAllowed
 from core.escalation import Escalation
 from core.events import RequestEscalated
-from core.humans import Answer, NotAllowed, respond
+from core.humans import Answer, respond
 from core.models.scripted import Call, ScriptedModel
 from core.outbox import Dispatcher
 from core.runtime import Limits, Runtime
 from core.state import Status
-from core.store import AlreadyDecided
 from core.timers import Timers
 from storage import SqlStore, open_store
 from tests.fixtures import PEOPLE, RuntimeFactory, service_settings
@@ -118,7 +118,7 @@ async def test_an_unanswered_approval_is_resent_on_each_approvers_next_channel(
     assert woken.outbox == 0
 
     assert await timers.tick(T0 + timedelta(minutes=30)) == 1
-    assert await pending(store, request_id) == [("role:deploy-approver", "auto", 1)]
+    assert await pending(store, request_id) == [("role:deploy-approver", None, 1)]
     assert woken.outbox == 1
     assert woken.threads == []  # still waiting for an approver: nothing for the model to do
     assert await timers.tick(T0 + timedelta(minutes=30)) == 0  # the same time again: done already
@@ -150,7 +150,7 @@ async def test_two_timers_ticking_at_once_resend_once(
     due = T0 + timedelta(minutes=30)
     taken = await asyncio.gather(Timers(store).tick(due), Timers(store).tick(due))
     assert sorted(taken) == [0, 1]
-    assert await pending(store, request_id) == [("role:deploy-approver", "auto", 1)]
+    assert await pending(store, request_id) == [("role:deploy-approver", None, 1)]
     events = [s.event for s in await store.events(thread)]
     assert len([e for e in events if isinstance(e, RequestEscalated)]) == 1
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.channels import InvalidAddress
+from core.errors import NotFound
 from core.people import normalized
 from core.service import Service
 from core.store import Person
@@ -62,7 +63,7 @@ async def list_people(service: ServiceDep) -> list[Person]:
 async def show_person(person_id: PathId, service: ServiceDep) -> Person:
     person = await service.app.store.person(person_id) if findable(person_id) else None
     if person is None:
-        raise ProblemError(404, f"there is no person {person_id}", kind="no-such-person")
+        raise NotFound("person", person_id)
     return person
 
 

@@ -7,15 +7,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.humans import Answer, Approve, NotAllowed, Reject, Response, respond
-from core.inbox import outcome_text
+from core.errors import AlreadyDecided, NotFound
+from core.humans import Answer, Approve, Reject, Response, respond
 from core.service import Service
-from core.state import InvalidTransition
-from core.store import AlreadyDecided, Conflict, RequestInfo, RequestStatus
+from core.store import RequestInfo, RequestStatus
 from core.text import Text
 from core.web.deps import ServiceDep
 from core.web.fields import Name, PathId, Words, findable
-from core.web.problems import ProblemError, problem_responses, unprocessable
+from core.web.problems import problem_responses, unprocessable
 from core.web.schemas import RequestDetail, request_detail
 
 router = APIRouter(prefix="/requests", tags=["human requests"])
@@ -84,7 +83,7 @@ async def respond_to(
 ) -> RequestInfo:
     request = await _request_or_404(service, request_id)
     if request.status != "open":
-        raise already_decided(request)
+        raise AlreadyDecided(request)
     wanted = {"approval": ("approve", "reject"), "question": ("answer",)}[request.kind]
     if body.decision not in wanted:
         asks = "an approval" if request.kind == "approval" else "an answer"
@@ -93,40 +92,14 @@ async def respond_to(
             kind="wrong-decision",
             at=("body", "decision"),
         )
-    try:
-        settled = await respond(service.app.store, request_id, body.as_, body.response(), via="api")
-    except KeyError:
-        raise ProblemError(
-            404, f"there is no request {request_id}", kind="no-such-request"
-        ) from None
-    except NotAllowed as e:
-        raise ProblemError(403, str(e), kind="not-allowed") from None
-    except AlreadyDecided as e:
-        raise already_decided(e.request) from None
-    except InvalidTransition as e:
-        raise ProblemError(409, f"request {request_id}: {e}", kind="invalid-transition") from None
-    except Conflict:
-        raise ProblemError(
-            409, f"thread {request.thread_id} is busy: try again", kind="busy"
-        ) from None
+    # A person who may not (403), a decision first (409, naming it): the error handler answers.
+    settled = await respond(service.app.store, request_id, body.as_, body.response(), via="api")
     service.changed(settled.thread_id)
     return settled
-
-
-def already_decided(request: RequestInfo) -> ProblemError:
-    return ProblemError(
-        409,
-        f"request {request.id} was already settled: {outcome_text(request)}",
-        kind="already-decided",
-        request_status=request.status,
-        decided_by=request.decided_by,
-        decided_via=request.decided_via,
-        decided_at=request.decided_at.isoformat() if request.decided_at else None,
-    )
 
 
 async def _request_or_404(service: Service, request_id: str) -> RequestInfo:
     request = await service.app.store.request(request_id) if findable(request_id) else None
     if request is None:
-        raise ProblemError(404, f"there is no request {request_id}", kind="no-such-request")
+        raise NotFound("request", request_id)
     return request

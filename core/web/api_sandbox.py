@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 
 from core.channels import Action
+from core.errors import NotFound
 from core.web.deps import ServiceDep
 from core.web.fields import SAYS_SOMETHING, Name, choices, says_something
 from core.web.problems import ProblemError, problem_responses
@@ -63,10 +64,9 @@ class Accepted(BaseModel):
 async def inject(channel: ChannelName, body: SandboxMessage, service: ServiceDep) -> Accepted:
     found = service.channels.get(channel)
     if found is None:
-        raise ProblemError(
-            404,
-            f"there is no channel {channel}; the channels are: {', '.join(service.channels)}",
-            kind="no-such-channel",
+        known = ", ".join(service.channels)
+        raise NotFound(
+            "channel", channel, f"there is no channel {channel}; the channels are: {known}"
         )
     simulator = found.simulator  # a live channel has none: nobody speaks for its people
     if simulator is None:

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from core import humans
 from core.events import MessageReceived
-from core.state import InvalidTransition, Status
-from core.store import Conflict, ThreadInfo
+from core.state import Status
+from core.store import ThreadInfo
 from core.text import Text
 from core.web.deps import ServiceDep, known_person, thread_or_404
 from core.web.fields import Label, Message, Name, PathId, choices
-from core.web.problems import ProblemError, problem_responses, unprocessable
+from core.web.problems import problem_responses, unprocessable
 from core.web.schemas import ThreadDetail, thread_detail
 
 router = APIRouter(prefix="/threads", tags=["threads"])
-T = TypeVar("T")
 
 
 class LaunchThread(BaseModel):
@@ -111,7 +109,7 @@ async def post_message(thread_id: PathId, body: PostMessage, service: ServiceDep
     if body.sender is not None:
         await known_person(service, body.sender, "sender")
     message = MessageReceived(text=body.text, sender=body.sender, channel="api")
-    await _changing(thread_id, humans.append(service.app.store, thread_id, [message]))
+    await humans.append(service.app.store, thread_id, [message])
     service.changed(thread_id)
     return await thread_or_404(service, thread_id)
 
@@ -127,7 +125,7 @@ async def pause(
 ) -> ThreadInfo:
     await thread_or_404(service, thread_id)
     by = body or OperatorWithReason()
-    await _changing(thread_id, humans.pause(service.app.store, thread_id, by.by, by.reason))
+    await humans.pause(service.app.store, thread_id, by.by, by.reason)
     return await thread_or_404(service, thread_id)
 
 
@@ -142,7 +140,7 @@ async def resume(
 ) -> ThreadInfo:
     await thread_or_404(service, thread_id)
     by = body or Operator()
-    await _changing(thread_id, humans.resume(service.app.store, thread_id, by.by))
+    await humans.resume(service.app.store, thread_id, by.by)
     service.changed(thread_id)
     return await thread_or_404(service, thread_id)
 
@@ -158,16 +156,6 @@ async def cancel(
 ) -> ThreadInfo:
     await thread_or_404(service, thread_id)
     by = body or OperatorWithReason()
-    await _changing(thread_id, humans.cancel(service.app.store, thread_id, by.by, by.reason))
+    await humans.cancel(service.app.store, thread_id, by.by, by.reason)
     service.changed(thread_id)  # the open requests' copies now say "cancelled"
     return await thread_or_404(service, thread_id)
-
-
-async def _changing(thread_id: str, change: Awaitable[T]) -> T:
-    """Run a change to a thread; a change its status does not allow is a 409."""
-    try:
-        return await change
-    except InvalidTransition as e:
-        raise ProblemError(409, f"thread {thread_id}: {e}", kind="invalid-transition") from None
-    except Conflict:  # other writers kept winning the race
-        raise ProblemError(409, f"thread {thread_id} is busy: try again", kind="busy") from None

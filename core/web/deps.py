@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from core.errors import NotFound
 from core.service import Service
 from core.store import Person, ThreadInfo
 from core.web.fields import findable
-from core.web.problems import ProblemError, unprocessable
+from core.web.problems import unprocessable
 
 
 async def get_service(request: Request) -> Service:
@@ -23,7 +24,7 @@ ServiceDep = Annotated[Service, Depends(get_service)]
 async def thread_or_404(service: Service, thread_id: str) -> ThreadInfo:
     thread = await service.app.store.thread(thread_id) if findable(thread_id) else None
     if thread is None:
-        raise ProblemError(404, f"there is no thread {thread_id}", kind="no-such-thread")
+        raise NotFound("thread", thread_id)
     return thread
 
 

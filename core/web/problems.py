@@ -1,7 +1,10 @@
 """Every error is RFC 7807 problem details (`application/problem+json`): type, title, status, detail.
 
-Routes raise `ProblemError`; `install_problem_handlers` turns it, HTTP errors (401, 404, 405…),
-request validation errors and malformed JSON into problems; `as_problems` makes the OpenAPI document
+Whatever raises a `core.errors.SwitchboardError` (a route, or core under it: `NotFound`, `NotAllowed`,
+`AlreadyDecided`…) is answered with its status and kind by one handler; `ProblemError` is the API's
+own, for what only a route knows (a body naming what is not there). `install_problem_handlers` turns
+those, HTTP errors (401, 404, 405…), request validation errors and malformed JSON into problems;
+`problem_of` is the same mapping for the console's pages; `as_problems` makes the OpenAPI document
 say so. Every 422 carries `errors`, whether the request's shape was wrong or what it names is
 unknown (a person, an agent, a channel): a client reads both the same way.
 """
@@ -20,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
+
+from core.errors import SwitchboardError
 
 log = logging.getLogger("switchboard.http")
 
@@ -51,15 +56,17 @@ class ValidationProblem(Problem):
     errors: list[FieldError] = Field(description="Each field that was missing or wrong.")
 
 
-class ProblemError(Exception):
+class ProblemError(SwitchboardError):
     """Raised by a route: answered as problem details with `status`."""
 
     def __init__(self, status: int, detail: str, *, kind: str = "", **extensions: Any) -> None:
         super().__init__(detail)
         self.status = status
-        self.detail = detail
-        self.kind = kind  # a slug, e.g. "already-decided"; "" is a plain HTTP problem
-        self.extensions = extensions
+        self.kind = kind  # a slug, e.g. "unknown-person"; "" is a plain HTTP problem
+        self.members = extensions
+
+    def extensions(self) -> dict[str, Any]:
+        return self.members
 
 
 def unprocessable(detail: str, *, kind: str, at: Sequence[str | int]) -> ProblemError:
@@ -90,8 +97,30 @@ def problem_response(
         detail=detail,
         **extensions,
     )
+    return _json(body, headers)
+
+
+def _json(body: Problem, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
-        body.model_dump(mode="json"), status_code=status, headers=headers, media_type=MEDIA_TYPE
+        body.model_dump(mode="json"),
+        status_code=body.status,
+        headers=headers,
+        media_type=MEDIA_TYPE,
+    )
+
+
+def problem_of(error: SwitchboardError) -> Problem:
+    """The problem an error is answered with: by the API, and on the console's pages."""
+    extensions = error.extensions()
+    if error.status == 422 and "errors" not in extensions:  # the document promises `errors`
+        missing = FieldError(loc=[], msg=error.detail, type=error.kind or "unprocessable")
+        extensions = {**extensions, "errors": [missing.model_dump()]}
+    return Problem(
+        type=problem_type(error.kind),
+        title=_title(error.status, error.kind),
+        status=error.status,
+        detail=error.detail,
+        **extensions,
     )
 
 
@@ -115,13 +144,9 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 # --- the handlers -------------------------------------------------------------------------------
 
 
-async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ProblemError)
-    extensions = exc.extensions
-    if exc.status == 422 and "errors" not in extensions:  # the document promises `errors`
-        error = FieldError(loc=[], msg=exc.detail, type=exc.kind or "unprocessable")
-        extensions = {**extensions, "errors": [error.model_dump()]}
-    return problem_response(exc.status, exc.detail, kind=exc.kind, **extensions)
+async def _on_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SwitchboardError)
+    return _json(problem_of(exc))
 
 
 async def _on_http(request: Request, exc: Exception) -> Response:
@@ -197,7 +222,7 @@ async def _on_crash(request: Request, exc: Exception) -> JSONResponse:
 
 def install_problem_handlers(app: FastAPI) -> None:
     """Answer every error with problem details (core.web.openapi documents them that way)."""
-    app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(SwitchboardError, _on_error)
     app.add_exception_handler(RequestValidationError, _on_invalid)
     app.add_exception_handler(HTTPException, _on_http)
     app.add_exception_handler(Exception, _on_crash)

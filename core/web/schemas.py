@@ -7,7 +7,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.store import OutboxItem, OutboxStatus, RequestInfo, Store, StoredEvent, ThreadInfo
+from core.store import (
+    AUTO,
+    OutboxItem,
+    OutboxStatus,
+    RequestInfo,
+    Store,
+    StoredEvent,
+    ThreadInfo,
+)
 from core.timeline import describe, event_json
 
 
@@ -33,7 +41,7 @@ class Delivery(BaseModel):
     id: int
     kind: Literal["reply", "request", "notice", "outcome"]
     recipient: str | None
-    channel: str
+    channel: str = Field(description=f"Where it went; `{AUTO}` until the dispatcher chooses.")
     address: str | None
     conversation: str | None
     status: OutboxStatus
@@ -45,7 +53,7 @@ class Delivery(BaseModel):
 
     @classmethod
     def of(cls, item: OutboxItem) -> Delivery:
-        return cls.model_validate(item.model_dump())
+        return cls.model_validate({**item.model_dump(), "channel": item.channel or AUTO})
 
 
 class RequestDetail(RequestInfo):

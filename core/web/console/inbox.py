@@ -9,15 +9,17 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse
 
 from core.channels import Decision
-from core.humans import Answer, Approve, NotAllowed, Reject, may_answer, respond
+from core.errors import AlreadyDecided, NotAllowed, SwitchboardError
+from core.humans import Answer, Approve, Reject, may_answer, respond
 from core.humans import Response as HumanResponse
 from core.inbox import outcome_text
 from core.service import Service
-from core.store import AlreadyDecided, OutboxItem, Person, RequestInfo
+from core.store import OutboxItem, Person, RequestInfo
 from core.text import Name, Text
 from core.web.console.render import looks_of, names, page, render, utc
 from core.web.console.signin import Console
 from core.web.fields import findable
+from core.web.problems import problem_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,7 +46,7 @@ async def _card(service: Service, request: RequestInfo, people: list[Person]) ->
     return Card(
         request,
         thread.agent if thread else "?",
-        [r for r in rows if r.kind == "request" and r.channel != "auto"],
+        [r for r in rows if r.kind == "request" and r.channel is not None],
         [p for p in people if may_answer(p, request)],
         [p for p in people if not may_answer(p, request)],
         outcome=outcome_text(request, names(people).get(request.decided_by or "")),
@@ -111,10 +113,11 @@ async def answer_request(
         if isinstance(response, Answer) and not response.text:
             raise NotAllowed("Write an answer first.")
         settled = await respond(store, request_id, person, response, via="console")
-    except NotAllowed as e:
-        status, error = 403, str(e)
-    except AlreadyDecided as e:
-        status, error, settled = 409, str(e), e.request
+    except SwitchboardError as e:
+        problem = problem_of(e)  # as the API answers it
+        status, error = problem.status, problem.detail
+        if isinstance(e, AlreadyDecided):
+            settled = e.request  # the card shows who was first
     else:
         service.changed(settled.thread_id)
     people = await store.people()

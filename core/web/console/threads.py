@@ -9,16 +9,18 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, Response
 from markupsafe import Markup
 
+from core.errors import SwitchboardError
 from core.events import ModelCalled
 from core.humans import cancel, pause, resume
 from core.service import Service
-from core.state import TERMINAL, InvalidTransition, Status
+from core.state import TERMINAL, Status
 from core.store import OutboxItem, RequestInfo
 from core.text import Name
 from core.timeline import describe
 from core.web.console.render import Live, live, looks_of, names, page, panel
 from core.web.console.signin import Console
 from core.web.fields import findable
+from core.web.problems import problem_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -90,7 +92,7 @@ async def _timeline(request: Request | None, service: Service, thread_id: str) -
     asked = [
         Asked(
             r,
-            [c for c in await store.outbox(request_id=r.id) if c.channel != "auto"],
+            [c for c in await store.outbox(request_id=r.id) if c.channel is not None],
             known.get(r.decided_by or "", r.decided_by or ""),
         )
         for r in await store.requests(status=None)
@@ -155,8 +157,8 @@ async def control_thread(service: Console, thread_id: str, op: Control) -> Respo
                 await resume(store, thread_id, by="console")
             case "cancel":
                 await cancel(store, thread_id, by="console")
-    except InvalidTransition as e:
-        flash = ("error", f"Could not {op} the thread: {e}.")
+    except SwitchboardError as e:
+        flash = ("error", f"Could not {op}: {problem_of(e).detail}.")
     else:
         service.changed(thread_id)
         flash = ("ok", DONE[op])
