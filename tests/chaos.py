@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import random
 import re
 import subprocess
@@ -23,7 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,9 +32,8 @@ import psycopg
 
 from core.agent import discover_agents
 from core.workers import sweep_interval
-from tests.server import TOKEN, Server, environment, running_server
+from tests.server import POSTGRES, TOKEN, Server, environment, fresh_database, running_server
 
-ADMIN_URL = os.environ.get("SWITCHBOARD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 SWITCHBOARD = str(Path(sys.executable).with_name("switchboard"))
 OWNER = re.compile(r"worker-[0-9a-f]{8}")
 ASK = "deploy api 2.4.1 to production"
@@ -99,18 +97,6 @@ class Figures:
 
 
 # --- processes -----------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def fresh_database(admin_url: str = ADMIN_URL) -> Iterator[str]:
-    """A new, empty PostgreSQL database beside `admin_url`'s, dropped afterwards."""
-    name = f"switchboard_chaos_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield admin_url.rsplit("/", 1)[0] + "/" + name
-        finally:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 class Worker:
@@ -373,7 +359,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=plan.workers)
     parser.add_argument("--lease", type=float, default=plan.lease_seconds, help="seconds")
     parser.add_argument("--seed", type=int, default=plan.seed)
-    parser.add_argument("--postgres", default=ADMIN_URL, help="a database beside which to make one")
+    parser.add_argument("--postgres", default=POSTGRES, help="a database beside which to make one")
     args = parser.parse_args()
     plan = Plan(args.threads, args.kills, args.workers, args.lease, args.seed)
     with tempfile.TemporaryDirectory() as directory, fresh_database(args.postgres) as url:

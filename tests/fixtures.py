@@ -7,7 +7,6 @@ import contextlib
 import os
 import shutil
 import sqlite3
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -25,12 +24,11 @@ from core.settings import SECRET_VARIABLE, Settings
 from core.store import Person
 from storage import SqlStore, open_store
 from storage.migrate import upgrade
-from tests.server import FOREIGN
+from tests.server import FOREIGN, POSTGRES, fresh_database
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 T = TypeVar("T")
 
-POSTGRES = os.environ.get("SWITCHBOARD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 PEOPLE = [
     Person(
@@ -89,20 +87,15 @@ def empty_postgres() -> Iterator[str]:
     import psycopg
 
     try:
-        admin = psycopg.connect(
-            POSTGRES.replace("postgresql+psycopg", "postgresql"), autocommit=True, connect_timeout=3
-        )
+        psycopg.connect(
+            POSTGRES.replace("postgresql+psycopg", "postgresql"), connect_timeout=3
+        ).close()
     except psycopg.OperationalError as e:
         pytest.skip(
             f"PostgreSQL not reachable at {POSTGRES} ({e}); set SWITCHBOARD_TEST_POSTGRES to run these"
         )
-    name = f"switchboard_test_{uuid.uuid4().hex[:8]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield POSTGRES.rsplit("/", 1)[0] + "/" + name
-    finally:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        admin.close()
+    with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

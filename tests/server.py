@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from urllib.request import urlopen
 ROOT = Path(__file__).parents[1]
 PEOPLE = ROOT / "deploy" / "people.demo.toml"
 TOKEN = "browser-test-token"
+# The PostgreSQL server beside whose database tests make their own.
+POSTGRES = os.environ.get("SWITCHBOARD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 # Settings the developer's environment may hold: the server under test must not see them, so
 # every channel runs in sandbox mode and the offline demo model answers.
 FOREIGN = ("SWITCHBOARD_", "SLACK_", "DISCORD_", "TWILIO_", "SMTP_", "IMAP_", "EMAIL_", "DATABASE_")
@@ -113,3 +116,18 @@ def _wait_until_up(process: subprocess.Popen[bytes], server: Server, within: flo
         if time.monotonic() > deadline:
             raise TimeoutError(f"switchboard serve did not answer in {within}s:\n{server.output()}")
         time.sleep(0.1)  # a poll interval, not a wait for something to happen
+
+
+@contextlib.contextmanager
+def fresh_database(admin_url: str = POSTGRES) -> Iterator[str]:
+    """A new, empty PostgreSQL database beside `admin_url`'s, dropped afterwards."""
+    import psycopg
+
+    name = f"switchboard_test_{uuid.uuid4().hex[:8]}"
+    libpq = admin_url.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(libpq, autocommit=True, connect_timeout=3) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield admin_url.rsplit("/", 1)[0] + "/" + name
+        finally:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

@@ -9,22 +9,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from tests.chaos import ADMIN_URL, Plan, fresh_database, run
+from tests.chaos import Plan, run
+from tests.fixtures import empty_postgres
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    try:
-        psycopg.connect(ADMIN_URL, connect_timeout=3).close()
-    except psycopg.OperationalError as e:
-        reason = f"PostgreSQL not reachable at {ADMIN_URL} ({e})"
-        pytest.skip(f"{reason}; set SWITCHBOARD_TEST_POSTGRES to run the chaos test")
-    with fresh_database(ADMIN_URL) as url:
+    with empty_postgres() as url:
         yield url
 
 
