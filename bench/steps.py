@@ -16,9 +16,9 @@ from bench.agent import SHIP, agent, work_calls
 from bench.databases import Size, size_probe
 from bench.resume import resume
 from bench.timed import TimedModel
+from core.records import Person
 from core.runtime import Runtime
 from core.state import Status
-from core.store import Person
 from storage import SqlStore, open_store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from core.app import App
+    from core.records import RequestInfo, StoredEvent
     from core.settings import Settings
-    from core.store import RequestInfo, StoredEvent
 
 T = TypeVar("T")
 

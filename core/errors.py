@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for the annotation only: the request is stored, never inspected by type here
-    from core.store import RequestInfo
+    from core.records import RequestInfo
 
 
 class SwitchboardError(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from core.context import event_tokens
 from core.errors import AlreadyDecided, Conflict, InvalidTransition, NotAllowed, NotFound
@@ -14,8 +15,13 @@ from core.events import (
     ThreadPaused,
     ThreadResumed,
 )
+from core.records import OutboxMessage, Person, RequestInfo, Step
 from core.state import ExecutionState, fold
-from core.store import OutboxMessage, Person, RequestInfo, Step, Store
+from core.store import Directory, Queries, Steps
+
+
+class Deciding(Steps, Queries, Directory, Protocol):
+    """What recording a decision needs: the request, the person, and the thread to step."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +73,7 @@ def decision_for(
 
 
 async def respond(
-    store: Store, request_id: str, responder: str, response: Response, *, via: str = "cli"
+    store: Deciding, request_id: str, responder: str, response: Response, *, via: str = "cli"
 ) -> RequestInfo:
     """Record a person's answer or decision on its thread. The first decision wins."""
     request = await store.request(request_id)
@@ -115,7 +121,7 @@ def settlement(decision: ApprovalDecided | HumanResponded) -> dict[str, str]:
 
 
 async def append(
-    store: Store,
+    store: Steps,
     thread_id: str,
     events: list[Event],
     *,
@@ -141,15 +147,15 @@ async def append(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def pause(store: Store, thread_id: str, by: str, reason: str = "") -> None:
+async def pause(store: Steps, thread_id: str, by: str, reason: str = "") -> None:
     await append(store, thread_id, [ThreadPaused(by=by, reason=reason)])
 
 
-async def resume(store: Store, thread_id: str, by: str) -> None:
+async def resume(store: Steps, thread_id: str, by: str) -> None:
     await append(store, thread_id, [ThreadResumed(by=by)])
 
 
-async def cancel(store: Store, thread_id: str, by: str, reason: str = "") -> None:
+async def cancel(store: Steps, thread_id: str, by: str, reason: str = "") -> None:
     state, _ = await store.state(thread_id)
     # Every copy of a request that was still open is updated to say it was cancelled.
     outcomes = [OutboxMessage.outcome_of(r) for r in state.open_requests]

@@ -20,18 +20,10 @@ from core.humans import Answer as AnswerWith
 from core.humans import Approve as ApproveWith
 from core.humans import Reject as RejectWith
 from core.humans import Response, decision_for, may_answer
+from core.records import OutboxMessage, RequestInfo
+from core.situation import Append, Received, Refuse, Routing, Situation, Start
 from core.state import Status
-from core.store import (
-    Append,
-    OutboxMessage,
-    Received,
-    Refuse,
-    RequestInfo,
-    Routing,
-    Situation,
-    Start,
-    Store,
-)
+from core.store import Receiving
 
 log = logging.getLogger("switchboard.inbox")
 
@@ -162,7 +154,7 @@ class Inbox:
 
     def __init__(
         self,
-        store: Store,
+        store: Receiving,
         config: InboxConfig,
         *,
         wake_thread: Callable[[str], None],

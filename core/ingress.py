@@ -13,13 +13,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager
-from typing import Protocol
 
 from core.channels import Acknowledged, Channel, DeliveryStatus, Inbound, InboundMessage, Listener
 from core.inbox import Inbox
 from core.models.retry import Backoff
-from core.store import Received
+from core.situation import Received
+from core.store import Coordination, Sending
 
 log = logging.getLogger("switchboard.ingress")
 
@@ -27,16 +26,8 @@ LISTENER_BACKOFF = Backoff(base=1.0, cap=60.0)
 STEADY_SECONDS = 60.0  # a listener that ran this long before it dropped starts again at once
 
 
-class DeliveryLog(Protocol):
-    async def outbox_delivery(self, status: DeliveryStatus) -> int | None: ...
-
-
-class Locks(Protocol):
-    def hold(self, name: str) -> AbstractAsyncContextManager[None]: ...
-
-
 class Ingress:
-    def __init__(self, inbox: Inbox, deliveries: DeliveryLog) -> None:
+    def __init__(self, inbox: Inbox, deliveries: Sending) -> None:
         self.inbox = inbox
         self.deliveries = deliveries
 
@@ -67,7 +58,7 @@ class Listeners:
         self,
         channels: Mapping[str, Channel],
         ingress: Ingress,
-        locks: Locks,
+        locks: Coordination,
         *,
         backoff: Backoff = LISTENER_BACKOFF,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,

@@ -11,23 +11,29 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from core.alarm import Alarm
 from core.channels import Channel, DeliveryFailed, OutboundMessage
 from core.inbox import outcome_text
 from core.models.retry import Backoff
+from core.records import OutboxItem, OutboxMessage
 from core.routing import outcome_route, reply_route, request_route
-from core.store import OutboxItem, OutboxMessage, Store
+from core.store import Directory, Queries, Sending
 
 log = logging.getLogger("switchboard.outbox")
 
 DELIVERY_BACKOFF = Backoff(attempts=8, base=1.0, cap=300.0)
 
 
+class DispatcherStore(Sending, Queries, Directory, Protocol):
+    """The rows to send, and what routing them reads: threads, requests, the inbox, people."""
+
+
 class Dispatcher:
     def __init__(
         self,
-        store: Store,
+        store: DispatcherStore,
         channels: Mapping[str, Channel],
         *,
         backoff: Backoff = DELIVERY_BACKOFF,

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from core.channels import Channel, InvalidAddress, normalize_identities
 from core.errors import PeopleFileError
-from core.store import Person
+from core.records import Person
 
 
 def load_people_file(path: Path, channels: Mapping[str, Channel]) -> list[Person]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
-from core.store import OutboxItem, OutboxMessage, Person, RequestInfo, ThreadInfo
+from core.records import OutboxItem, OutboxMessage, Person, RequestInfo, ThreadInfo
 
 
 def expand(recipient: str, people: Iterable[Person]) -> list[Person]:

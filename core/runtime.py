@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 from pydantic_core import to_jsonable_python
@@ -58,8 +58,9 @@ from core.models.base import (
     extract_call,
 )
 from core.models.retry import Backoff, complete_with_retries
+from core.records import LoadedThread, OutboxMessage, Step
 from core.state import ExecutionState, fold
-from core.store import LoadedThread, OutboxMessage, Step, Store
+from core.store import Directory, Steps
 from core.text import storable_text
 from core.tools import (
     ContactHuman,
@@ -73,6 +74,10 @@ from core.tools import (
 )
 
 log = logging.getLogger("switchboard.runtime")
+
+
+class RuntimeStore(Steps, Directory, Protocol):
+    """The threads it steps, and the people its requests name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +94,7 @@ class Limits:
 class Runtime:
     def __init__(
         self,
-        store: Store,
+        store: RuntimeStore,
         agents: Mapping[str, Agent],
         model_for: Callable[[Agent], Model],
         *,

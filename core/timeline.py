@@ -27,7 +27,7 @@ from core.events import (
     ToolFailed,
     ToolSucceeded,
 )
-from core.store import StoredEvent
+from core.records import StoredEvent
 
 
 def _short(value: Any, limit: int = 90) -> str:

@@ -9,22 +9,28 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from core.alarm import Alarm
 from core.errors import AlreadyDecided, InvalidTransition
 from core.events import Event, RequestEscalated, RequestTimedOut, utcnow
 from core.humans import append
+from core.records import OutboxMessage, RequestInfo
 from core.routing import expand
 from core.state import Status
-from core.store import OutboxMessage, RequestInfo, Store
+from core.store import Directory, Steps, Timing
 
 log = logging.getLogger("switchboard.timers")
+
+
+class TimerStore(Timing, Steps, Directory, Protocol):
+    """The due requests, the threads their timeouts step, and who to widen them to."""
 
 
 class Timers:
     def __init__(
         self,
-        store: Store,
+        store: TimerStore,
         *,
         wake_thread: Callable[[str], None] = lambda _: None,
         wake_outbox: Callable[[], None] = lambda: None,

@@ -1,5 +1,6 @@
 """SQL storage: sqlmodel tables, the store (one unit of work per step), engine setup, migrations."""
 
+from core.plugins import Backend
 from storage.store import SqlStore, open_store
 
 __all__ = ["SqlBackend", "SqlStore", "backend", "open_store"]
@@ -22,4 +23,4 @@ class SqlBackend:
         return is_current(database_url)
 
 
-backend = SqlBackend()
+backend: Backend = SqlBackend()  # mypy checks here that SqlStore is the whole core.store.Store

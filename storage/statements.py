@@ -9,24 +9,15 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from storage.prepared import Prepared, insert_all
 from storage.tables import (
-    EventRow,
-    HumanRequestRow,
-    IdentityRow,
-    InboxRow,
-    ModelCallRow,
-    OutboxRow,
-    PersonRow,
-    ThreadRow,
+    events,
+    identities,
+    inbox,
+    model_calls,
+    outbox,
+    people,
+    requests,
+    threads,
 )
-
-threads = ThreadRow.__table__  # type: ignore[attr-defined]
-events = EventRow.__table__  # type: ignore[attr-defined]
-requests = HumanRequestRow.__table__  # type: ignore[attr-defined]
-model_calls = ModelCallRow.__table__  # type: ignore[attr-defined]
-outbox = OutboxRow.__table__  # type: ignore[attr-defined]
-people = PersonRow.__table__  # type: ignore[attr-defined]
-identities = IdentityRow.__table__  # type: ignore[attr-defined]
-inbox = InboxRow.__table__  # type: ignore[attr-defined]
 
 _lease_is_free = (
     threads.c.lease_owner.is_(None)

@@ -174,3 +174,15 @@ class OutboxRow(SQLModel, table=True):
     next_attempt_at: float = 0.0
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     sent_at: datetime | None = None
+
+
+# The tables as SQLAlchemy Core sees them: every statement in storage/ is written against these.
+threads = ThreadRow.__table__  # type: ignore[attr-defined]
+events = EventRow.__table__  # type: ignore[attr-defined]
+requests = HumanRequestRow.__table__  # type: ignore[attr-defined]
+model_calls = ModelCallRow.__table__  # type: ignore[attr-defined]
+outbox = OutboxRow.__table__  # type: ignore[attr-defined]
+people = PersonRow.__table__  # type: ignore[attr-defined]
+identities = IdentityRow.__table__  # type: ignore[attr-defined]
+inbox = InboxRow.__table__  # type: ignore[attr-defined]
+service_settings = SettingRow.__table__  # type: ignore[attr-defined]

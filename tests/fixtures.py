@@ -18,10 +18,10 @@ from core.agent import Agent, discover_agents
 from core.channels import Simulator
 from core.models.base import Model, ModelRequest, ModelResponse
 from core.models.llm import LiteLLMModel
+from core.records import Person
 from core.runtime import Limits, Runtime
 from core.service import Service, open_service
 from core.settings import SECRET_VARIABLE, Settings
-from core.store import Person
 from storage import SqlStore, open_store
 from storage.migrate import upgrade
 from tests.server import FOREIGN, POSTGRES, fresh_database

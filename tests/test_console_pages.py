@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from core.channels import InboundMessage
+from core.records import OutboxItem
 from core.service import Service
-from core.store import OutboxItem
 from core.web.app import create_app
 from core.web.auth import COOKIE
 from tests.fixtures import eventually

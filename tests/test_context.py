@@ -5,8 +5,8 @@ from __future__ import annotations
 from core.context import Redactor
 from core.events import ContextCompacted, MessageReceived
 from core.models.scripted import Call, Fail, ScriptedModel, Text
+from core.records import StoredEvent
 from core.runtime import Limits
-from core.store import StoredEvent
 from storage import SqlStore
 from tests.fixtures import RuntimeFactory
 

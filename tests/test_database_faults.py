@@ -15,7 +15,7 @@ from core.channels import InboundMessage
 from core.inbox import InboxConfig, route
 from storage import open_store
 from storage.engine import make_engine
-from storage.threads import DatabaseThreads
+from storage.executor import Executor
 from tests.fixtures import PEOPLE
 
 pytestmark = pytest.mark.postgres
@@ -27,7 +27,7 @@ async def test_a_deadlock_victim_on_the_drivers_cursor_is_run_again(postgres_url
         conn.execute(text("DROP TABLE IF EXISTS crossing"))
         conn.execute(text("CREATE TABLE crossing (id INT PRIMARY KEY, n INT NOT NULL)"))
         conn.execute(text("INSERT INTO crossing VALUES (1, 0), (2, 0)"))
-    db = DatabaseThreads(engine, 2)
+    db = Executor(engine, 2)
     both_hold_one = threading.Barrier(2, timeout=10)
     started = threading.Event()
 

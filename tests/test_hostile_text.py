@@ -19,7 +19,7 @@ from core.context import MAX_MESSAGE_CHARS, render_event
 from core.events import MessageReceived
 from core.inbox import InboxConfig, route
 from core.models.scripted import ScriptedModel, Text
-from core.store import Person
+from core.records import Person
 from core.text import storable
 from storage import SqlStore, open_store
 from tests.fixtures import PEOPLE, RuntimeFactory

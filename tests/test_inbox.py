@@ -11,7 +11,8 @@ from core.agent import Agent
 from core.channels import Action, InboundMessage
 from core.events import ApprovalDecided, HumanResponded, MessageReceived
 from core.inbox import InboxConfig, route
-from core.store import Append, Person, Refuse, RequestInfo, Situation, Start, ThreadInfo
+from core.records import Person, RequestInfo, ThreadInfo
+from core.situation import Append, Refuse, Situation, Start
 from tests.fixtures import PEOPLE
 
 ALICE, BOB, ERIN = (next(p for p in PEOPLE if p.id == i) for i in ("alice", "bob", "erin"))

@@ -28,10 +28,10 @@ from core.channels import (
 )
 from core.ingress import LISTENER_BACKOFF, Listeners
 from core.previews import Look
+from core.records import OutboxItem
 from core.service import Service
-from core.store import OutboxItem
 from storage import SqlStore, open_store
-from storage.channels import LockLost, held_on_postgres
+from storage.locks import LockLost, held_on_postgres
 from tests.fixtures import Sleeps, eventually, simulator
 from tests.test_api import client_for
 
@@ -190,7 +190,7 @@ WHERE locktype = 'advisory' AND granted
 
 
 async def _holders(store: SqlStore, name: str) -> list[int]:
-    """The backends holding the lock `name` (storage/channels.py names it `switchboard:<name>`)."""
+    """The backends holding the lock `name` (storage/locks.py names it `switchboard:<name>`)."""
     from sqlalchemy import text
 
     def query(conn: Any) -> list[int]:

@@ -24,7 +24,7 @@ from core.state import Status
 from core.tools import ToolContext, tool
 from core.workers import Workers
 from storage import SqlStore
-from storage.statements import threads
+from storage.tables import threads
 from tests.fixtures import eventually
 
 T = TypeVar("T")

@@ -26,7 +26,7 @@ from core.models.retry import Backoff
 from core.models.scripted import Call, ScriptedModel
 from core.outbox import Dispatcher
 from core.previews import Look
-from core.store import OutboxItem
+from core.records import OutboxItem
 from storage import SqlStore
 from tests.fixtures import RuntimeFactory
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from core.records import OutboxItem, OutboxMessage, RequestInfo, ThreadInfo
 from core.routing import expand, outcome_route, reply_route, request_route
-from core.store import OutboxItem, OutboxMessage, RequestInfo, ThreadInfo
 from tests.fixtures import PEOPLE
 
 NOW = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from core.channels import Action
 from core.humans import cancel
 from core.inbox import route
+from core.records import OutboxItem
 from core.service import Service
-from core.store import OutboxItem
 from storage import open_store
 from tests.fixtures import eventually, simulator
 

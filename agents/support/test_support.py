@@ -8,9 +8,9 @@ from agents.support import agent
 from agents.support.tables import Refund
 from core.humans import Answer, Approve, respond
 from core.models.demo import OfflineDemoModel
+from core.records import OutboxItem
 from core.service import Service
 from core.state import Status
-from core.store import OutboxItem
 from storage import SqlStore
 from tests.fixtures import RuntimeFactory, eventually, simulator
 

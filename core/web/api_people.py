@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from core.channels import InvalidAddress
 from core.errors import NotFound
 from core.people import normalized
+from core.records import Person
 from core.service import Service
-from core.store import Person
 from core.web.deps import ServiceDep
 from core.web.fields import Label, Name, PathId, PersonId, address_forms, choices, findable
 from core.web.problems import ProblemError, problem_responses, unprocessable

@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import AlreadyDecided, NotFound
 from core.humans import Answer, Approve, Reject, Response, respond
+from core.records import RequestInfo, RequestStatus
 from core.service import Service
-from core.store import RequestInfo, RequestStatus
 from core.text import Text
 from core.web.deps import ServiceDep
 from core.web.fields import Name, PathId, Words, findable

@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core import humans
 from core.events import MessageReceived
+from core.records import ThreadInfo
 from core.state import Status
-from core.store import ThreadInfo
 from core.text import Text
 from core.web.deps import ServiceDep, known_person, thread_or_404
 from core.web.fields import Label, Message, Name, PathId, choices

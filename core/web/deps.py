@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from core.errors import NotFound
+from core.records import Person, ThreadInfo
 from core.service import Service
-from core.store import Person, ThreadInfo
 from core.web.fields import findable
 from core.web.problems import unprocessable
 

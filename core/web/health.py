@@ -14,8 +14,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
 
 from core.plugins import load_backend
+from core.records import OutboxStatus, RequestStatus
 from core.state import Status
-from core.store import OutboxStatus, RequestStatus
 from core.web.deps import ServiceDep
 from core.web.problems import problem_response
 

@@ -7,15 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.store import (
-    AUTO,
-    OutboxItem,
-    OutboxStatus,
-    RequestInfo,
-    Store,
-    StoredEvent,
-    ThreadInfo,
-)
+from core.records import AUTO, OutboxItem, OutboxStatus, RequestInfo, StoredEvent, ThreadInfo
+from core.store import Queries
 from core.timeline import describe, event_json
 
 
@@ -68,14 +61,14 @@ class ThreadDetail(BaseModel):
     requests: list[RequestDetail]
 
 
-async def request_detail(store: Store, request: RequestInfo) -> RequestDetail:
+async def request_detail(store: Queries, request: RequestInfo) -> RequestDetail:
     rows = await store.outbox(request_id=request.id)
     # A `routed` row only stood for "work out where this goes": its deliveries are the rows after.
     deliveries = [Delivery.of(r) for r in rows if r.status != "routed"]
     return RequestDetail(**request.model_dump(), deliveries=deliveries)
 
 
-async def thread_detail(store: Store, thread: ThreadInfo) -> ThreadDetail:
+async def thread_detail(store: Queries, thread: ThreadInfo) -> ThreadDetail:
     events = [EventOut.of(e) for e in await store.events(thread.id)]
     requests = await store.requests(status=None, thread_id=thread.id)
     details = [await request_detail(store, r) for r in requests]

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from core.previews import Button, Preview
-from core.store import InboxItem, OutboxItem, Person
+from core.records import InboxItem, OutboxItem, Person
 from core.web.console.render import names, utc
 
 # Someone in no directory: to see what a channel does with an unknown sender.

@@ -13,8 +13,8 @@ from core.errors import AlreadyDecided, NotAllowed, SwitchboardError
 from core.humans import Answer, Approve, Reject, may_answer, respond
 from core.humans import Response as HumanResponse
 from core.inbox import outcome_text
+from core.records import OutboxItem, Person, RequestInfo
 from core.service import Service
-from core.store import OutboxItem, Person, RequestInfo
 from core.text import Name, Text
 from core.web.console.render import looks_of, names, page, render, utc
 from core.web.console.signin import Console

@@ -29,8 +29,8 @@ from jinja2 import (
 
 from core.channels import Channel
 from core.previews import Look
+from core.records import Person
 from core.service import Service
-from core.store import Person
 
 WEB = Path(__file__).parents[1]  # core/web: templates/ and static/
 

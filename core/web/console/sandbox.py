@@ -16,7 +16,7 @@ from markupsafe import Markup
 from core.channels import Action, Decision
 from core.previews import Look
 from core.service import Service
-from core.store import Received
+from core.situation import Received
 from core.text import Name, Text
 from core.web.console.conversations import Actor, Conversation, actors, conversations
 from core.web.console.render import Live, Looks, live, looks_of, ordered, page, panel, skin

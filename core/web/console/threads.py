@@ -12,9 +12,9 @@ from markupsafe import Markup
 from core.errors import SwitchboardError
 from core.events import ModelCalled
 from core.humans import cancel, pause, resume
+from core.records import OutboxItem, RequestInfo
 from core.service import Service
 from core.state import TERMINAL, Status
-from core.store import OutboxItem, RequestInfo
 from core.text import Name
 from core.timeline import describe
 from core.web.console.render import Live, live, looks_of, names, page, panel

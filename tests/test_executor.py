@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import Connection, text
 
 from storage.engine import make_engine
-from storage.threads import DatabaseThreads
+from storage.executor import Executor
 
 
 async def test_a_failing_unit_rolls_back_alone_and_the_rest_commit(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'units.db'}")
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE notes (body TEXT NOT NULL)"))
-    db = DatabaseThreads(engine, 1)
+    db = Executor(engine, 1)
     queued = threading.Event()
 
     def hold(conn: Connection) -> None:  # keeps the thread busy until the others are queued
@@ -48,7 +48,7 @@ async def test_a_failing_unit_rolls_back_alone_and_the_rest_commit(tmp_path: Pat
 
 async def test_a_unit_of_work_error_reaches_its_caller(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'units.db'}")
-    db = DatabaseThreads(engine, 1)
+    db = Executor(engine, 1)
 
     def broken(conn: Connection) -> None:
         conn.execute(text("SELECT * FROM no_such_table"))

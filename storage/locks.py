@@ -1,5 +1,5 @@
-"""What the channel seam needs from storage: a lock that one process holds at a time (a channel's
-listener), and a platform's delivery status recorded on the outbox row it is about."""
+"""Locks that one process holds at a time (a channel's listener): in memory on SQLite, an advisory
+lock on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,10 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
-
-from core.channels import DeliveryStatus
-from storage.statements import outbox
+from sqlalchemy import Engine
 
 log = logging.getLogger("switchboard.storage")
 
@@ -72,24 +69,3 @@ async def _keep(conn: Any, name: str, every: float) -> None:
             await conn.execute("SELECT 1")
         except psycopg.Error as e:
             raise LockLost(f"lost the session holding the lock {name}: {e}") from e
-
-
-def record_delivery(conn: Connection, status: DeliveryStatus) -> int | None:
-    """The outbox row the platform sent as `status.message_id` (the first one: an edit keeps its
-    message's id), or None. A message the platform could not deliver moves to the dead letters."""
-    row = conn.execute(
-        select(outbox.c.id)
-        .where(outbox.c.channel == status.channel, outbox.c.message_id == status.message_id)
-        .order_by(outbox.c.id)
-        .limit(1)
-    ).first()
-    if row is None:
-        return None
-    if status.status == "failed":
-        reason = status.error or "no reason given"
-        conn.execute(
-            update(outbox)
-            .where(outbox.c.id == row.id)
-            .values(status="dead", last_error=f"the platform could not deliver it: {reason}")
-        )
-    return int(row.id)

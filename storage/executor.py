@@ -1,4 +1,5 @@
-"""The threads that own the database connections. The event loop hands them whole units of work.
+"""The executor: OS threads that own the database connections (elsewhere in Switchboard a thread
+is a conversation). The event loop hands them whole units of work.
 
 A hop through `run_in_executor` costs 65-110 µs here; this queue and one `call_soon_threadsafe`
 cost 30-40 µs, and a step makes two hops.
@@ -36,7 +37,9 @@ class _Job:
     error: BaseException | None = None
 
 
-class DatabaseThreads:
+class Executor:
+    """`count` OS threads, each with its own connection, running units of work in transactions."""
+
     def __init__(self, engine: Engine, count: int) -> None:
         self._engine = engine
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()

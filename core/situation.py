@@ -1,0 +1,57 @@
+"""The inbox's contract with its store: the store finds the situation of an inbound message, core
+decides its routing (core/inbox.py `route`), the store applies it, all in one transaction, and
+answers with a receipt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from core.channels import InboundMessage
+from core.events import Event, MessageReceived
+from core.records import OutboxMessage, Person, RequestInfo, ThreadInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Situation:
+    """What the store found for one inbound message, inside the transaction that will route it."""
+
+    message: InboundMessage
+    person: Person | None
+    thread: ThreadInfo | None  # the conversation's latest thread
+    requests: list[RequestInfo]  # the one referenced, or the sender's open ones here
+    deciders: dict[str, Person]  # who decided the requests above, for "already approved by"
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    agent: str
+    event: MessageReceived
+    requester: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Append:
+    thread_id: str
+    events: list[Event]
+    outcome: Literal["continued", "answered"]
+    request_id: str | None = None
+    outbox: list[OutboxMessage] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Refuse:
+    detail: str
+    notice: OutboxMessage | None = None
+
+
+Routing = Start | Append | Refuse
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    outcome: Literal["started", "continued", "answered", "refused", "duplicate"]
+    detail: str = ""
+    thread_id: str | None = None
+    request_id: str | None = None
+    runnable: bool = False  # a worker has something to do on the thread now

@@ -1,0 +1,141 @@
+"""The inbox in SQL: one transaction per inbound message that deduplicates it, finds its situation,
+applies the routing core decided and records the message with its outcome (core.store.Receiving,
+core/situation.py). A message that starts or moves a thread writes a step, hence `SqlSteps`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from core.channels import InboundMessage
+from core.context import event_tokens
+from core.errors import AlreadyDecided, Conflict
+from core.records import Person, RequestInfo, Step, ThreadInfo
+from core.situation import Append, Received, Refuse, Routing, Situation, Start
+from core.state import fold
+from storage import errors
+from storage.directory import person_at, person_with
+from storage.outbox import insert_outbox
+from storage.steps import RUNNABLE, SqlSteps
+
+
+class Duplicate(Exception):
+    """The message was received before."""
+
+
+class SqlReceiving(SqlSteps):
+    async def receive(
+        self, message: InboundMessage, route: Callable[[Situation], Routing]
+    ) -> Received:
+        for attempt in range(3):
+            try:
+                return await self._run(lambda conn: self._receive(conn, message, route))
+            except (Conflict, AlreadyDecided):  # a concurrent writer on PostgreSQL: route again
+                if attempt == 2:
+                    raise
+            except Exception as e:
+                # Another process stored the same message between our check and our insert.
+                if not (isinstance(e, Duplicate) or errors.unique_violation(e)):
+                    raise
+                return Received(
+                    "duplicate",
+                    f"{message.channel} message {message.external_id} was received before",
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _receive(
+        self, conn: Connection, message: InboundMessage, route: Callable[[Situation], Routing]
+    ) -> Received:
+        sql, cursor = self.sql, self.cursor(conn)
+        where = {"b_channel": message.channel, "b_conversation": message.conversation}
+        if sql.inbox_seen.fetch(cursor, {**where, "b_external_id": message.external_id}):
+            raise Duplicate(message.external_id)
+        if self.postgres:
+            # Two first messages of one conversation, in two transactions, would start two threads.
+            key = f"{message.channel}:{message.conversation}"
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+            )
+        person = person_at(sql, cursor, message.channel, message.sender)
+        found = sql.conversation_thread.fetch(cursor, where)
+        situation = Situation(
+            message=message,
+            person=person,
+            thread=ThreadInfo.model_validate(found[0]) if found else None,
+            requests=self._requests_for(cursor, message, person),
+            deciders={},
+        )
+        for request in situation.requests:
+            if request.decided_by and (decider := person_with(sql, cursor, request.decided_by)):
+                situation.deciders[decider.id] = decider
+        received = self._apply(conn, message, route(situation))
+        sql.insert_inbox.execute(
+            cursor,
+            dict(
+                channel=message.channel,
+                external_id=message.external_id,
+                sender=message.sender,
+                person_id=person.id if person else None,
+                conversation=message.conversation,
+                text=message.text,
+                action=message.action.model_dump() if message.action else None,
+                attachments=[a.model_dump() for a in message.attachments],
+                raw=message.raw,
+                received_at=message.received_at,
+                outcome=received.outcome,
+                thread_id=received.thread_id,
+                request_id=received.request_id,
+                detail=received.detail,
+            ),
+        )
+        return received
+
+    def _apply(self, conn: Connection, message: InboundMessage, routing: Routing) -> Received:
+        match routing:
+            case Start(agent, event, requester):
+                thread_id = self.insert_thread(
+                    conn,
+                    agent=agent,
+                    first=event,
+                    requester=requester,
+                    channel=message.channel,
+                    conversation=message.conversation,
+                )
+                return Received("started", f"new {agent} thread", thread_id, runnable=True)
+            case Append(thread_id, events, outcome, request_id, outbox_messages):
+                state, last_seq = self.load_state(conn, thread_id)
+                after = fold(events, state)
+                step = Step(
+                    thread_id,
+                    last_seq,
+                    [(e, event_tokens(e)) for e in events],
+                    after,
+                    outbox=outbox_messages,
+                )
+                self.write_step(conn, step)
+                runnable = after.status.value in RUNNABLE
+                return Received(outcome, "", thread_id, request_id, runnable=runnable)
+            case Refuse(detail, notice):
+                if notice is not None:
+                    key = f"inbox:{message.channel}:{message.external_id}"
+                    insert_outbox(self.sql, self.cursor(conn), None, 0, [notice], key)
+                return Received("refused", detail)
+
+    def _requests_for(
+        self, cursor: Any, message: InboundMessage, person: Person | None
+    ) -> list[RequestInfo]:
+        """The request a button or token names; else the sender's open requests sent here."""
+        if message.action is not None and message.action.request_id:
+            rows = self.sql.request.fetch(cursor, {"b_id": message.action.request_id})
+        elif person is not None:
+            sent_here = {
+                "b_channel": message.channel,
+                "b_conversation": message.conversation,
+                "b_person": person.id,
+            }
+            rows = self.sql.requests_sent_here.fetch(cursor, sent_here)
+        else:
+            return []
+        return [RequestInfo.model_validate(r) for r in rows]
