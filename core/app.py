@@ -1,24 +1,16 @@
-"""Start-up: settings → backend, store, channels, people, agents, models, runtime. Nothing happens
-at import."""
+"""What the CLI works with (the app: settings, store, agents, runtime, channels) and the model
+clients the runtime calls. Start-up builds them: core/service.py `open_service`, the one way."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from core.agent import Agent, discover_agents
+from core.agent import Agent
 from core.channels import Channel, discover_channels
-from core.context import Redactor
-from core.errors import SchemaOutdated
-from core.logs import configure_logging
 from core.models.base import Model
 from core.models.demo import OfflineDemoModel
 from core.models.llm import LiteLLMModel
-from core.models.retry import Backoff
-from core.people import load_people_file
-from core.plugins import load_backend
-from core.runtime import Limits, Runtime
+from core.runtime import Runtime
 from core.settings import Settings
 from core.store import Store
 
@@ -64,44 +56,3 @@ class Models:
             model = self(agent)
             if isinstance(model, LiteLLMModel):
                 await model.load()
-
-
-@asynccontextmanager
-async def open_app(settings: Settings, *, migrate: bool = False) -> AsyncIterator[App]:
-    redactor = Redactor(settings.secrets())
-    configure_logging(redactor)
-    backend = load_backend()
-    if migrate:
-        backend.upgrade(settings.database_url)
-    elif not backend.is_current(settings.database_url):
-        raise SchemaOutdated(
-            f"the database {settings.database_url} is not at the current schema:"
-            " run `switchboard db upgrade`"
-        )
-    store = backend.open(settings.database_url)
-    channels: dict[str, Channel] = {}
-    try:
-        channels = build_channels(settings)
-        if settings.switchboard_people is not None:
-            await store.save_people(load_people_file(settings.switchboard_people, channels))
-        agents = discover_agents()
-        limits = Limits(
-            context_tokens=settings.switchboard_context_tokens,
-            lease_seconds=settings.switchboard_lease_seconds,
-            escalation=settings.escalation(),
-            backoff=Backoff(max_retry_after=settings.switchboard_retry_after_max_seconds),
-        )
-        models = Models(settings, agents)
-        await models.load(agents)
-        runtime = Runtime(
-            store,
-            agents,
-            models,
-            redactor=redactor,
-            limits=limits,
-        )
-        yield App(settings, store, agents, runtime, channels)
-    finally:
-        for channel in channels.values():
-            await channel.transport.close()
-        await store.close()

@@ -56,18 +56,27 @@ def _reporting(run: Callable[[], T]) -> T:
         raise typer.Exit(1) from None
 
 
-def _with_app(work: Callable[[App], Awaitable[T]], *, migrate: bool = False) -> T:
-    """Build the settings and the app, and run one command's work."""
-    import asyncio
-
-    from core.app import open_app
+def _settings(**overrides: Any) -> Settings:
+    """This process's settings, read once from the environment and `.env`; `overrides` are the
+    command's own options (`serve --port`), given as `switchboard_*` names without the prefix."""
     from core.settings import Settings
 
-    async def go(settings: Settings) -> T:
-        async with open_app(settings, migrate=migrate) as a:
-            return await work(a)
+    updates = {f"switchboard_{k}": v for k, v in overrides.items() if v is not None}
+    return Settings().model_copy(update=updates)
 
-    return _reporting(lambda: asyncio.run(go(Settings())))
+
+def _with_app(work: Callable[[App], Awaitable[T]], *, migrate: bool = False) -> T:
+    """Start up (core/service.py, as `serve` does, without running its loops) and run one
+    command's work on the app."""
+    import asyncio
+
+    from core.service import open_service
+
+    async def go() -> T:
+        async with open_service(_settings(), migrate=migrate) as service:
+            return await work(service.app)
+
+    return _reporting(lambda: asyncio.run(go()))
 
 
 def _print_json(value: Any) -> None:
@@ -386,10 +395,7 @@ def _run_service(
 
     import uvloop  # uvicorn[standard] brings it: a faster event loop for a long-running server
 
-    from core.settings import Settings
-
-    updates = {f"switchboard_{k}": v for k, v in overrides.items() if v is not None}
-    settings = Settings().model_copy(update=updates)
+    settings = _settings(**overrides)
 
     def serve() -> None:
         with (
@@ -405,8 +411,7 @@ def _run_service(
 def db_upgrade() -> None:
     """Create or migrate the database to the current schema."""
     from core.plugins import load_backend
-    from core.settings import Settings
 
-    settings = Settings()
-    _reporting(lambda: load_backend().upgrade(settings.database_url))
+    database_url = _settings().database_url
+    _reporting(lambda: load_backend().upgrade(database_url))
     _console().print("database is at the current schema")

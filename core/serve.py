@@ -23,6 +23,7 @@ log = logging.getLogger("switchboard.serve")
 
 async def serve(settings: Settings, console: Console) -> None:
     async with open_service(settings, migrate=True) as service:
+        service.warn_sandboxes()
         listening = bind(settings.switchboard_host, settings.switchboard_port)
         server = http_server(service)
         # What start-up built lives as long as the process: keep the collector from walking it
@@ -66,7 +67,8 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 async def work(settings: Settings, console: Console) -> None:
-    async with open_service(settings, migrate=False) as service:
+    async with open_service(settings) as service:
+        service.warn_sandboxes()
         console.print(
             f"Switchboard worker {service.app.runtime.owner}: workers, outbox and timers on"
             f" {settings.database_url}"

@@ -11,12 +11,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 
-from core.app import App, open_app
+from core.agent import discover_agents
+from core.app import App, Models, build_channels
 from core.channels import Channel
-from core.errors import Misconfigured
+from core.context import Redactor
+from core.errors import Misconfigured, SchemaOutdated
 from core.inbox import Inbox, InboxConfig
 from core.ingress import Ingress, Listeners
+from core.logs import configure_logging
+from core.models.retry import Backoff
 from core.outbox import DELIVERY_BACKOFF, Dispatcher
+from core.people import load_people_file
+from core.plugins import load_backend
+from core.runtime import Limits, Runtime
 from core.settings import Settings
 from core.timers import Timers
 from core.workers import Workers
@@ -54,6 +61,11 @@ class Service:
             group.create_task(self.listeners.run())
             group.create_task(self.app.store.listen(self.woken))
 
+    def warn_sandboxes(self) -> None:
+        """Say in the log which channels run as their sandbox: `serve` and `worker` do, once."""
+        for name in (name for name, channel in self.channels.items() if channel.sandbox):
+            log.warning("%s: no credentials, running in sandbox mode (see the console)", name)
+
     def woken(self, work: str) -> None:
         """Another process made work (PostgreSQL's NOTIFY): wake whoever does it here."""
         kind, _, thread_id = work.partition(":")
@@ -80,40 +92,65 @@ async def api_token(app: App) -> tuple[str, bool]:
 
 
 @asynccontextmanager
-async def open_service(settings: Settings, *, migrate: bool = True) -> AsyncIterator[Service]:
-    async with open_app(settings, migrate=migrate) as app:
-        channels = app.channels
-        for name in (name for name, channel in channels.items() if channel.sandbox):
-            log.warning("%s: no credentials, running in sandbox mode (see the console)", name)
+async def open_service(settings: Settings, *, migrate: bool = False) -> AsyncIterator[Service]:
+    """Start-up, the one way (serve, worker, the CLI, the tests): settings → the store, channels,
+    people, agents, models and runtime, then the loops that move work between them. Nothing runs
+    until `Service.run`; the store and the channels' transports are closed on the way out."""
+    redactor = Redactor(settings.secrets())
+    configure_logging(redactor)
+    backend = load_backend()
+    if migrate:
+        backend.upgrade(settings.database_url)
+    elif not backend.is_current(settings.database_url):
+        raise SchemaOutdated(
+            f"the database {settings.database_url} is not at the current schema:"
+            " run `switchboard db upgrade`"
+        )
+    store = backend.open(settings.database_url)
+    channels: dict[str, Channel] = {}
+    try:
+        channels = build_channels(settings)
+        if settings.switchboard_people is not None:
+            await store.save_people(load_people_file(settings.switchboard_people, channels))
+        agents = discover_agents()
         agent_names = settings.channel_agents()
-        unknown = {a for a in agent_names.values() if a not in app.agents}
+        unknown = {a for a in agent_names.values() if a not in agents}
         if unknown:
             raise Misconfigured(
                 f"SWITCHBOARD_CHANNEL_AGENTS names agents that are not installed: {sorted(unknown)}"
             )
+        models = Models(settings, agents)
+        await models.load(agents)
+        limits = Limits(
+            context_tokens=settings.switchboard_context_tokens,
+            lease_seconds=settings.switchboard_lease_seconds,
+            escalation=settings.escalation(),
+            backoff=Backoff(max_retry_after=settings.switchboard_retry_after_max_seconds),
+        )
+        runtime = Runtime(store, agents, models, redactor=redactor, limits=limits)
+        app = App(settings, store, agents, runtime, channels)
+
         backoff = replace(
             DELIVERY_BACKOFF, max_retry_after=settings.switchboard_retry_after_max_seconds
         )
-        dispatcher = Dispatcher(app.store, channels, backoff=backoff)
-        timers = Timers(app.store, wake_outbox=dispatcher.wake)
+        dispatcher = Dispatcher(store, channels, backoff=backoff)
 
-        def after_run() -> None:
+        def after_run() -> None:  # a step may have written messages, or a request with timers
             dispatcher.wake()
             timers.wake()
 
-        workers = Workers(app.runtime, size=settings.switchboard_workers, after_run=after_run)
-        timers.wake_thread = workers.wake
-
+        workers = Workers(runtime, size=settings.switchboard_workers, after_run=after_run)
+        timers = Timers(store, wake_outbox=dispatcher.wake, wake_thread=workers.wake)
         inbox = Inbox(
-            app.store,
-            InboxConfig(app.agents, agent_names),
+            store,
+            InboxConfig(agents, agent_names),
             wake_thread=workers.wake,
             wake_outbox=dispatcher.wake,
         )
-        ingress = Ingress(inbox, app.store)
-        listeners = Listeners(channels, ingress, app.store)
+        ingress = Ingress(inbox, store)
+        listeners = Listeners(channels, ingress, store)
         token, generated = await api_token(app)
-        app.runtime.redact.add(token)  # a generated token is in no setting: redact it too
+        redactor.add(token)  # a generated token is in no setting: redact it too
         yield Service(
             app,
             channels,
@@ -126,3 +163,7 @@ async def open_service(settings: Settings, *, migrate: bool = True) -> AsyncIter
             token,
             generated,
         )
+    finally:
+        for channel in channels.values():
+            await channel.transport.close()
+        await store.close()

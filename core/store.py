@@ -3,7 +3,7 @@ all (the SQL side is split the same way, storage/), and core never imports stora
 
 Each consumer names only what it uses: the runtime `Steps` and `Directory`, the inbox `Receiving`,
 the dispatcher `Sending`, the timers `Timing`, the console and the API `Queries`. `Store` is all of
-them: what the start-up (core/app.py) opens and hands out.
+them: what the start-up (core/service.py `open_service`) opens and hands out.
 """
 
 from __future__ import annotations

@@ -99,3 +99,23 @@ def test_core_names_no_platform() -> None:
     web = [p for p in (ROOT / "core" / "web").rglob("*") if p.suffix in (".html", ".css", ".js")]
     found += [(p, m[0]) for p in web for m in PLATFORM.finditer(p.read_text())]
     assert [f"{p.relative_to(ROOT)}: {s!r}" for p, s in found] == []
+
+
+def _calls(path: Path, name: str) -> int:
+    """How many calls in `path` are to a function or class named `name`."""
+    return sum(
+        1
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and (getattr(node.func, "id", None) == name or getattr(node.func, "attr", None) == name)
+    )
+
+
+def test_one_start_up() -> None:
+    """Settings are read in one place (the CLI's `_settings`), and a store is opened in one: the
+    start-up function `serve`, `worker`, the CLI and the tests share (core/service.py)."""
+    core = sorted((ROOT / "core").rglob("*.py"))
+    settings = {str(p.relative_to(ROOT)): n for p in core if (n := _calls(p, "Settings"))}
+    opened = {str(p.relative_to(ROOT)): n for p in core if (n := _calls(p, "open"))}
+    assert settings == {"core/cli.py": 1}
+    assert opened == {"core/service.py": 1}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from core.agent import Agent
-from core.app import build_channels, open_app
+from core.app import build_channels
 from core.channels import Channel
 from core.errors import AlreadyDecided, NotAllowed
 from core.escalation import Escalation
@@ -19,6 +19,7 @@ from core.humans import Answer, respond
 from core.models.scripted import Call, ScriptedModel
 from core.outbox import Dispatcher
 from core.runtime import Limits, Runtime
+from core.service import open_service
 from core.state import Status
 from core.timers import Timers
 from storage import SqlStore, open_store
@@ -318,8 +319,8 @@ async def test_the_settings_make_the_default(database_url: str) -> None:
         switchboard_widen_minutes=45,
         switchboard_request_timeout_hours=8,
     )
-    async with open_app(settings) as app:
-        assert app.runtime.limits.escalation == Escalation(
+    async with open_service(settings) as service:
+        assert service.app.runtime.limits.escalation == Escalation(
             resend_after=None, widen_after=timedelta(minutes=45), timeout_after=timedelta(hours=8)
         )
 
