@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 
-from core.agent import discover_agents
+from core.agent import Agent, discover_agents
 from core.app import App, Models, build_channels
 from core.channels import Channel
 from core.context import Redactor
@@ -25,6 +25,7 @@ from core.people import load_people_file
 from core.plugins import load_backend
 from core.runtime import Limits, Runtime
 from core.settings import Settings
+from core.store import Store
 from core.timers import Timers
 from core.workers import Workers
 
@@ -98,36 +99,15 @@ async def open_service(settings: Settings, *, migrate: bool = False) -> AsyncIte
     until `Service.run`; the store and the channels' transports are closed on the way out."""
     redactor = Redactor(settings.secrets())
     configure_logging(redactor)
-    backend = load_backend()
-    if migrate:
-        backend.upgrade(settings.database_url)
-    elif not backend.is_current(settings.database_url):
-        raise SchemaOutdated(
-            f"the database {settings.database_url} is not at the current schema:"
-            " run `switchboard db upgrade`"
-        )
-    store = backend.open(settings.database_url)
+    store = _open_store(settings, migrate=migrate)
     channels: dict[str, Channel] = {}
     try:
         channels = build_channels(settings)
         if settings.switchboard_people is not None:
             await store.save_people(load_people_file(settings.switchboard_people, channels))
         agents = discover_agents()
-        agent_names = settings.channel_agents()
-        unknown = {a for a in agent_names.values() if a not in agents}
-        if unknown:
-            raise Misconfigured(
-                f"SWITCHBOARD_CHANNEL_AGENTS names agents that are not installed: {sorted(unknown)}"
-            )
-        models = Models(settings, agents)
-        await models.load(agents)
-        limits = Limits(
-            context_tokens=settings.switchboard_context_tokens,
-            lease_seconds=settings.switchboard_lease_seconds,
-            escalation=settings.escalation(),
-            backoff=Backoff(max_retry_after=settings.switchboard_retry_after_max_seconds),
-        )
-        runtime = Runtime(store, agents, models, redactor=redactor, limits=limits)
+        agent_names = _channel_agents(settings, agents)
+        runtime = await _runtime(settings, store, agents, redactor)
         app = App(settings, store, agents, runtime, channels)
 
         backoff = replace(
@@ -167,3 +147,40 @@ async def open_service(settings: Settings, *, migrate: bool = False) -> AsyncIte
         for channel in channels.values():
             await channel.transport.close()
         await store.close()
+
+
+def _open_store(settings: Settings, *, migrate: bool) -> Store:
+    backend = load_backend()
+    if migrate:
+        backend.upgrade(settings.database_url)
+    elif not backend.is_current(settings.database_url):
+        raise SchemaOutdated(
+            f"the database {settings.database_url} is not at the current schema:"
+            " run `switchboard db upgrade`"
+        )
+    return backend.open(settings.database_url)
+
+
+def _channel_agents(settings: Settings, agents: dict[str, Agent]) -> dict[str, str]:
+    """SWITCHBOARD_CHANNEL_AGENTS, every agent it names installed."""
+    named = settings.channel_agents()
+    unknown = {a for a in named.values() if a not in agents}
+    if unknown:
+        raise Misconfigured(
+            f"SWITCHBOARD_CHANNEL_AGENTS names agents that are not installed: {sorted(unknown)}"
+        )
+    return named
+
+
+async def _runtime(
+    settings: Settings, store: Store, agents: dict[str, Agent], redactor: Redactor
+) -> Runtime:
+    models = Models(settings, agents)
+    await models.load(agents)
+    limits = Limits(
+        context_tokens=settings.switchboard_context_tokens,
+        lease_seconds=settings.switchboard_lease_seconds,
+        escalation=settings.escalation(),
+        backoff=Backoff(max_retry_after=settings.switchboard_retry_after_max_seconds),
+    )
+    return Runtime(store, agents, models, redactor=redactor, limits=limits)
