@@ -11,8 +11,10 @@ import os
 from alembic import command
 from alembic.config import Config
 
+from core.errors import Misconfigured
 from storage.engine import normalize_url
 from storage.locations import PLATFORM, version_locations
+from storage.schema import unknown_versions
 
 
 def alembic_config(database_url: str) -> Config:
@@ -27,4 +29,11 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str) -> None:
+    unknown = unknown_versions(database_url)
+    if unknown:
+        raise Misconfigured(
+            f"the database is at schema revisions that neither Switchboard nor an installed agent"
+            f" has ({', '.join(sorted(unknown))}): install the agent that made them again, or run"
+            " the Switchboard that migrated this database"
+        )
     command.upgrade(alembic_config(database_url), "heads")

@@ -21,6 +21,37 @@ _LINKS = ("down_revision", "depends_on")
 
 def expected_versions(locations: Iterable[Path]) -> frozenset[str]:
     """What `alembic_version` holds at the heads: the revisions no other one revises or needs."""
+    revisions, linked = _revisions(locations)
+    return frozenset(revisions - linked)
+
+
+def is_current(database_url: str) -> bool:
+    versions = database_versions(database_url)
+    return versions is not None and versions == expected_versions(version_locations())
+
+
+def unknown_versions(database_url: str) -> frozenset[str]:
+    """Revisions the database is at that no migration here has: an uninstalled agent's, or a
+    newer Switchboard's. Alembic cannot upgrade from them."""
+    revisions, _ = _revisions(version_locations())
+    return frozenset((database_versions(database_url) or set()) - revisions)
+
+
+def database_versions(database_url: str) -> set[str] | None:
+    """The rows of `alembic_version`; None for a database never migrated."""
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            try:
+                return set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+            except DBAPIError:  # no alembic_version table
+                return None
+    finally:
+        engine.dispose()
+
+
+def _revisions(locations: Iterable[Path]) -> tuple[set[str], set[str]]:
+    """Every revision in `locations`, and those another one revises or needs."""
     revisions: set[str] = set()
     linked: set[str] = set()
     for folder in locations:
@@ -29,21 +60,7 @@ def expected_versions(locations: Iterable[Path]) -> frozenset[str]:
             if "revision" in fields:
                 revisions.update(fields["revision"])
                 linked.update(*(fields.get(name, ()) for name in _LINKS))
-    return frozenset(revisions - linked)
-
-
-def is_current(database_url: str) -> bool:
-    engine = make_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            try:
-                rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars()
-                versions = set(rows)
-            except DBAPIError:  # no alembic_version table: a database never migrated
-                return False
-        return versions == expected_versions(version_locations())
-    finally:
-        engine.dispose()
+    return revisions, linked
 
 
 def _revision_fields(path: Path) -> dict[str, tuple[str, ...]]:

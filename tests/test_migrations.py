@@ -186,3 +186,26 @@ def test_an_installed_agent_gets_its_table_from_db_upgrade(
     assert "ledger_0001" in versions(url)
     monkeypatch.syspath_prepend(str(site))
     assert is_current(url)
+
+
+@pytest.mark.slow
+def test_an_uninstalled_agents_revision_is_one_clear_line(tmp_path: Path) -> None:
+    """Its table stays; `db upgrade` says which revisions nothing installed has, and keeps them."""
+    url = f"sqlite:///{tmp_path / 'switchboard.db'}"
+    site = tmp_path / "site"
+    install_ledger_agent(site)
+    switchboard = str(Path(sys.executable).with_name("switchboard"))
+    env = environment(tmp_path, free_port(), "token", url)
+    path = os.pathsep.join(p for p in (str(site), env.get("PYTHONPATH")) if p)
+    installed = subprocess.run(
+        [switchboard, "db", "upgrade"], env={**env, "PYTHONPATH": path}, capture_output=True
+    )
+    assert installed.returncode == 0, installed.stderr
+
+    done = subprocess.run(  # the agent's package is gone
+        [switchboard, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert "ledger_0001" in done.stderr and "install the agent" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "ledger_0001" in versions(url) and "ledger_entries" in table_names(url)
