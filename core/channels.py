@@ -84,6 +84,19 @@ class InboundMessage(BaseModel):
         return with_storable_text(data)
 
 
+class RequestContext(BaseModel):
+    """What a person deciding a request needs beside its question: who asks, through which agent,
+    to do what (an approval's tool and its exact arguments), and by when."""
+
+    model_config = ConfigDict(frozen=True)
+
+    requester: str | None = None  # the person the agent works for, by name
+    agent: str = ""
+    tool: str | None = None
+    arguments: dict[str, Any] = {}
+    deadline: datetime | None = None
+
+
 class OutboundMessage(BaseModel):
     """What the outbox asks a channel to render and send."""
 
@@ -98,6 +111,7 @@ class OutboundMessage(BaseModel):
     options: tuple[str, ...] = ()
     edit_of: str | None = None  # for an outcome: the platform message id of the copy to update
     idempotency_key: str = ""
+    context: RequestContext | None = None  # for a request
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from core.alarm import Alarm
-from core.channels import Channel, DeliveryFailed, OutboundMessage
+from core.channels import Channel, DeliveryFailed, OutboundMessage, RequestContext
 from core.inbox import outcome_text
 from core.models.retry import Backoff
-from core.records import OutboxItem, OutboxMessage
+from core.records import OutboxItem, OutboxMessage, RequestInfo
 from core.routing import outcome_route, reply_route, request_route
 from core.store import Directory, Queries, Sending
 
@@ -128,6 +128,7 @@ class Dispatcher:
                 )
                 return
             message = self.message(item, request.kind, tuple(request.options))
+            message = message.model_copy(update={"context": await self.context(request)})
         else:
             message = self.message(item, None, ())
         payload = channel.codec.render(message)
@@ -153,6 +154,19 @@ class Dispatcher:
             options=options,
             edit_of=item.message_id if item.kind == "outcome" else None,
             idempotency_key=item.idempotency_key,
+        )
+
+    async def context(self, request: RequestInfo) -> RequestContext:
+        thread = await self.store.thread(request.thread_id)
+        requester = (
+            await self.store.person(thread.requester) if thread and thread.requester else None
+        )
+        return RequestContext(
+            requester=requester.name if requester else thread.requester if thread else None,
+            agent=thread.agent if thread else "",
+            tool=request.tool,
+            arguments=request.arguments or {},
+            deadline=request.deadline,
         )
 
     async def failed(self, item: OutboxItem, error: DeliveryFailed) -> None:

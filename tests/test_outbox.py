@@ -278,3 +278,26 @@ async def test_a_request_settled_before_its_copies_went_out_is_not_sent(
         "the request was settled before it was sent",
         "no copy of the request was sent",  # so there is no copy to show the outcome on
     }
+
+
+async def test_a_request_carries_what_the_decider_needs(
+    store: SqlStore, make_runtime: RuntimeFactory
+) -> None:
+    """Who asks, through which agent, to run what with which arguments, by when: every channel
+    gets it beside the question, to show it the platform's way."""
+    runtime = make_runtime(ScriptedModel([CHECK, DEPLOY_PROD]))
+    thread = await runtime.start("deploy", "deploy api 2.4.1 to production", requester="bob")
+    [request_id] = (await runtime.advance(thread)).open_requests
+    discord = FlakyTransport("discord")
+    dispatcher = Dispatcher(store, live(discord), clock=Clock())
+    while await dispatcher.deliver_due():
+        pass
+
+    request = await store.request(request_id)
+    assert request is not None and discord.attempts
+    for sent in discord.attempts:
+        assert sent.request_kind == "approval" and sent.context is not None
+        assert sent.context.requester == "Bob"  # his name in the directory, not his id
+        assert (sent.context.agent, sent.context.tool) == ("deploy", "deploy")
+        assert sent.context.arguments == DEPLOY_PROD.arguments
+        assert sent.context.deadline == request.deadline
