@@ -8,6 +8,8 @@ A channel is a bundle of small parts, each used by one consumer:
 - an optional `Listener` for platforms that push over a long-lived connection (Slack Socket
   Mode, the Discord gateway, IMAP IDLE): the service runs it, restarts it when it drops and, on
   PostgreSQL, holds it in one process at a time;
+- optionally, a `check` of its credentials at start-up and a `respond` for interactions the
+  platform wants answered through its API at once (both plain async callables);
 - a `Simulator`, only when the channel is a sandbox (no credentials: channels/sandbox.py wraps
   the codec with a fake transport): the console and the API act as people through it.
 
@@ -170,9 +172,15 @@ class DeliveryStatus(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Acknowledged:
-    """A call that only needs its answer (a ping, a URL check, a keep-alive): nothing to store."""
+    """A call that only needs its answer (a ping, a URL check, a keep-alive): nothing to store.
+
+    Or an interaction the platform wants answered through its API while it waits (a dialog to
+    open within seconds of a click): `channel` names whose `respond` answers it with `payload`.
+    """
 
     what: str = ""
+    channel: str = ""
+    payload: Mapping[str, Any] | None = None
 
 
 # What a channel hands in, from a webhook or a listener: one type per kind of thing.
@@ -304,6 +312,11 @@ class Channel:
     transport: Transport
     listener: Listener | None = None
     simulator: Simulator | None = None
+    # Confirms the credentials with the platform when `serve` or `worker` starts; raises
+    # Misconfigured, in one line, when the platform refuses them.
+    check: Callable[[], Awaitable[None]] | None = None
+    # Answers an Acknowledged interaction that carries a payload, through the platform's API.
+    respond: Callable[[Acknowledged], Awaitable[None]] | None = None
 
     @property
     def name(self) -> str:

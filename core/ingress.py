@@ -27,9 +27,12 @@ STEADY_SECONDS = 60.0  # a listener that ran this long before it dropped starts 
 
 
 class Ingress:
-    def __init__(self, inbox: Inbox, deliveries: Sending) -> None:
+    def __init__(
+        self, inbox: Inbox, deliveries: Sending, channels: Mapping[str, Channel] | None = None
+    ) -> None:
         self.inbox = inbox
         self.deliveries = deliveries
+        self.channels = channels or {}
 
     async def take(self, item: Inbound) -> Received | None:
         """Store what came in; the inbox's receipt for a message, None for anything else."""
@@ -43,8 +46,23 @@ class Ingress:
                 elif item.status == "failed":
                     log.warning("%s: message %s was not delivered: %s", *_about(item), item.error)
                 return None
+            case Acknowledged(channel=name, payload=payload) if payload is not None:
+                await self.respond(name, item)
+                return None
             case Acknowledged():
                 return None
+
+    async def respond(self, name: str, item: Acknowledged) -> None:
+        channel = self.channels.get(name)
+        if channel is None or channel.respond is None:
+            log.warning("%s: nothing answers the interaction %s", name, item.what)
+            return
+        # The boundary of channel code: an interaction it could not answer is logged, and the
+        # platform still gets its acknowledgement (the person can click again).
+        try:
+            await channel.respond(item)
+        except Exception:
+            log.exception("%s: could not answer the interaction %s", name, item.what)
 
 
 def _about(status: DeliveryStatus) -> tuple[str, str]:

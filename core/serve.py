@@ -23,6 +23,7 @@ log = logging.getLogger("switchboard.serve")
 
 async def serve(settings: Settings, console: Console) -> None:
     async with open_service(settings, migrate=True) as service:
+        await service.check_channels()
         service.warn_sandboxes()
         listening = bind(settings.switchboard_host, settings.switchboard_port)
         server = http_server(service)
@@ -68,6 +69,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 async def work(settings: Settings, console: Console) -> None:
     async with open_service(settings) as service:
+        await service.check_channels()
         service.warn_sandboxes()
         console.print(
             f"Switchboard worker {service.app.runtime.owner}: workers, outbox and timers on"

@@ -62,6 +62,13 @@ class Service:
             group.create_task(self.listeners.run())
             group.create_task(self.app.store.listen(self.woken))
 
+    async def check_channels(self) -> None:
+        """Ask each platform whether it takes our credentials: `serve` and `worker` start only
+        when every one does (a refused one is Misconfigured, in one line)."""
+        for channel in self.channels.values():
+            if channel.check is not None:
+                await channel.check()
+
     def warn_sandboxes(self) -> None:
         """Say in the log which channels run as their sandbox: `serve` and `worker` do, once."""
         for name in (name for name, channel in self.channels.items() if channel.sandbox):
@@ -127,7 +134,7 @@ async def open_service(settings: Settings, *, migrate: bool = False) -> AsyncIte
             wake_thread=workers.wake,
             wake_outbox=dispatcher.wake,
         )
-        ingress = Ingress(inbox, store)
+        ingress = Ingress(inbox, store, channels)
         listeners = Listeners(channels, ingress, store)
         token, generated = await api_token(app)
         redactor.add(token)  # a generated token is in no setting: redact it too

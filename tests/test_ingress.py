@@ -19,6 +19,7 @@ import pytest
 from channels.sandbox import sandboxed
 from channels.sandbox.codec import SIGNATURE, GenericCodec
 from core.channels import (
+    Acknowledged,
     AddressForm,
     Channel,
     DeliveryStatus,
@@ -26,7 +27,9 @@ from core.channels import (
     InboundMessage,
     Receipt,
 )
-from core.ingress import LISTENER_BACKOFF, Listeners
+from core.errors import Misconfigured
+from core.inbox import Inbox, InboxConfig
+from core.ingress import LISTENER_BACKOFF, Ingress, Listeners
 from core.previews import Look
 from core.records import OutboxItem
 from core.service import Service
@@ -264,3 +267,42 @@ async def test_a_holder_whose_session_is_cut_stops_and_the_lock_is_free(postgres
         await asyncio.wait_for(_hold_once(store, "gateway"), 5)
     finally:
         await store.close()
+
+
+async def test_an_interaction_with_a_payload_is_answered_by_its_channel(
+    store: SqlStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A dialog to open at once (Slack's Reject): the channel's `respond` gets it; one that fails
+    is logged and the platform still gets its acknowledgement."""
+    answered: list[Acknowledged] = []
+
+    async def respond(item: Acknowledged) -> None:
+        answered.append(item)
+        if item.what == "broken":
+            raise ConnectionError("the platform is down")
+
+    codec = GenericCodec("x", Look("X"), AddressForm("U0"))
+    channels = {"x": Channel(codec, Nowhere(), respond=respond)}
+    inbox = Inbox(store, InboxConfig({}, {}), wake_thread=lambda _: None, wake_outbox=lambda: None)
+    ingress = Ingress(inbox, store, channels)
+    dialog = Acknowledged("reject", channel="x", payload={"trigger_id": "t1"})
+    assert await ingress.take(dialog) is None
+    assert await ingress.take(Acknowledged("ping", channel="x")) is None  # nothing to answer
+    assert await ingress.take(Acknowledged("broken", channel="x", payload={})) is None
+    assert await ingress.take(Acknowledged("lost", channel="nowhere", payload={})) is None
+    assert [a.what for a in answered] == ["reject", "broken"]
+    assert "x: could not answer the interaction broken" in caplog.text
+    assert "nowhere: nothing answers the interaction lost" in caplog.text
+
+
+async def test_a_channel_whose_platform_refuses_its_credentials_stops_the_start(
+    service: Service,
+) -> None:
+    async def refused() -> None:
+        raise Misconfigured("x: SLACK_BOT_TOKEN was refused: invalid_auth")
+
+    codec = GenericCodec("x", Look("X"), AddressForm("U0"))
+    checked = {**service.channels, "x": Channel(codec, Nowhere(), check=refused)}
+    with pytest.raises(Misconfigured, match="invalid_auth"):
+        await dataclasses.replace(service, channels=checked).check_channels()
+    await service.check_channels()  # the sandboxes have nothing to check
