@@ -79,6 +79,9 @@ class InboundMessage(BaseModel):
     attachments: tuple[Attachment, ...] = ()
     received_at: datetime = Field(default_factory=utcnow)
     raw: Text = ""  # a reference to the raw payload (or the payload itself, kept small)
+    # False for a message overheard rather than addressed to the agent (a reply in a platform
+    # thread): it continues a conversation the agent is in, or answers a request, but starts none.
+    addressed: bool = True
 
     @model_validator(mode="before")
     @classmethod

@@ -126,6 +126,9 @@ def route(config: InboxConfig, s: Situation) -> Routing:
         return refuse("That button is not for an open request of yours here.")
     if not message.text.strip() and not message.attachments:
         return Refuse("an empty message")
+    thread = s.thread
+    if not message.addressed and (thread is None or thread.status == Status.CANCELLED):
+        return Refuse("not addressed to the agent, in no conversation of its")
     sender = person.id if person else f"{message.channel}:{message.sender}"
     event = MessageReceived(
         text=message.text,
@@ -134,7 +137,6 @@ def route(config: InboxConfig, s: Situation) -> Routing:
         at=message.received_at,
         altered=message.altered,
     )
-    thread = s.thread
     agent_name = thread.agent if thread else config.agent_for(message.channel)
     agent = config.agents.get(agent_name or "")
     if agent is None:

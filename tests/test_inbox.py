@@ -189,3 +189,20 @@ def test_with_several_open_a_reply_must_name_one(config: InboxConfig) -> None:
         config, situation(message("yes req-0000000002", sender="U0ALICE"), ALICE, first, second)
     )
     assert isinstance(named, Append) and named.request_id == "req-0000000002"
+
+
+def test_an_overheard_reply_continues_the_agents_conversation_and_starts_none(
+    config: InboxConfig,
+) -> None:
+    """A reply in a platform thread, not addressed to the agent: it joins the thread the agent
+    talks in there, answers a request, or is left alone without a word to anyone."""
+    overheard = message("looks good to me", addressed=False)
+    assert route(config, situation(overheard, None)) == Refuse(
+        "not addressed to the agent, in no conversation of its"
+    )
+    assert route(config, situation(overheard, BOB, on=thread("cancelled"))).notice is None  # type: ignore[union-attr]
+    continued = route(config, situation(overheard, BOB, on=thread("done")))
+    assert isinstance(continued, Append) and continued.outcome == "continued"
+    yes = message("yes", addressed=False, sender="U0ALICE")
+    answered = route(config, situation(yes, ALICE, request()))
+    assert isinstance(answered, Append) and answered.outcome == "answered"
