@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -104,7 +103,7 @@ def sandboxed(
     )
 
 
-# --- the four platforms, until their own channels land ----------------------------------------
+# --- the platforms whose own channels have not landed yet ----------------------------------------
 
 
 def e164(address: str) -> str:
@@ -130,14 +129,6 @@ def _look(title: str, rank: int, name: str, **options: Any) -> Look:
         template=PREVIEWS / f"{name}.html",
         stylesheet=PREVIEWS / f"{name}.css",
         **options,
-    )
-
-
-def slack_codec() -> GenericCodec:
-    return GenericCodec(
-        "slack",
-        _look("Slack", 0, "slack"),
-        AddressForm("U0STRANGER", "a Slack user id like U0ALICE"),
     )
 
 
@@ -177,20 +168,12 @@ def email_codec() -> GenericCodec:
     )
 
 
-def _slack_thread(address: str) -> str:
-    return f"C0SANDBOX:{time.time():.6f}"  # a new thread in a channel, by its timestamp
-
-
 def _sms_conversation(address: str) -> str:
     return f"dm:{address}"  # an SMS conversation is the number
 
 
 def _email_thread(address: str) -> str:
     return f"<sbx-{uuid.uuid4().hex[:16]}@sandbox.switchboard>"  # a Message-ID
-
-
-def slack(settings: Settings) -> Channel:
-    return sandboxed(slack_codec(), conversations=_slack_thread)
 
 
 def discord(settings: Settings) -> Channel:

@@ -141,7 +141,7 @@ class GenericCodec:
     def preview(self, payload: Mapping[str, Any]) -> Preview:
         text = _str(payload.get("text"))
         segments = payload.get("segments")
-        notes = ()
+        notes: tuple[str, ...] = ()
         if isinstance(segments, int) and segments > 0:
             notes = (f"{segments} segment{'s' if segments != 1 else ''}", f"{len(text)} chars")
         replaces = payload.get("replaces")

@@ -1,0 +1,470 @@
+"""The Slack channel against a loopback Slack (tests/doubles/slack.py): the real slack_sdk clients
+call its Web API and hold its Socket Mode socket, and requests reach /slack/events signed exactly
+as Slack signs them, in the shapes Slack documents."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from channels.slack import slack
+from channels.slack.blocks import answer_value, conversation_of
+from core.channels import Action, Channel, Codec, RawRequest
+from core.errors import Misconfigured
+from core.previews import Button
+from core.records import Person
+from core.service import Service
+from tests.contract.contract import ChannelContract, Kit
+from tests.doubles import slack as double
+from tests.doubles.slack import BOT_TOKEN, SlackDouble, dm_channel
+from tests.fixtures import eventually, running, service_settings
+from tests.test_api import client_for
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+EVENTS = "/slack/events"
+OPS = "C0OPS"
+MENTION = "<@U0BOT> deploy api 2.4.1 to production"
+
+ALICE = Person(
+    id="alice", name="Alice Example", roles=["deploy-approver"], identities={"slack": "U0ALICE"}
+)
+ERIN = Person(
+    id="erin",
+    name="Erin",
+    roles=["deploy-approver"],
+    channels=["discord"],
+    identities={"discord": "1005", "slack": "U0ERIN"},
+)
+BOB = Person(id="bob", name="Bob", roles=["engineer"], identities={"slack": "U0BOB"})
+DANA = Person(id="dana", name="Dana", identities={"slack": "U0DANA"})
+
+
+def ts() -> str:
+    """A fresh Slack timestamp."""
+    return f"{time.time():.6f}"
+
+
+@asynccontextmanager
+async def slack_service(
+    database_url: str, people: list[Person] | None = None, **settings: Any
+) -> AsyncIterator[tuple[Service, SlackDouble, httpx.AsyncClient]]:
+    """The service with Slack real, talking to a loopback Slack, and an HTTP client for Slack's
+    calls to us."""
+    users = {"U0ALICE": "Alice Example", "U0BOB": "Bob", "U0DANA": "Dana", "U0ERIN": "Erin"}
+    async with SlackDouble(users=users) as slack_api:
+        configured = service_settings(
+            database_url,
+            slack_bot_token=BOT_TOKEN,
+            slack_signing_secret=SECRET,
+            slack_api_url=slack_api.api_url,
+            **settings,
+        )
+        async with (
+            running(configured, people=people or [ALICE, BOB, DANA]) as service,
+            client_for(service) as http,
+        ):
+            await service.check_channels()
+            yield service, slack_api, http
+
+
+async def post(http: httpx.AsyncClient, inbound: double.Inbound, **headers: str) -> httpx.Response:
+    return await http.post(
+        EVENTS, content=inbound.body, headers={**inbound.headers(SECRET), **headers}
+    )
+
+
+def mention(
+    text: str = MENTION, *, at: str | None = None, event_id: str | None = None
+) -> double.Inbound:
+    event = double.app_mention("U0BOB", OPS, text, at or ts())
+    return double.event_callback(event, event_id=event_id)
+
+
+def click(user: str, message: double.PostedMessage, action_id: str, value: str) -> double.Inbound:
+    return double.block_actions(
+        user,
+        message.channel,
+        message.ts,
+        action_id,
+        value,
+        trigger_id=f"trigger-{uuid.uuid4().hex}",
+        response_url="https://hooks.slack.test/actions/x",
+        thread_ts=message.thread_ts,
+    )
+
+
+def buttons(message: double.PostedMessage) -> dict[str, str]:
+    """action_id → value of every button on a posted message."""
+    return {
+        element["action_id"]: element.get("value", "")
+        for block in message.blocks or []
+        if block.get("type") == "actions"
+        for element in block["elements"]
+    }
+
+
+async def request_to(slack_api: SlackDouble, user: str) -> double.PostedMessage:
+    async def posted() -> list[double.PostedMessage]:
+        return [m for m in slack_api.messages_in(dm_channel(user)) if buttons(m)]
+
+    [message] = await eventually(posted)
+    return message
+
+
+async def replies_in(slack_api: SlackDouble, channel: str, thread_ts: str | None) -> list[str]:
+    async def said() -> list[str]:
+        return [m.text for m in slack_api.messages_in(channel, thread_ts) if not buttons(m)]
+
+    return await eventually(said)
+
+
+# --- the channel contract ----------------------------------------------------------------------
+
+
+def real_slack(_settings: object) -> Channel:
+    """Slack with credentials (its transport is never used by the contract)."""
+    return slack(
+        service_settings("sqlite://", slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET)
+    )
+
+
+def genuine(codec: Codec, body: bytes) -> RawRequest:
+    form = body.startswith((b"payload=", b"command=", b"token="))
+    kind = "application/x-www-form-urlencoded" if form else "application/json"
+    headers = {k.lower(): v for k, v in double.sign(body, SECRET).items()}
+    return RawRequest(f"https://switchboard.test{EVENTS}", {**headers, "content-type": kind}, body)
+
+
+def says(sender: str, conversation: str, text: str) -> bytes:
+    """A direct message: its conversation is the DM channel."""
+    return double.event_callback(double.message_im(sender, conversation, text, ts())).body
+
+
+def presses(button: Button, sender: str, conversation: str) -> bytes:
+    """Approve or an option: the click; Reject: the click's dialog, sent without a reason."""
+    action = button.action
+    request_id = action.request_id or ""
+    if action.decision == "reject":
+        metadata = {"request_id": request_id, "conversation": conversation}
+        view = {"callback_id": "switchboard:reject", "private_metadata": json.dumps(metadata)}
+        return double.view_submission(sender, view).body
+    channel, _, root = conversation.partition(":")
+    if action.decision == "approve":
+        action_id, value = "switchboard:approve", request_id
+    else:
+        action_id, value = "switchboard:answer:0", answer_value(request_id, action.value)
+    return double.block_actions(
+        sender,
+        channel,
+        root,
+        action_id,
+        value,
+        trigger_id=f"trigger-{uuid.uuid4().hex}",
+        response_url="https://hooks.slack.test/actions/x",
+    ).body
+
+
+KIT = Kit(
+    "slack",
+    real_slack,
+    genuine,
+    says,
+    presses,
+    garbage=(
+        b'{"type": "event_callback"}',
+        b'{"type": "event_callback", "event": {}}',
+        b'{"type": "event_callback", "event_id": "E1", "event": {"type": "app_mention"}}',
+        b'{"type": "block_actions", "actions": []}',
+        b'{"type": "view_submission", "view": {"callback_id": "switchboard:reject"}}',
+        b"payload=%7B%22type%22%3A+%22block_actions%22%7D",
+        b"payload=not+json",
+        b"command=%2Fswitchboard&text=hi",
+    ),
+)
+
+
+class TestSlackKeepsTheContract(ChannelContract):
+    @pytest.fixture
+    def kit(self) -> Kit:
+        return KIT
+
+
+# --- the flows people use -----------------------------------------------------------------------
+
+
+async def test_a_mention_asks_an_approver_whose_click_runs_the_tool_and_answers_in_the_thread(
+    database_url: str,
+) -> None:
+    async with slack_service(database_url) as (service, slack_api, http):
+        assert [c.method for c in slack_api.calls][:1] == ["auth.test"]
+        started = ts()
+        response = await post(http, mention(at=started))
+        assert response.status_code == 200
+
+        asked = await request_to(slack_api, "U0ALICE")
+        assert "api" in asked.text and "production" in asked.text
+        shown = str(asked.blocks)
+        assert "Bob" in shown and "2.4.1" in shown  # who asks, and the exact arguments
+        approve = buttons(asked)["switchboard:approve"]
+        assert (
+            await post(http, click("U0ALICE", asked, "switchboard:approve", approve))
+        ).status_code == 200
+
+        [reply] = await replies_in(slack_api, OPS, started)
+        assert reply.endswith("Deployed api 2.4.1 to production.")
+
+        async def updated() -> bool:
+            return bool(asked.edits) and not buttons(asked)
+
+        await eventually(updated)
+        assert "Approved by Alice Example" in asked.text
+        thread = (await service.app.store.threads())[0]
+        assert (thread.status, thread.conversation) == ("done", conversation_of(OPS, started))
+
+
+async def test_a_direct_message_is_a_conversation_of_its_own(database_url: str) -> None:
+    async with slack_service(database_url) as (service, slack_api, http):
+        dm = dm_channel("U0BOB")
+        event = double.message_im("U0BOB", dm, "what is deployed on staging?", ts())
+        assert (await post(http, double.event_callback(event))).status_code == 200
+
+        [thread] = await eventually(service.app.store.threads)
+        assert thread.conversation == dm
+        await replies_in(slack_api, dm, None)  # the agent answers in the DM, not in a thread
+
+
+async def test_rejecting_asks_why_and_the_reason_goes_with_the_decision(database_url: str) -> None:
+    async with slack_service(database_url) as (service, slack_api, http):
+        started = ts()
+        await post(http, mention(at=started))
+        asked = await request_to(slack_api, "U0ALICE")
+        request_id = buttons(asked)["switchboard:reject"]
+
+        assert (
+            await post(http, click("U0ALICE", asked, "switchboard:reject", request_id))
+        ).status_code == 200
+        [dialog] = slack_api.views
+        assert dialog.view["callback_id"] == "switchboard:reject"
+        request = await service.app.store.request(request_id)
+        assert request is not None and request.status == "open"  # nothing decided by the click
+
+        state = {"reason": {"reason": {"type": "plain_text_input", "value": "freeze week"}}}
+        submitted = double.view_submission(
+            "U0ALICE",
+            {
+                "callback_id": dialog.view["callback_id"],
+                "private_metadata": dialog.view["private_metadata"],
+                "state": {"values": state},
+            },
+        )
+        assert (await post(http, submitted)).status_code == 200
+
+        async def rejected() -> bool:
+            found = await service.app.store.request(request_id)
+            return found is not None and found.status == "rejected"
+
+        await eventually(rejected)
+        decided = await service.app.store.request(request_id)
+        assert decided is not None and decided.answer == "freeze week"
+
+
+async def test_a_click_by_someone_who_may_not_decide_or_too_late_is_told_only_them(
+    database_url: str,
+) -> None:
+    async with slack_service(database_url) as (service, slack_api, http):
+        await post(http, mention())
+        asked = await request_to(slack_api, "U0ALICE")
+        approve = buttons(asked)["switchboard:approve"]
+
+        await post(http, click("U0DANA", asked, "switchboard:approve", approve))
+
+        async def told_dana() -> list[str]:
+            return [e.text for e in slack_api.ephemerals if e.user == "U0DANA"]
+
+        [told] = await eventually(told_dana)
+        assert "may not answer" in told
+        request = await service.app.store.request(approve)
+        assert request is not None and request.status == "open"
+
+        await post(http, click("U0ALICE", asked, "switchboard:approve", approve))
+        await post(http, click("U0ALICE", asked, "switchboard:approve", approve))
+
+        async def told_alice() -> list[str]:
+            return [e.text for e in slack_api.ephemerals if e.user == "U0ALICE"]
+
+        [late] = await eventually(told_alice)
+        assert "Already settled" in late and "Alice Example" in late
+
+
+async def test_asked_in_slack_approved_from_the_discord_sandbox_updates_the_slack_copy(
+    database_url: str,
+) -> None:
+    async with slack_service(database_url, people=[ALICE, ERIN, BOB]) as (service, slack_api, http):
+        await post(http, mention())
+        asked = await request_to(slack_api, "U0ALICE")
+        request_id = buttons(asked)["switchboard:approve"]
+        discord = service.channels["discord"]
+        assert discord.simulator is not None
+        approved = discord.simulator.simulate(
+            sender="1005",
+            conversation="dm:1005",
+            action=Action(request_id=request_id, decision="approve"),
+        )
+        assert (await service.ingress.take(approved)) is not None
+
+        async def updated() -> bool:
+            return bool(asked.edits) and not buttons(asked)
+
+        await eventually(updated)
+        assert "Approved by Erin via discord" in asked.text
+
+
+# --- what Slack sends, and what it must not be able to do -------------------------------------
+
+
+async def test_forged_stale_and_unsigned_requests_get_401_and_change_nothing(
+    database_url: str,
+) -> None:
+    async with slack_service(database_url) as (service, _slack_api, http):
+        inbound = mention()
+        stale = inbound.headers(SECRET, timestamp=int(time.time()) - 6 * 60)
+        forged = inbound.headers("not-the-secret")
+        tampered = (inbound.headers(SECRET), inbound.body.replace(b"production", b"prod-eu-1"))
+        for headers, body in (
+            (stale, inbound.body),
+            (forged, inbound.body),
+            ({"content-type": "application/json"}, inbound.body),
+            tampered,
+        ):
+            response = await http.post(EVENTS, content=body, headers=headers)
+            assert response.status_code == 401
+        assert await service.app.store.inbox() == []
+        assert await service.app.store.threads() == []
+
+
+async def test_url_verification_is_answered(database_url: str) -> None:
+    async with slack_service(database_url) as (_service, _slack_api, http):
+        response = await post(http, double.url_verification("3eZbrw1aBm2rZgRNFdxV"))
+        assert response.status_code == 200
+        assert response.json() == {"challenge": "3eZbrw1aBm2rZgRNFdxV"}
+
+
+async def test_a_retried_event_is_kept_once_and_a_retry_whose_first_was_lost_is_kept(
+    database_url: str,
+) -> None:
+    async with slack_service(database_url) as (service, _slack_api, http):
+        first = mention(at=ts(), event_id="Ev0000000001")
+        assert (await post(http, first)).status_code == 200
+        retry = {"x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout"}
+        assert (await post(http, first, **retry)).status_code == 200
+        # The same message also comes as a `message` event (another event id): kept once too.
+        event = first.payload["event"]
+        as_message = double.message("U0BOB", OPS, event["text"], event["ts"])
+        assert (await post(http, double.event_callback(as_message))).status_code == 200
+        # A retry of a delivery that never reached us is the first we hear of it: kept.
+        lost = mention(at=ts(), event_id="Ev0000000002")
+        assert (await post(http, lost, **retry)).status_code == 200
+
+        outcomes = [m.outcome for m in await service.app.store.inbox()]
+        assert outcomes == ["started", "started"]  # the inbox keeps no row for a duplicate
+
+
+async def test_the_bots_own_messages_other_bots_and_noise_are_acknowledged_and_dropped(
+    database_url: str,
+) -> None:
+    async with slack_service(database_url) as (service, _slack_api, http):
+        noise = [
+            double.bot_message(OPS, "I am the bot", ts(), user="U0BOT"),
+            double.bot_message(OPS, "I am another bot", ts()),
+            double.channel_join("U0BOB", OPS, ts()),
+            double.message("U0BOB", OPS, "chatter, not to the agent", ts()),
+            double.thread_reply("U0BOB", OPS, "a reply in someone else's thread", ts(), "1.0"),
+        ]
+        for event in noise:
+            assert (await post(http, double.event_callback(event))).status_code == 200
+        assert await service.app.store.threads() == []
+        assert all(m.outcome == "refused" for m in await service.app.store.inbox())
+
+
+async def test_garbage_from_slack_is_a_400_never_a_500(database_url: str) -> None:
+    async with slack_service(database_url) as (_service, _slack_api, http):
+        for body in (b"", b"{}", b'{"type": "event_callback"}', b"payload=%7B%7D", b"[" * 10000):
+            headers = double.sign(body, SECRET)
+            response = await http.post(EVENTS, content=body, headers=headers)
+            assert response.status_code == 400, body[:40]
+
+
+# --- failures on the way out -------------------------------------------------------------------
+
+
+async def test_a_rate_limit_is_waited_out_and_a_dead_channel_is_a_dead_letter(
+    database_url: str,
+) -> None:
+    async with slack_service(database_url) as (service, slack_api, http):
+        slack_api.rate_limit_next("chat.postMessage", retry_after=1)
+        await post(http, mention())
+        asked = await request_to(slack_api, "U0ALICE")  # after the 429, once its second has passed
+        rows = [r for r in await service.app.store.outbox(channel="slack") if r.kind == "request"]
+        assert [(r.status, r.attempts) for r in rows] == [("sent", 2)]
+        assert asked
+
+        slack_api.fail_next("chat.postMessage", "channel_not_found")
+        await post(http, mention(text="<@U0BOT> deploy web 1.0.0 to production"))
+
+        async def dead() -> list[str]:
+            rows = await service.app.store.outbox(channel="slack", status="dead")
+            return [r.last_error or "" for r in rows]
+
+        assert await eventually(dead) == ["chat_postMessage: channel_not_found"]
+
+
+# --- settings -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        (
+            {"slack_signing_secret": SECRET},
+            "SLACK_SIGNING_SECRET is set but SLACK_BOT_TOKEN is not",
+        ),
+        ({"slack_app_token": "xapp-1"}, "SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is not"),
+        ({"slack_bot_token": BOT_TOKEN}, "neither SLACK_SIGNING_SECRET"),
+    ],
+)
+def test_half_the_credentials_is_one_clear_line(settings: dict[str, str], says: str) -> None:
+    with pytest.raises(Misconfigured, match=says):
+        slack(service_settings("sqlite://", **settings))
+
+
+def test_no_credentials_is_the_sandbox_and_both_are_real() -> None:
+    assert slack(service_settings("sqlite://")).sandbox
+    real = slack(
+        service_settings("sqlite://", slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET)
+    )
+    assert not real.sandbox and real.listener is None and real.check is not None
+
+
+async def test_a_refused_token_stops_the_start_in_one_line() -> None:
+    async with SlackDouble() as slack_api:
+        channel = slack(
+            service_settings(
+                "sqlite://",
+                slack_bot_token="xoxb-wrong",
+                slack_signing_secret=SECRET,
+                slack_api_url=slack_api.api_url,
+            )
+        )
+        assert channel.check is not None
+        try:
+            with pytest.raises(Misconfigured, match="invalid_auth"):
+                await channel.check()
+        finally:
+            await channel.transport.close()
