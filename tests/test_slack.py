@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from channels.slack import slack
 from channels.slack.blocks import answer_value, conversation_of
@@ -468,3 +470,101 @@ async def test_a_refused_token_stops_the_start_in_one_line() -> None:
                 await channel.check()
         finally:
             await channel.transport.close()
+
+
+# --- Socket Mode ------------------------------------------------------------------------------
+
+
+async def test_the_same_flow_over_socket_mode_with_a_reconnect(database_url: str) -> None:
+    users = {"U0ALICE": "Alice Example", "U0BOB": "Bob"}
+    async with SlackDouble(users=users) as slack_api:
+        configured = service_settings(
+            database_url,
+            slack_bot_token=BOT_TOKEN,
+            slack_app_token=double.APP_TOKEN,
+            slack_api_url=slack_api.api_url,
+        )
+        async with running(configured, people=[ALICE, BOB]) as service:
+            assert service.channels["slack"].listener is not None
+            await slack_api.connected()
+            started = ts()
+            envelope = await slack_api.push("events_api", mention(at=started).payload)
+            await slack_api.acked(envelope)
+            asked = await request_to(slack_api, "U0ALICE")
+
+            await slack_api.disconnect_all()  # Slack refreshes the socket: the client reconnects
+            await slack_api.connected(ever=2)
+            approve = buttons(asked)["switchboard:approve"]
+            pressed = click("U0ALICE", asked, "switchboard:approve", approve)
+            await slack_api.acked(await slack_api.push("interactive", pressed.payload))
+
+            [reply] = await replies_in(slack_api, OPS, started)
+            assert reply.endswith("Deployed api 2.4.1 to production.")
+            garbage = await slack_api.push("events_api", {"type": "event_callback"})
+            await slack_api.acked(garbage)  # acknowledged, so Slack does not send it again
+            assert len(await service.app.store.threads()) == 1
+
+
+# --- whatever reaches the webhook ---------------------------------------------------------------
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5)
+    ),
+    max_leaves=20,
+)
+SLACKISH = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(
+            ["event_callback", "block_actions", "view_submission", "url_verification", "x"]
+        )
+    },
+    optional={
+        "event": JSON,
+        "event_id": JSON,
+        "actions": st.lists(JSON, max_size=2),
+        "view": JSON,
+        "user": JSON,
+        "container": JSON,
+        "challenge": JSON,
+        "authorizations": JSON,
+    },
+)
+BODIES = st.one_of(
+    st.binary(max_size=300),
+    JSON.map(lambda v: json.dumps(v).encode()),
+    SLACKISH.map(lambda v: json.dumps(v).encode()),
+    SLACKISH.map(lambda v: b"payload=" + json.dumps(v).encode()),
+    st.dictionaries(st.text(max_size=10), st.text(max_size=10), max_size=4).map(
+        lambda d: "&".join(f"{k}={v}" for k, v in d.items()).encode()
+    ),
+)
+HEADERS = st.dictionaries(
+    st.sampled_from(
+        ["x-slack-signature", "x-slack-request-timestamp", "content-type", "x-slack-retry-num"]
+    ),
+    st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
+)
+
+
+@pytest.fixture
+async def webhook(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with slack_service(database_url) as (_service, _slack_api, http):
+        yield http
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(body=BODIES, headers=HEADERS, signed=st.booleans())
+async def test_anything_posted_to_the_webhook_is_answered_never_a_server_error(
+    webhook: httpx.AsyncClient, body: bytes, headers: dict[str, str], signed: bool
+) -> None:
+    if signed:
+        headers = {**headers, **double.sign(body, SECRET)}
+    response = await webhook.post(EVENTS, content=body, headers=headers)
+    assert response.status_code in (200, 400, 401), (response.status_code, response.text)
