@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from channels.slack import slack
-from channels.slack.blocks import answer_value, conversation_of
-from core.channels import Action, Channel, Codec, RawRequest
+from channels.slack.blocks import answer_value, conversation_of, render
+from channels.slack.transport import SlackTransport
+from core.channels import Action, Channel, Codec, OutboundMessage, RawRequest
 from core.errors import Misconfigured
 from core.previews import Button
 from core.records import Person
@@ -568,3 +569,25 @@ async def test_anything_posted_to_the_webhook_is_answered_never_a_server_error(
         headers = {**headers, **double.sign(body, SECRET)}
     response = await webhook.post(EVENTS, content=body, headers=headers)
     assert response.status_code in (200, 400, 401), (response.status_code, response.text)
+
+
+async def test_posts_into_one_channel_go_about_one_a_second() -> None:
+    """Slack's pace for one channel; other channels do not wait."""
+    now, slept = [100.0], []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 3))
+        now[0] += seconds
+
+    async with SlackDouble(users={"U0ALICE": "Alice"}) as slack_api:
+        transport = SlackTransport(BOT_TOKEN, slack_api.api_url, clock=lambda: now[0], sleep=sleep)
+        try:
+            reply = OutboundMessage(kind="reply", text="hi", address="", conversation="C0OPS:1.0")
+            elsewhere = reply.model_copy(update={"conversation": "C0DEV:1.0"})
+            for message in (reply, reply, elsewhere):
+                await transport.send(message, render(message))
+                now[0] += 0.25
+        finally:
+            await transport.close()
+    assert slept == [0.75]  # a second after the first post, which went out 0.25 s before
+    assert [m.channel for m in slack_api.messages] == ["C0OPS", "C0OPS", "C0DEV"]
