@@ -594,3 +594,61 @@ async def test_posts_into_one_channel_go_about_one_a_second() -> None:
             await transport.close()
     assert slept == [0.75]  # a second after the first post, which went out 0.25 s before
     assert [m.channel for m in slack_api.messages] == ["C0OPS", "C0OPS", "C0DEV"]
+
+
+async def test_an_edit_is_a_new_message_and_slacks_own_updates_are_not(database_url: str) -> None:
+    async with slack_service(database_url) as (service, _slack_api, http):
+        dm, first = dm_channel("U0BOB"), ts()
+        said = double.message_im("U0BOB", dm, "what runs on staging?", first)
+        await post(http, double.event_callback(said))
+        edit = double.message_changed(
+            "U0BOB", dm, first, "what runs on prod?", "what runs on staging?", event_ts=ts()
+        )
+        edit["channel_type"] = "im"
+        await post(http, double.event_callback(edit))
+        unfurled = double.message_changed(
+            "U0BOB", dm, first, "what runs on prod?", "what runs on prod?", event_ts=ts()
+        )
+        unfurled["message"].pop("edited")
+        await post(http, double.event_callback(unfurled))
+
+        texts = [m.text for m in await service.app.store.inbox() if m.outcome != "refused"]
+        assert texts == ["what runs on staging?", "what runs on prod?"]
+
+
+async def test_a_slash_command_talks_to_the_agent_and_is_answered_at_once(
+    database_url: str,
+) -> None:
+    async with slack_service(database_url) as (service, slack_api, http):
+        command = double.slash_command(
+            "U0BOB",
+            OPS,
+            "deploy api 2.4.1 to production",
+            trigger_id="trigger-command-1",
+            response_url="https://hooks.slack.test/commands/x",
+        )
+        response = await post(http, command)
+        assert response.status_code == 200 and response.json()["response_type"] == "ephemeral"
+        [thread] = await eventually(service.app.store.threads)
+        assert (thread.agent, thread.conversation) == ("deploy", OPS)
+        await request_to(slack_api, "U0ALICE")
+
+
+async def test_an_approver_may_answer_in_the_requests_thread_in_words(database_url: str) -> None:
+    async with slack_service(database_url) as (service, slack_api, http):
+        started = ts()
+        await post(http, mention(at=started))
+        asked = await request_to(slack_api, "U0ALICE")
+        request_id = buttons(asked)["switchboard:approve"]
+        reply = double.thread_reply(
+            "U0ALICE", asked.channel, "yes", ts(), asked.ts, channel_type="im"
+        )
+        assert (await post(http, double.event_callback(reply))).status_code == 200
+
+        [answer] = await replies_in(slack_api, OPS, started)
+        assert answer.endswith("Deployed api 2.4.1 to production.")
+        request = await service.app.store.request(request_id)
+        assert request is not None and (request.status, request.decided_via) == (
+            "approved",
+            "slack",
+        )

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from slack_bolt.request.internals import parse_body
 from slack_sdk.signature import Clock, SignatureVerifier
 
-from channels.slack.blocks import conversation_of, render
+from channels.slack.blocks import APPROVE, REJECT, conversation_of, render
 from channels.slack.preview import preview
 from core.channels import (
     Ack,
@@ -48,7 +48,7 @@ PREVIEWS = Path(__file__).with_name("previews")
 USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 # What a person's message may be; everything else with a subtype is Slack talking about itself.
 PEOPLES_SUBTYPES = {None, "file_share", "thread_broadcast", "me_message"}
-REJECT_DIALOG = "switchboard:reject"
+REJECT_DIALOG = REJECT  # the dialog a Reject click opens is named like the button
 WINDOW_SECONDS = 5 * 60  # a signature older than this is a replay (slack_sdk's window too)
 LOOK = Look("Slack", rank=0, template=PREVIEWS / "slack.html", stylesheet=PREVIEWS / "slack.css")
 ADDRESS = AddressForm(
@@ -170,9 +170,12 @@ def _event(codec: SlackCodec, body: Mapping[str, Any]) -> list[Inbound]:
         case "app_mention", _:
             return _said(codec, event, bot, body["event_id"], addressed=True)
         case "message", "message_changed":
-            edited = dict(event["message"], channel=event["channel"])
+            edited, before = event["message"], event.get("previous_message") or {}
+            if "edited" not in edited or edited.get("text") == before.get("text"):
+                return [Acknowledged("an update Slack made (a link preview, a reply count)")]
+            edited = dict(edited, channel=event["channel"])
             edited.setdefault("channel_type", event.get("channel_type"))
-            edit = f"edited {edited.get('edited', {}).get('ts') or event['ts']}"
+            edit = f"edited {edited['edited'].get('ts') or event['ts']}"
             return _said(codec, edited, bot, body["event_id"], edit=edit)
         case "message", subtype if subtype in PEOPLES_SUBTYPES:
             return _said(codec, event, bot, body["event_id"])
@@ -255,7 +258,7 @@ def _click(body: Mapping[str, Any]) -> list[Inbound]:
             "conversation": conversation,
         }
         return [Acknowledged("reject", channel=NAME, payload=reason_for)]
-    if action_id == "switchboard:approve":
+    if action_id == APPROVE:
         decided = Action(request_id=action["value"], decision="approve")
     else:  # an option: a button's value, or the select's chosen one
         value = action.get("value") or action["selected_option"]["value"]
