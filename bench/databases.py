@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -79,3 +80,19 @@ def _postgres_size(url: str) -> Size:
     with psycopg.connect(_libpq(url)) as conn:
         tables = {str(name): int(size) for name, size in conn.execute(_PG_TABLE_BYTES)}
     return Size(sum(tables.values()), tables)
+
+
+_INBOX_OUTCOMES = "select outcome, count(*) from inbox where channel = ? group by outcome"
+
+
+def inbox_outcomes(url: str, channel: str) -> Counter[str]:
+    """The inbox's rows for `channel` by outcome: every message stored, once (duplicates are not)."""
+    if url.startswith("sqlite"):
+        with closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as conn:
+            rows = conn.execute(_INBOX_OUTCOMES, (channel,)).fetchall()
+    else:
+        import psycopg
+
+        with psycopg.connect(_libpq(url)) as pg:
+            rows = pg.execute(_INBOX_OUTCOMES.replace("?", "%s"), (channel,)).fetchall()
+    return Counter({str(outcome): int(count) for outcome, count in rows})

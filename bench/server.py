@@ -8,6 +8,9 @@ process. The inbound figures are taken three ways:
 - paced at the target rate, 1,000/s (open loop: each message's latency counts from when it was
   due): the acknowledgement time at the load the target names, with the agents answering.
 - as fast as answered with no workers: ingress alone, without the agents on the same cores.
+Each way on two inlets, side by side, each on its own server (bench.inbound): the sandbox's
+injection endpoint, and Slack's Events API webhook with Slack real (bench.slack), which verifies
+Slack's signature and parses the callback before the same inbox.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 from bench import answer, inbound, spy
 from bench.databases import fresh_postgres
 from bench.serving import running, switchboard_serve
+from bench.slack import SLACK_WEBHOOK
 
 CONNECTIONS = 64
 MESSAGES = 5000
@@ -36,17 +40,31 @@ Database = Callable[[str], AbstractContextManager[str]]  # a fresh database URL 
 
 
 @dataclass(frozen=True, slots=True)
-class ServerFigures:
+class Loads:
+    """One inlet's inbound figures under the three loads."""
+
     capacity: inbound.InboundFigures
     paced: inbound.InboundFigures
     ingress: inbound.InboundFigures
-    answers: answer.AnswerFigures
 
     def as_json(self) -> dict[str, Any]:
         return {
             "inbound_capacity": self.capacity.as_json(),
             "inbound_paced": self.paced.as_json(),
             "inbound_no_workers": self.ingress.as_json(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFigures:
+    sandbox: Loads
+    slack: Loads
+    answers: answer.AnswerFigures
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            **self.sandbox.as_json(),
+            "slack_webhook": self.slack.as_json(),
             "answer_to_model_call": self.answers.as_json(),
         }
 
@@ -67,26 +85,32 @@ def postgres(admin_url: str) -> Database:
 
 
 def measure(directory: Path, database: Database) -> ServerFigures:
-    with database("inbound-capacity") as url:
-        capacity = inbound.measure(
-            directory, n=MESSAGES, concurrency=CONNECTIONS, workers=4, database_url=url
-        )
-    with database("inbound-paced") as url:
-        paced = inbound.measure(
-            directory,
-            n=PACED_MESSAGES,
-            concurrency=CONNECTIONS,
-            workers=4,
-            rate=PACED_RATE,
-            database_url=url,
-        )
-    with database("inbound-no-workers") as url:
-        ingress = inbound.measure(
-            directory, n=MESSAGES, concurrency=CONNECTIONS, workers=0, database_url=url
-        )
+    """Each load on the sandbox, then on Slack's webhook, each on its own server and database."""
+    inlets: tuple[inbound.Inlet[Any], ...] = (inbound.SANDBOX, SLACK_WEBHOOK)
+    loads = (
+        ("capacity", MESSAGES, 4, None),
+        ("paced", PACED_MESSAGES, 4, PACED_RATE),
+        ("no-workers", MESSAGES, 0, None),
+    )
+    figures: dict[str, list[inbound.InboundFigures]] = {inlet.name: [] for inlet in inlets}
+    for load, n, workers, rate in loads:
+        for inlet in inlets:
+            with database(f"inbound-{inlet.name}-{load}") as url:
+                figures[inlet.name].append(
+                    inbound.measure(
+                        directory,
+                        inlet,
+                        n=n,
+                        concurrency=CONNECTIONS,
+                        workers=workers,
+                        rate=rate,
+                        database_url=url,
+                    )
+                )
     with database("answer") as url:
         answers = answer.measure(directory, n=ANSWERS, database_url=url)
-    return ServerFigures(capacity, paced, ingress, answers)
+    sandbox, slack = (Loads(*figures[inlet.name]) for inlet in inlets)
+    return ServerFigures(sandbox, slack, answers)
 
 
 def _row(figure: str, value: str, target: str = "") -> str:
@@ -97,38 +121,66 @@ def _ms(a: float, b: float, c: float) -> str:
     return f"{a:.1f} / {b:.1f} / {c:.1f}"
 
 
-def _inbound_rows(f: inbound.InboundFigures) -> list[str]:
+SANDBOX, SLACK = "sandbox", "Slack webhook"  # the two columns
+
+
+def _pair(figure: str, a: str, b: str, target: str = "") -> str:
+    return f"  {figure:<46} {a:>24} {b:>24}   {target}"
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items())
+
+
+def _cpu(f: inbound.InboundFigures) -> str:
+    if f.server_cpu_ms_per_message is None:
+        return "n/a"
+    share = f.server_cpu_ms_per_message * f.per_s / 1000
+    return f"{f.server_cpu_ms_per_message:.2f} ({share:.0%} of a core)"
+
+
+def _inbound_rows(a: inbound.InboundFigures, b: inbound.InboundFigures) -> list[str]:
+    """One load, the sandbox (a) beside Slack's webhook (b)."""
     load = (
-        f"paced at {f.rate:g}/s" if f.rate else f"as fast as answered, {f.concurrency} connections"
+        f"paced at {a.rate:g}/s" if a.rate else f"as fast as answered, {a.concurrency} connections"
     )
     rows = [
-        f"    {load}, SWITCHBOARD_WORKERS={f.workers}, N={f.messages}",
-        _row(
+        f"    {load}, SWITCHBOARD_WORKERS={a.workers}, N={a.messages}",
+        _pair(
             "      messages accepted per second",
-            f"{f.per_s:,.0f}",
-            ">= 1,000" if not f.rate else "",
+            f"{a.per_s:,.0f}",
+            f"{b.per_s:,.0f}",
+            ">= 1,000" if not a.rate else "",
         ),
-        _row(
+        _pair(
             "      time to acknowledge, p50 / p90 / p99 ms",
-            _ms(f.p50_ms, f.p90_ms, f.p99_ms),
+            _ms(a.p50_ms, a.p90_ms, a.p99_ms),
+            _ms(b.p50_ms, b.p90_ms, b.p99_ms),
             "p99 <= 50",
         ),
-        _row("      slowest acknowledgement, ms", f"{f.max_ms:.1f}"),
+        _pair("      slowest acknowledgement, ms", f"{a.max_ms:.1f}", f"{b.max_ms:.1f}"),
+        _pair("      server CPU per message, ms", _cpu(a), _cpu(b)),
+        _pair(
+            "      bench client CPU per message, ms",
+            f"{a.client_cpu_ms_per_message:.2f}",
+            f"{b.client_cpu_ms_per_message:.2f}",
+        ),
     ]
-    if f.server_cpu_ms_per_message is not None:
-        share = f.server_cpu_ms_per_message * f.per_s / 1000
-        cpu = f"{f.server_cpu_ms_per_message:.2f} ({share:.0%} of a core)"
-        rows.append(_row("      server CPU per message, ms", cpu))
-    rows.append(
-        _row("      bench client CPU per message, ms", f"{f.client_cpu_ms_per_message:.2f}")
-    )
-    if f.drained_s is not None:
-        rows.append(_row("      workers caught up, s after the last ack", f"{f.drained_s:.2f}"))
-    outcomes = ", ".join(f"{k} {v}" for k, v in f.outcomes.items())
-    threads = ", ".join(f"{k} {v}" for k, v in f.threads.items())
-    rows.append(
-        f"        inbox outcomes: {outcomes}" + (f"; threads: {threads}" if threads else "")
-    )
+    if a.drained_s is not None and b.drained_s is not None:
+        rows.append(
+            _pair(
+                "      workers caught up, s after the last ack",
+                f"{a.drained_s:.2f}",
+                f"{b.drained_s:.2f}",
+            )
+        )
+    for f, label in ((a, SANDBOX), (b, SLACK)):
+        calls = "" if f.platform_calls is None else f"; loopback Slack: {f.platform_calls} calls"
+        threads = f"; threads: {_counts(f.threads)}" if f.threads else ""
+        rows.append(
+            f"        {label}: HTTP {_counts(f.responses)}{calls}; inbox outcomes:"
+            f" {_counts(f.outcomes)}{threads}"
+        )
     return rows
 
 
@@ -155,11 +207,18 @@ def rows(label: str, f: ServerFigures) -> list[str]:
     return [
         f"\nserver, {label}: `switchboard serve` in a subprocess (the offline demo agent on its"
         " workers), loaded from this process over keep-alive HTTP/1.1",
-        "  inbound: POST /api/v1/sandbox/slack/messages (1/4 start a thread, 3/4 continue one,"
-        " 1/5 unknown senders)",
-        *_inbound_rows(f.capacity),
-        *_inbound_rows(f.paced),
-        *_inbound_rows(f.ingress),
+        "  inbound: the same mix on two inlets (1/4 start a thread, 3/4 continue one, 1/5 unknown"
+        " senders), each on its own server; a message counts once acknowledged and found in the"
+        " inbox",
+        "    sandbox: POST /api/v1/sandbox/slack/messages with the API token, Slack as its sandbox",
+        "    Slack webhook: POST /slack/events with Slack real, Events API callbacks signed with"
+        " SLACK_SIGNING_SECRET (app_mention starting or continuing a channel thread; unknown"
+        " senders' direct messages): verify -> parse -> store -> ack (an empty 200); the server"
+        " calls a loopback Slack (tests/doubles/slack.py) on the bench's event loop",
+        _pair("", SANDBOX, SLACK),
+        *_inbound_rows(f.sandbox.capacity, f.slack.capacity),
+        *_inbound_rows(f.sandbox.paced, f.slack.paced),
+        *_inbound_rows(f.sandbox.ingress, f.slack.ingress),
         "  a human's answer -> the thread's next model call (bench.stamped), one answer at a time",
         *_answer_rows(f.answers),
     ]
@@ -174,20 +233,21 @@ async def _profile(directory: Path, n: int, rate: float | None) -> tuple[float, 
     name = f"inbound-profile-{rate or 'max'}"
     url = f"sqlite:///{directory / name}.db"
     async with running(directory, switchboard_serve(), DATABASE_URL=url) as server:
-        senders, close = await inbound.open_senders(server, CONNECTIONS)
+        senders = await inbound.Senders.open(server, inbound.SANDBOX, CONNECTIONS)
+        sends = senders.sends()
         try:
-            await inbound.closed_loop(senders, list(inbound.payloads(inbound.WARMUP, "W-")))
+            await inbound.closed_loop(sends, inbound.SANDBOX.messages(inbound.WARMUP, "W-"))
             output = directory / f"{name}.txt"
-            messages = list(inbound.payloads(n, "P-"))
+            messages = inbound.SANDBOX.messages(n, "P-")
             async with spy.recording(server.process.pid, output):
                 before = server.cpu_seconds() or 0.0
                 if rate is None:
-                    await inbound.closed_loop(senders, messages)
+                    await inbound.closed_loop(sends, messages)
                 else:
-                    await inbound.paced(senders, messages, rate)
+                    await inbound.paced(sends, messages, rate)
                 cpu_ms = ((server.cpu_seconds() or 0.0) - before) * 1000 / n
         finally:
-            await close()
+            await senders.close()
     return cpu_ms, spy.summary(output, n)
 
 

@@ -9,7 +9,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PEOPLE = ROOT / "deploy" / "people.demo.toml"
 TOKEN = "bench"
 HOST = "127.0.0.1"
+# Platforms' credentials in the developer's environment: a bench server runs every channel as its
+# sandbox unless the bench itself gives it credentials (and a platform double to call).
+PLATFORMS = ("SLACK_", "DISCORD_", "TWILIO_", "SMTP_", "IMAP_", "EMAIL_")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +30,9 @@ class Server:
     port: int
     log: Path
 
-    async def connect(self) -> Connection:
-        return await Connection.open(HOST, self.port, TOKEN)
+    async def connect(self, token: str | None = TOKEN) -> Connection:
+        """A keep-alive connection; its requests carry the API token unless `token` is None."""
+        return await Connection.open(HOST, self.port, token)
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU the server process has used so far (Linux /proc), or None."""
@@ -48,7 +52,7 @@ def free_port() -> int:
 
 def server_env(directory: Path, port: int, **extra: str) -> dict[str, str]:
     return {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.upper().startswith(PLATFORMS)},
         "DATABASE_URL": f"sqlite:///{directory / 'server.db'}",
         "SWITCHBOARD_PEOPLE": str(PEOPLE),
         "SWITCHBOARD_API_TOKEN": TOKEN,
@@ -72,16 +76,18 @@ async def running(
     *,
     stdout_pipe: bool = False,
     start_within: float = 60.0,
+    environment: Mapping[str, str] | None = None,
     **env: str,
 ) -> AsyncIterator[Server]:
-    """Start `command` in `directory` (no `.env` there) and wait for /healthz; stop it after."""
+    """Start `command` in `directory` (no `.env` there) and wait for /healthz; stop it after.
+    Its settings are the bench's, then `environment`'s and `env`'s."""
     port = free_port()
     log = directory / f"server-{port}.log"
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
             *command,
             cwd=directory,
-            env=server_env(directory, port, **env),
+            env=server_env(directory, port, **{**(environment or {}), **env}),
             stdout=asyncio.subprocess.PIPE if stdout_pipe else out,
             stderr=out,
         )
