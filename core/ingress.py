@@ -27,12 +27,10 @@ STEADY_SECONDS = 60.0  # a listener that ran this long before it dropped starts 
 
 
 class Ingress:
-    def __init__(
-        self, inbox: Inbox, deliveries: Sending, channels: Mapping[str, Channel] | None = None
-    ) -> None:
+    def __init__(self, inbox: Inbox, deliveries: Sending, channels: Mapping[str, Channel]) -> None:
         self.inbox = inbox
         self.deliveries = deliveries
-        self.channels = channels or {}
+        self.channels = channels  # whose `respond` answers an interaction
 
     async def take(self, item: Inbound) -> Received | None:
         """Store what came in; the inbox's receipt for a message, None for anything else."""
