@@ -82,6 +82,9 @@ class InboundMessage(BaseModel):
     # False for a message overheard rather than addressed to the agent (a reply in a platform
     # thread): it continues a conversation the agent is in, or answers a request, but starts none.
     addressed: bool = True
+    # The `external_id` of the message this one edits: it takes that message's place if the
+    # agent has not read it yet, and is a message of its own if it has.
+    edits: Name | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from core.events import (
     Event,
     HumanRequested,
     HumanResponded,
+    MessageEdited,
     MessageReceived,
     ModelFailed,
     ReplySent,
@@ -67,7 +68,7 @@ def _capped(text: str) -> str:
 def render_event(event: Event) -> str:
     """The block an event contributes to the context, or "" when the model needs not see it."""
     match event:
-        case MessageReceived():
+        case MessageReceived() | MessageEdited():  # an edit is shown in the message's place
             return _tag(
                 "message", _capped(event.text), **{"from": event.sender, "channel": event.channel}
             )
@@ -171,6 +172,11 @@ class ContextWindow:
             Block(seq, text, tokens, isinstance(event, ModelFailed | ToolFailed)) if text else None
         )
         match event:
+            case MessageEdited() if block:  # in the edited message's place, which keeps its seq
+                edited = Block(event.seq, block.text, block.tokens, error=False)
+                self.blocks = [edited if b.seq == event.seq else b for b in self.blocks]
+                self.tokens = sum(b.tokens for b in self.blocks)
+                block = None
             case ErrorCompacted():
                 self._keep(lambda b: not b.error)
             case ContextCompacted() if block:

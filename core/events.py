@@ -32,6 +32,23 @@ class MessageReceived(_Event):
     sender: str | None = None
     channel: str = "cli"
     altered: int = 0  # characters of what was written that no database can store: see core/text
+    message_id: str | None = None  # the platform's id for it, to find it again when it is edited
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        return with_storable_text(data)
+
+
+class MessageEdited(_Event):
+    """The person edited the message at `seq` before the agent read it: the agent reads this."""
+
+    type: Literal["message_edited"] = "message_edited"
+    seq: int
+    text: str
+    sender: str | None = None
+    channel: str = "cli"
+    altered: int = 0
 
     @model_validator(mode="before")
     @classmethod
@@ -197,6 +214,7 @@ class ThreadFinished(_Event):
 
 Event = Annotated[
     MessageReceived
+    | MessageEdited
     | ModelCalled
     | ModelFailed
     | ToolCalled

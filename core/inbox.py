@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from core.agent import Agent
 from core.channels import InboundMessage
 from core.errors import NotAllowed
-from core.events import MessageReceived
+from core.events import MessageEdited, MessageReceived
 from core.humans import Answer as AnswerWith
 from core.humans import Approve as ApproveWith
 from core.humans import Reject as RejectWith
@@ -124,6 +124,16 @@ def route(config: InboxConfig, s: Situation) -> Routing:
         return Append(request.thread_id, [decision], "answered", request.id, [outcome])
     if message.action is not None:
         return refuse("That button is not for an open request of yours here.")
+    if (edit := s.edited) is not None and not edit.read and message.text.strip():
+        edited = MessageEdited(
+            seq=edit.seq,
+            text=message.text,
+            sender=edit.event.sender,
+            channel=edit.event.channel,
+            at=message.received_at,
+            altered=message.altered,
+        )
+        return Append(edit.thread_id, [edited], "continued")
     if not message.text.strip() and not message.attachments:
         return Refuse("an empty message")
     thread = s.thread
@@ -136,6 +146,7 @@ def route(config: InboxConfig, s: Situation) -> Routing:
         channel=message.channel,
         at=message.received_at,
         altered=message.altered,
+        message_id=message.external_id,
     )
     agent_name = thread.agent if thread else config.agent_for(message.channel)
     agent = config.agents.get(agent_name or "")

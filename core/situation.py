@@ -21,6 +21,17 @@ class Situation:
     thread: ThreadInfo | None  # the conversation's latest thread
     requests: list[RequestInfo]  # the one referenced, or the sender's open ones here
     deciders: dict[str, Person]  # who decided the requests above, for "already approved by"
+    edited: Edited | None = None  # the message this one edits, where it is in which thread
+
+
+@dataclass(frozen=True, slots=True)
+class Edited:
+    """A message that was received before, as its thread holds it."""
+
+    thread_id: str
+    seq: int
+    event: MessageReceived
+    read: bool  # the agent has been called since it arrived
 
 
 @dataclass(frozen=True, slots=True)

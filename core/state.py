@@ -17,6 +17,7 @@ from core.events import (
     Event,
     HumanRequested,
     HumanResponded,
+    MessageEdited,
     MessageReceived,
     ModelCalled,
     ModelFailed,
@@ -125,6 +126,10 @@ def apply(state: ExecutionState, event: Event) -> ExecutionState:
                 raise InvalidTransition(event.type, s.status, Status.INTAKE)
             target: Status = Status.INTAKE if s.status in (Status.DONE, Status.FAILED) else s.status
             return replace(s, status=_move(s, target, event), steps=0)
+        case MessageEdited():
+            if s.status is Status.CANCELLED:
+                raise InvalidTransition(event.type, s.status, s.status)
+            return s
         case ModelCalled(purpose="summary"):
             return replace(
                 s,

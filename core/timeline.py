@@ -13,6 +13,7 @@ from core.events import (
     Event,
     HumanRequested,
     HumanResponded,
+    MessageEdited,
     MessageReceived,
     ModelCalled,
     ModelFailed,
@@ -44,6 +45,8 @@ def describe(event: Event) -> str:
                     f" ({event.altered} characters that cannot be stored were removed or replaced)"
                 )
             return said
+        case MessageEdited():
+            return f"{event.sender or 'someone'} edited message #{event.seq}: {_short(event.text)}"
         case ModelCalled():
             return (
                 f"{event.model} ({event.purpose}): {event.prompt_tokens}+{event.completion_tokens} tokens,"

@@ -7,18 +7,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select, text
 
 from core.channels import InboundMessage
 from core.context import event_tokens
 from core.errors import AlreadyDecided, Conflict
+from core.events import MessageReceived, ModelCalled
 from core.records import Person, RequestInfo, Step, ThreadInfo
-from core.situation import Append, Received, Refuse, Routing, Situation, Start
+from core.situation import Append, Edited, Received, Refuse, Routing, Situation, Start
 from core.state import fold
 from storage import errors
 from storage.directory import person_at, person_with
 from storage.outbox import insert_outbox
-from storage.steps import RUNNABLE, SqlSteps
+from storage.steps import RUNNABLE, SqlSteps, read_events
+from storage.tables import inbox
 
 
 class Duplicate(Exception):
@@ -66,6 +68,7 @@ class SqlReceiving(SqlSteps):
             thread=ThreadInfo.model_validate(found[0]) if found else None,
             requests=self._requests_for(cursor, message, person),
             deciders={},
+            edited=self._edited(conn, cursor, message) if message.edits else None,
         )
         for request in situation.requests:
             if request.decided_by and (decider := person_with(sql, cursor, request.decided_by)):
@@ -122,6 +125,25 @@ class SqlReceiving(SqlSteps):
                     key = f"inbox:{message.channel}:{message.external_id}"
                     insert_outbox(self.sql, self.cursor(conn), None, 0, [notice], key)
                 return Received("refused", detail)
+
+    def _edited(self, conn: Connection, cursor: Any, message: InboundMessage) -> Edited | None:
+        """The message `message` edits, in its thread, and whether the agent has read it."""
+        thread_id = conn.execute(
+            select(inbox.c.thread_id).where(
+                inbox.c.channel == message.channel, inbox.c.external_id == message.edits
+            )
+        ).scalar()
+        if thread_id is None:
+            return None
+        events = read_events(self.sql, cursor, thread_id, after=0)
+        for stored in events:
+            if (
+                isinstance(stored.event, MessageReceived)
+                and stored.event.message_id == message.edits
+            ):
+                read = any(isinstance(e.event, ModelCalled) and e.seq > stored.seq for e in events)
+                return Edited(thread_id, stored.seq, stored.event, read)
+        return None
 
     def _requests_for(
         self, cursor: Any, message: InboundMessage, person: Person | None

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.context import Redactor
-from core.events import ContextCompacted, MessageReceived
+from core.context import ContextWindow, Redactor
+from core.events import ContextCompacted, MessageEdited, MessageReceived
 from core.models.scripted import Call, Fail, ScriptedModel, Text
 from core.records import StoredEvent
 from core.runtime import Limits
@@ -78,3 +78,14 @@ async def test_a_failing_summarizer_falls_back_to_truncation(
 def test_stored_events_carry_their_token_counts() -> None:
     stored = StoredEvent(seq=1, tokens=7, event=MessageReceived(text="hi"))
     assert stored.tokens == 7
+
+
+def test_an_edit_the_agent_has_not_read_takes_the_messages_place() -> None:
+    window = ContextWindow()
+    window.add(1, MessageReceived(text="deploy api 2.4.1", sender="bob", channel="slack"), 5)
+    window.add(2, MessageReceived(text="and web too", sender="bob", channel="slack"), 4)
+    window.add(3, MessageEdited(seq=1, text="deploy api 2.4.2", sender="bob", channel="slack"), 6)
+    shown = window.render(Redactor(()))
+    assert "2.4.2" in shown and "2.4.1" not in shown
+    assert shown.index("2.4.2") < shown.index("and web too")  # in its place, seen once
+    assert [b.seq for b in window.blocks] == [1, 2] and window.tokens == 10

@@ -9,10 +9,10 @@ import pytest
 
 from core.agent import Agent
 from core.channels import Action, InboundMessage
-from core.events import ApprovalDecided, HumanResponded, MessageReceived
+from core.events import ApprovalDecided, HumanResponded, MessageEdited, MessageReceived
 from core.inbox import InboxConfig, route
 from core.records import Person, RequestInfo, ThreadInfo
-from core.situation import Append, Refuse, Situation, Start
+from core.situation import Append, Edited, Refuse, Situation, Start
 from tests.fixtures import PEOPLE
 
 ALICE, BOB, ERIN = (next(p for p in PEOPLE if p.id == i) for i in ("alice", "bob", "erin"))
@@ -206,3 +206,24 @@ def test_an_overheard_reply_continues_the_agents_conversation_and_starts_none(
     yes = message("yes", addressed=False, sender="U0ALICE")
     answered = route(config, situation(yes, ALICE, request()))
     assert isinstance(answered, Append) and answered.outcome == "answered"
+
+
+@pytest.mark.parametrize("read", [False, True])
+def test_an_edit_takes_the_messages_place_until_the_agent_has_read_it(
+    config: InboxConfig, read: bool
+) -> None:
+    first = MessageReceived(text="deploy api 2.4.1", sender="bob", channel="slack")
+    edit = message("deploy api 2.4.2", edits="m0")
+    found = situation(edit, BOB, on=thread("waiting_human"))
+    edited = Edited("th-9", 3, first, read=read)
+    routed = route(config, Situation(edit, BOB, found.thread, [], {}, edited))
+    assert isinstance(routed, Append) and routed.outcome == "continued"
+    [event] = routed.events
+    if read:  # a message of its own
+        assert isinstance(event, MessageReceived) and event.text == "deploy api 2.4.2"
+    else:
+        assert isinstance(event, MessageEdited) and (event.seq, event.text) == (
+            3,
+            "deploy api 2.4.2",
+        )
+        assert (routed.thread_id, event.sender) == ("th-9", "bob")

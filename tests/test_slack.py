@@ -21,6 +21,7 @@ from channels.slack.blocks import answer_value, conversation_of, render
 from channels.slack.transport import SlackTransport
 from core.channels import Action, Channel, Codec, OutboundMessage, RawRequest
 from core.errors import Misconfigured
+from core.events import MessageEdited, MessageReceived
 from core.previews import Button
 from core.records import Person
 from core.service import Service
@@ -113,11 +114,23 @@ def buttons(message: double.PostedMessage) -> dict[str, str]:
     }
 
 
-async def request_to(slack_api: SlackDouble, user: str) -> double.PostedMessage:
+async def request_to(
+    slack_api: SlackDouble, user: str, service: Service | None = None
+) -> double.PostedMessage:
+    """The request Slack got for `user`; with `service`, once its outbox row says where it went
+    (what an answer in its thread is matched by: a person takes longer than that)."""
+
     async def posted() -> list[double.PostedMessage]:
         return [m for m in slack_api.messages_in(dm_channel(user)) if buttons(m)]
 
     [message] = await eventually(posted)
+    if service is not None:
+
+        async def recorded() -> bool:
+            rows = await service.app.store.outbox(channel="slack", status="sent")
+            return any(r.kind == "request" and r.message_id for r in rows)
+
+        await eventually(recorded)
     return message
 
 
@@ -596,7 +609,9 @@ async def test_posts_into_one_channel_go_about_one_a_second() -> None:
     assert [m.channel for m in slack_api.messages] == ["C0OPS", "C0OPS", "C0DEV"]
 
 
-async def test_an_edit_is_a_new_message_and_slacks_own_updates_are_not(database_url: str) -> None:
+async def test_an_edit_is_taken_and_slacks_own_updates_of_a_message_are_not(
+    database_url: str,
+) -> None:
     async with slack_service(database_url) as (service, _slack_api, http):
         dm, first = dm_channel("U0BOB"), ts()
         said = double.message_im("U0BOB", dm, "what runs on staging?", first)
@@ -638,7 +653,7 @@ async def test_an_approver_may_answer_in_the_requests_thread_in_words(database_u
     async with slack_service(database_url) as (service, slack_api, http):
         started = ts()
         await post(http, mention(at=started))
-        asked = await request_to(slack_api, "U0ALICE")
+        asked = await request_to(slack_api, "U0ALICE", service)
         request_id = buttons(asked)["switchboard:approve"]
         reply = double.thread_reply(
             "U0ALICE", asked.channel, "yes", ts(), asked.ts, channel_type="im"
@@ -652,3 +667,30 @@ async def test_an_approver_may_answer_in_the_requests_thread_in_words(database_u
             "approved",
             "slack",
         )
+
+
+async def test_an_edit_the_agent_has_not_read_takes_the_messages_place(database_url: str) -> None:
+    """Bob adds to his thread while it waits for Alice, then corrects himself: the agent, when it
+    reads on, sees the corrected words in the message's place."""
+    async with slack_service(database_url) as (service, slack_api, http):
+        started = ts()
+        await post(http, mention(at=started))
+        await request_to(slack_api, "U0ALICE", service)  # the thread waits: nobody reads on
+        said = ts()
+        await post(
+            http,
+            double.event_callback(double.thread_reply("U0BOB", OPS, "and web 1.0", said, started)),
+        )
+        edit = double.message_changed(
+            "U0BOB", OPS, said, "and web 1.1", "and web 1.0", event_ts=ts()
+        )
+        edit["message"]["thread_ts"] = started
+        assert (await post(http, double.event_callback(edit))).status_code == 200
+
+        [thread] = await service.app.store.threads()
+        stored = await service.app.store.events(thread.id)
+        [added] = [
+            e for e in stored if isinstance(e.event, MessageReceived) and "web" in e.event.text
+        ]
+        [edited] = [e.event for e in stored if isinstance(e.event, MessageEdited)]
+        assert (edited.seq, edited.text, edited.sender) == (added.seq, "and web 1.1", "bob")

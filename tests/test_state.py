@@ -8,6 +8,7 @@ from core.errors import InvalidTransition
 from core.events import (
     ApprovalDecided,
     HumanRequested,
+    MessageEdited,
     MessageReceived,
     ModelCalled,
     ThreadCancelled,
@@ -103,3 +104,11 @@ def test_an_approval_binds_to_the_requested_arguments() -> None:
     )
     with pytest.raises(ValueError, match="for other arguments"):
         fold([other], waiting)
+
+
+def test_an_edit_changes_no_state_and_a_cancelled_thread_takes_none() -> None:
+    state = fold([MessageReceived(text="deploy api 2.4.1")])
+    assert fold([MessageEdited(seq=1, text="deploy api 2.4.2")], state) == state
+    cancelled = fold([ThreadCancelled(by="bob")], state)
+    with pytest.raises(InvalidTransition):
+        fold([MessageEdited(seq=1, text="x")], cancelled)

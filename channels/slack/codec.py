@@ -6,8 +6,9 @@ payloads are the bodies Slack would have posted.
 
 A message's id is its channel and `ts`: Slack sends one message as an `app_mention` and as a
 `message` event (two event ids), and retries a delivery under the same event; either way the
-inbox keeps it once. An edit is a new message (its id carries the edit's time); a deletion, a
-join, a topic change and other bots' messages are acknowledged and dropped.
+inbox keeps it once. An edit names the message it edits (the inbox puts it in that message's
+place while the agent has not read it; after, it is a new message); a deletion, a join, a topic
+change and other bots' messages are acknowledged and dropped.
 """
 
 from __future__ import annotations
@@ -225,6 +226,7 @@ def _said(
             attachments=tuple(_file(f) for f in event.get("files") or ()),
             raw=event_id,
             addressed=addressed,
+            edits=f"{channel}:{ts}" if edit else None,
         )
     ]
 
