@@ -72,6 +72,7 @@ class InboundMessage(BaseModel):
     channel: Name
     external_id: Name  # the platform's own id: deduplication key together with the channel
     sender: Name  # the sender's address on that channel (user id, E.164 number, email address)
+    sender_name: Text = ""  # how the platform names them, where it says ("Dana Smith")
     conversation: Name  # where it was said: a Slack thread, a Discord channel, an email thread
     text: str = ""
     altered: int = 0  # characters of `text` removed or replaced to make it storable
@@ -323,6 +324,9 @@ class Channel:
     check: Callable[[], Awaitable[None]] | None = None
     # Answers an Acknowledged interaction that carries a payload, through the platform's API.
     respond: Callable[[Acknowledged], Awaitable[None]] | None = None
+    # The name the platform shows for an address, where its payloads do not carry it (Slack's
+    # users.info); None when it cannot say. Asked before a message is stored, so it must be quick.
+    name_of: Callable[[str], Awaitable[str | None]] | None = None
 
     @property
     def name(self) -> str:

@@ -49,9 +49,9 @@ def event_tokens(event: Event) -> int:
     return estimate_tokens(render_event(event))
 
 
-def _tag(name: str, body: str, **attrs: Any) -> str:
+def _tag(tag: str, body: str, **attrs: Any) -> str:
     attr = "".join(f' {k}="{escape(str(v))}"' for k, v in attrs.items() if v not in (None, ""))
-    return f"<{name}{attr}>\n{body}\n</{name}>"
+    return f"<{tag}{attr}>\n{body}\n</{tag}>"
 
 
 def _json(value: Any) -> str:
@@ -69,9 +69,8 @@ def render_event(event: Event) -> str:
     """The block an event contributes to the context, or "" when the model needs not see it."""
     match event:
         case MessageReceived() | MessageEdited():  # an edit is shown in the message's place
-            return _tag(
-                "message", _capped(event.text), **{"from": event.sender, "channel": event.channel}
-            )
+            attributes = {"from": event.sender, "name": event.sender_name, "channel": event.channel}
+            return _tag("message", _capped(event.text), **attributes)
         case ToolCalled():
             return _tag("call", _json(event.arguments), tool=event.tool, id=event.call_id)
         case ToolSucceeded():

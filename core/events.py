@@ -33,6 +33,7 @@ class MessageReceived(_Event):
     channel: str = "cli"
     altered: int = 0  # characters of what was written that no database can store: see core/text
     message_id: str | None = None  # the platform's id for it, to find it again when it is edited
+    sender_name: str = ""  # how the platform names a sender who is not in the directory
 
     @model_validator(mode="before")
     @classmethod
@@ -49,6 +50,7 @@ class MessageEdited(_Event):
     sender: str | None = None
     channel: str = "cli"
     altered: int = 0
+    sender_name: str = ""
 
     @model_validator(mode="before")
     @classmethod

@@ -129,6 +129,7 @@ def route(config: InboxConfig, s: Situation) -> Routing:
             seq=edit.seq,
             text=message.text,
             sender=edit.event.sender,
+            sender_name=edit.event.sender_name,
             channel=edit.event.channel,
             at=message.received_at,
             altered=message.altered,
@@ -147,6 +148,7 @@ def route(config: InboxConfig, s: Situation) -> Routing:
         at=message.received_at,
         altered=message.altered,
         message_id=message.external_id,
+        sender_name="" if person else message.sender_name,
     )
     agent_name = thread.agent if thread else config.agent_for(message.channel)
     agent = config.agents.get(agent_name or "")

@@ -23,7 +23,8 @@ from core.store import Coordination, Sending
 log = logging.getLogger("switchboard.ingress")
 
 LISTENER_BACKOFF = Backoff(base=1.0, cap=60.0)
-STEADY_SECONDS = 60.0  # a listener that ran this long before it dropped starts again at once
+STEADY_SECONDS = 60.0
+NAME_SECONDS = 1.0  # a platform asked for a sender's name: the message is stored without it after  # a listener that ran this long before it dropped starts again at once
 
 
 class Ingress:
@@ -36,7 +37,7 @@ class Ingress:
         """Store what came in; the inbox's receipt for a message, None for anything else."""
         match item:
             case InboundMessage():
-                return await self.inbox.accept(item)
+                return await self.inbox.accept(await self.named(item))
             case DeliveryStatus():
                 row = await self.deliveries.outbox_delivery(item)
                 if row is None:
@@ -49,6 +50,22 @@ class Ingress:
                 return None
             case Acknowledged():
                 return None
+
+    async def named(self, message: InboundMessage) -> InboundMessage:
+        """The message with its sender's name, where the channel can say it at once."""
+        channel = self.channels.get(message.channel)
+        if message.sender_name or channel is None or channel.name_of is None:
+            return message
+        # The boundary of channel code: a name that does not come in time is left out.
+        try:
+            async with asyncio.timeout(NAME_SECONDS):
+                name = await channel.name_of(message.sender)
+        except Exception as e:
+            log.info(
+                "%s: no name for %s: %s", message.channel, message.sender, e or type(e).__name__
+            )
+            return message
+        return message.model_copy(update={"sender_name": name or ""})
 
     async def respond(self, name: str, item: Acknowledged) -> None:
         channel = self.channels.get(name)

@@ -39,7 +39,10 @@ def _short(value: Any, limit: int = 90) -> str:
 def describe(event: Event) -> str:
     match event:
         case MessageReceived():
-            said = f"{event.sender or 'someone'} via {event.channel}: {_short(event.text)}"
+            sender = event.sender or "someone"
+            if event.sender_name:
+                sender = f"{event.sender_name} ({sender})"
+            said = f"{sender} via {event.channel}: {_short(event.text)}"
             if event.altered:
                 said += (
                     f" ({event.altered} characters that cannot be stored were removed or replaced)"

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import logging
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -306,3 +307,31 @@ async def test_a_channel_whose_platform_refuses_its_credentials_stops_the_start(
     with pytest.raises(Misconfigured, match="invalid_auth"):
         await dataclasses.replace(service, channels=checked).check_channels()
     await service.check_channels()  # the sandboxes have nothing to check
+
+
+async def test_a_senders_name_is_asked_once_and_never_holds_a_message_up(
+    store: SqlStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def name_of(address: str) -> str | None:
+        if address == "U0SLOW":
+            await asyncio.sleep(30)
+        if address == "U0DOWN":
+            raise ConnectionError("the platform is down")
+        return {"U0DANA": "Dana Smith"}.get(address)
+
+    caplog.set_level(logging.INFO, "switchboard.ingress")
+    codec = GenericCodec("x", Look("X"), AddressForm("U0"))
+    channels = {"x": Channel(codec, Nowhere(), name_of=name_of)}
+    inbox = Inbox(store, InboxConfig({}, {}), wake_thread=lambda _: None, wake_outbox=lambda: None)
+    ingress = Ingress(inbox, store, channels)
+
+    def said(sender: str) -> InboundMessage:
+        return InboundMessage(channel="x", external_id=sender, sender=sender, conversation="C1")
+
+    assert (await ingress.named(said("U0DANA"))).sender_name == "Dana Smith"
+    assert (await ingress.named(said("U0NOBODY"))).sender_name == ""
+    assert (await ingress.named(said("U0DOWN"))).sender_name == ""
+    started = asyncio.get_running_loop().time()
+    assert (await ingress.named(said("U0SLOW"))).sender_name == ""
+    assert asyncio.get_running_loop().time() - started < 5  # given up after NAME_SECONDS
+    assert "x: no name for U0DOWN: the platform is down" in caplog.text

@@ -694,3 +694,26 @@ async def test_an_edit_the_agent_has_not_read_takes_the_messages_place(database_
         ]
         [edited] = [e.event for e in stored if isinstance(e.event, MessageEdited)]
         assert (edited.seq, edited.text, edited.sender) == (added.seq, "and web 1.1", "bob")
+
+
+async def test_a_stranger_is_named_as_slack_shows_them_asked_once(database_url: str) -> None:
+    """A public agent talks to people outside the directory: it and the timeline see the name
+    Slack shows for them (users.info, asked once per person)."""
+    async with slack_service(database_url, switchboard_channel_agents="slack=support") as (
+        service,
+        slack_api,
+        http,
+    ):
+        slack_api.users["U0ZED"] = double.SlackUser("Zed Stranger", display_name="zed")
+        dm = dm_channel("U0ZED")
+        for text in ("where is my order 1001?", "it is late"):
+            await post(http, double.event_callback(double.message_im("U0ZED", dm, text, ts())))
+
+        [thread] = await eventually(service.app.store.threads)
+        received = [
+            e.event
+            for e in await service.app.store.events(thread.id)
+            if isinstance(e.event, MessageReceived)
+        ]
+        assert {(m.sender, m.sender_name) for m in received} == {("slack:U0ZED", "zed")}
+        assert len(slack_api.calls_to("users.info")) == 1

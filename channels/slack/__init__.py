@@ -43,7 +43,12 @@ def slack(settings: Settings) -> Channel:
     transport = SlackTransport(bot, settings.slack_api_url)
     listener = SocketModeListener(codec, app, settings.slack_api_url) if app else None
     return Channel(
-        codec, transport, listener=listener, check=transport.check, respond=transport.respond
+        codec,
+        transport,
+        listener=listener,
+        check=transport.check,
+        respond=transport.respond,
+        name_of=transport.name_of,
     )
 
 

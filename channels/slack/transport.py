@@ -1,5 +1,5 @@
 """Slack's Web API, through slack_sdk's AsyncWebClient: post, post to one person only, update,
-open a dialog; and `auth.test` at start-up.
+open a dialog, a person's display name (once each); and `auth.test` at start-up.
 
 A message's id is `<channel>:<ts>`, all `chat.update` needs. Slack asks apps to post about one
 message a second into one channel: posts into the same channel wait their turn. Its errors are
@@ -67,6 +67,7 @@ class SlackTransport:
         self._sleep = sleep
         self._posted: dict[str, float] = {}  # channel → when its last post went out
         self._turns: dict[str, asyncio.Lock] = {}
+        self._names: dict[str, str | None] = {}  # user id → display name, from users.info
 
     # --- the outbox ---------------------------------------------------------------------------
 
@@ -111,6 +112,16 @@ class SlackTransport:
                 f"slack: cannot reach Slack's Web API at {self.api_url} ({e or type(e).__name__})"
             ) from None
         self.bot_user = str(answer["user_id"])
+
+    async def name_of(self, user: str) -> str | None:
+        """How Slack shows `user`: asked once (users.info), then remembered."""
+        if user not in self._names:
+            found = (await self.client.users_info(user=user))["user"]
+            profile = found.get("profile") or {}
+            self._names[user] = (
+                profile.get("display_name") or profile.get("real_name") or found.get("real_name")
+            )
+        return self._names[user]
 
     async def respond(self, item: Acknowledged) -> None:
         """Open the dialog asking a rejecting approver why, with the click's trigger id."""
