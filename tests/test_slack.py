@@ -716,4 +716,8 @@ async def test_a_stranger_is_named_as_slack_shows_them_asked_once(database_url: 
             if isinstance(e.event, MessageReceived)
         ]
         assert {(m.sender, m.sender_name) for m in received} == {("slack:U0ZED", "zed")}
-        assert len(slack_api.calls_to("users.info")) == 1
+        ghost = dm_channel("U0GHOST")  # Slack knows no such user: asked once all the same
+        for text in ("hello?", "anyone?"):
+            await post(http, double.event_callback(double.message_im("U0GHOST", ghost, text, ts())))
+        asked = [c.args["user"] for c in slack_api.calls_to("users.info")]
+        assert sorted(asked) == ["U0GHOST", "U0ZED"]

@@ -116,7 +116,11 @@ class SlackTransport:
     async def name_of(self, user: str) -> str | None:
         """How Slack shows `user`: asked once (users.info), then remembered."""
         if user not in self._names:
-            found = (await self.client.users_info(user=user))["user"]
+            try:
+                found = (await self.client.users_info(user=user))["user"]
+            except SlackApiError:  # Slack says it cannot: no need to ask again
+                self._names[user] = None
+                return None
             profile = found.get("profile") or {}
             self._names[user] = (
                 profile.get("display_name") or profile.get("real_name") or found.get("real_name")
