@@ -23,15 +23,15 @@ from core.store import Coordination, Sending
 log = logging.getLogger("switchboard.ingress")
 
 LISTENER_BACKOFF = Backoff(base=1.0, cap=60.0)
-STEADY_SECONDS = 60.0
-NAME_SECONDS = 1.0  # a platform asked for a sender's name: the message is stored without it after  # a listener that ran this long before it dropped starts again at once
+STEADY_SECONDS = 60.0  # a listener that ran this long before it dropped starts again at once
+NAME_SECONDS = 1.0  # a platform asked for a sender's name: past this, the message goes without
 
 
 class Ingress:
     def __init__(self, inbox: Inbox, deliveries: Sending, channels: Mapping[str, Channel]) -> None:
         self.inbox = inbox
         self.deliveries = deliveries
-        self.channels = channels  # whose `respond` answers an interaction
+        self.channels = channels  # that name senders and answer interactions
 
     async def take(self, item: Inbound) -> Received | None:
         """Store what came in; the inbox's receipt for a message, None for anything else."""
