@@ -8,8 +8,9 @@ A channel is a bundle of small parts, each used by one consumer:
 - an optional `Listener` for platforms that push over a long-lived connection (Slack Socket
   Mode, the Discord gateway, IMAP IDLE): the service runs it, restarts it when it drops and, on
   PostgreSQL, holds it in one process at a time;
-- optionally, a `check` of its credentials at start-up and a `respond` for interactions the
-  platform wants answered through its API at once (both plain async callables);
+- optionally, a `check` of its credentials at start-up, a `respond` for interactions the
+  platform wants answered through its API at once, and a `name_of` for senders its payloads do
+  not name (plain async callables);
 - a `Simulator`, only when the channel is a sandbox (no credentials: channels/sandbox.py wraps
   the codec with a fake transport): the console and the API act as people through it.
 

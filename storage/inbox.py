@@ -15,7 +15,7 @@ from core.errors import AlreadyDecided, Conflict
 from core.events import MessageReceived, ModelCalled
 from core.records import Person, RequestInfo, Step, ThreadInfo
 from core.situation import Append, Edited, Received, Refuse, Routing, Situation, Start
-from core.state import fold
+from core.state import Status, fold
 from storage import errors
 from storage.directory import person_at, person_with
 from storage.outbox import insert_outbox
@@ -136,13 +136,15 @@ class SqlReceiving(SqlSteps):
         if thread_id is None:
             return None
         events = read_events(self.sql, cursor, thread_id, after=0)
+        # A cancelled thread takes no edit: the edit is a message of its own, routed as one.
+        cancelled = self.load_state(conn, thread_id)[0].status is Status.CANCELLED
         for stored in events:
             if (
                 isinstance(stored.event, MessageReceived)
                 and stored.event.message_id == message.edits
             ):
                 read = any(isinstance(e.event, ModelCalled) and e.seq > stored.seq for e in events)
-                return Edited(thread_id, stored.seq, stored.event, read)
+                return Edited(thread_id, stored.seq, stored.event, read or cancelled)
         return None
 
     def _requests_for(

@@ -22,6 +22,7 @@ from channels.slack.transport import SlackTransport
 from core.channels import Action, Channel, Codec, OutboundMessage, RawRequest
 from core.errors import Misconfigured
 from core.events import MessageEdited, MessageReceived
+from core.humans import cancel
 from core.previews import Button
 from core.records import Person
 from core.service import Service
@@ -721,3 +722,25 @@ async def test_a_stranger_is_named_as_slack_shows_them_asked_once(database_url: 
             await post(http, double.event_callback(double.message_im("U0GHOST", ghost, text, ts())))
         asked = [c.args["user"] for c in slack_api.calls_to("users.info")]
         assert sorted(asked) == ["U0GHOST", "U0ZED"]
+
+
+async def test_an_edit_in_a_cancelled_thread_is_answered_and_changes_nothing(
+    database_url: str,
+) -> None:
+    async with slack_service(database_url) as (service, slack_api, http):
+        started = ts()
+        await post(http, mention(at=started))
+        await request_to(slack_api, "U0ALICE", service)
+        said = ts()
+        await post(
+            http, double.event_callback(double.thread_reply("U0BOB", OPS, "and web", said, started))
+        )
+        [thread] = await service.app.store.threads()
+        await cancel(service.app.store, thread.id, by="alice", reason="wrong day")
+        edit = double.message_changed("U0BOB", OPS, said, "and web 1.1", "and web", event_ts=ts())
+        edit["message"]["thread_ts"] = started
+        assert (await post(http, double.event_callback(edit))).status_code == 200
+
+        stored = await service.app.store.events(thread.id)
+        assert not [e for e in stored if isinstance(e.event, MessageEdited)]
+        assert (await service.app.store.inbox())[-1].outcome == "refused"
