@@ -51,9 +51,13 @@ BOB = Person(id="bob", name="Bob", roles=["engineer"], identities={"slack": "U0B
 DANA = Person(id="dana", name="Dana", identities={"slack": "U0DANA"})
 
 
+_last_ts = [0.0]
+
+
 def ts() -> str:
-    """A fresh Slack timestamp."""
-    return f"{time.time():.6f}"
+    """A fresh Slack timestamp: now, and later than every one made before (Slack's are unique)."""
+    _last_ts[0] = max(time.time(), _last_ts[0] + 1e-6)
+    return f"{_last_ts[0]:.6f}"
 
 
 @asynccontextmanager
