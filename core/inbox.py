@@ -21,7 +21,7 @@ from core.humans import Approve as ApproveWith
 from core.humans import Reject as RejectWith
 from core.humans import Response, decision_for, may_answer
 from core.records import OutboxMessage, RequestInfo
-from core.situation import Append, Received, Refuse, Routing, Situation, Start
+from core.situation import Append, Ignore, Received, Refuse, Routing, Situation, Start
 from core.state import Status
 from core.store import Receiving
 
@@ -139,7 +139,7 @@ def route(config: InboxConfig, s: Situation) -> Routing:
         return Refuse("an empty message")
     thread = s.thread
     if not message.addressed and (thread is None or thread.status == Status.CANCELLED):
-        return Refuse("not addressed to the agent, in no conversation of its")
+        return Ignore("not addressed to the agent, in no conversation of its")
     sender = person.id if person else f"{message.channel}:{message.sender}"
     event = MessageReceived(
         text=message.text,

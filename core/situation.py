@@ -56,12 +56,20 @@ class Refuse:
     notice: OutboxMessage | None = None
 
 
-Routing = Start | Append | Refuse
+@dataclass(frozen=True, slots=True)
+class Ignore:
+    """A message that is not for the agent (overheard in a conversation it is not in): answered,
+    and neither kept nor noticed: Switchboard stores no one else's conversations."""
+
+    detail: str
+
+
+Routing = Start | Append | Refuse | Ignore
 
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    outcome: Literal["started", "continued", "answered", "refused", "duplicate"]
+    outcome: Literal["started", "continued", "answered", "refused", "ignored", "duplicate"]
     detail: str = ""
     thread_id: str | None = None
     request_id: str | None = None

@@ -14,7 +14,16 @@ from core.context import event_tokens
 from core.errors import AlreadyDecided, Conflict
 from core.events import MessageReceived, ModelCalled
 from core.records import Person, RequestInfo, Step, ThreadInfo
-from core.situation import Append, Edited, Received, Refuse, Routing, Situation, Start
+from core.situation import (
+    Append,
+    Edited,
+    Ignore,
+    Received,
+    Refuse,
+    Routing,
+    Situation,
+    Start,
+)
 from core.state import Status, fold
 from storage import errors
 from storage.directory import person_at, person_with
@@ -74,6 +83,8 @@ class SqlReceiving(SqlSteps):
             if request.decided_by and (decider := person_with(sql, cursor, request.decided_by)):
                 situation.deciders[decider.id] = decider
         received = self._apply(conn, message, route(situation))
+        if received.outcome == "ignored":  # not for the agent: no row, no text kept
+            return received
         sql.insert_inbox.execute(
             cursor,
             dict(
@@ -125,6 +136,8 @@ class SqlReceiving(SqlSteps):
                     key = f"inbox:{message.channel}:{message.external_id}"
                     insert_outbox(self.sql, self.cursor(conn), None, 0, [notice], key)
                 return Received("refused", detail)
+            case Ignore(detail):
+                return Received("ignored", detail)
 
     def _edited(self, conn: Connection, cursor: Any, message: InboundMessage) -> Edited | None:
         """The message `message` edits, in its thread, and whether the agent has read it."""

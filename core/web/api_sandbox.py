@@ -48,7 +48,7 @@ class SandboxMessage(BaseModel):
 class Accepted(BaseModel):
     """What the inbox made of the message."""
 
-    outcome: Literal["started", "continued", "answered", "refused", "duplicate"]
+    outcome: Literal["started", "continued", "answered", "refused", "ignored", "duplicate"]
     detail: str
     thread_id: str | None
     request_id: str | None
