@@ -279,3 +279,54 @@ async def test_heartbeats_are_acknowledged(double: DiscordDouble) -> None:
     async with running_client(double) as client:
         await double.heartbeated(3)
         assert client.latency < 1.0
+
+
+async def test_a_component_click_is_answered_followed_up_and_edited(double: DiscordDouble) -> None:
+    answered = asyncio.Event()
+
+    async def on_interaction(interaction: discord.Interaction) -> None:
+        assert interaction.data is not None and interaction.data.get("custom_id") == "approve:1"
+        await interaction.response.send_message("approved")
+        await interaction.followup.send("deploying")
+        await interaction.edit_original_response(content="approved by ada")
+        answered.set()
+
+    async with running_client(double) as client:
+        client.event(on_interaction)
+        channel = client.get_channel(int(GENERAL))
+        assert isinstance(channel, discord.TextChannel)
+        sent = await channel.send("deploy api?")
+        click = dd.component_click(ADA, double.message(str(sent.id)).data, "approve:1")
+        await double.dispatch("INTERACTION_CREATE", click)
+        async with asyncio.timeout(5):
+            await answered.wait()
+
+    [response] = double.interaction_responses
+    assert (response.interaction_id, response.type) == (click["id"], 4)
+    assert response.data is not None and response.data["content"] == "approved"
+    assert [(f.kind, f.payload.get("content")) for f in double.followups] == [
+        ("followup", "deploying"),
+        ("original", "approved by ada"),
+    ]
+    assert double.message(double.followups[1].message_id).content == "approved by ada"
+
+
+async def test_a_modal_submission_reaches_the_client(double: DiscordDouble) -> None:
+    got: asyncio.Future[discord.Interaction] = asyncio.get_running_loop().create_future()
+
+    async def on_interaction(interaction: discord.Interaction) -> None:
+        await interaction.response.defer()
+        got.set_result(interaction)
+
+    async with running_client(double) as client:
+        client.event(on_interaction)
+        submit = dd.modal_submit(ADA, GENERAL, "reject:1", {"reason": "not today"}, guild_id=GUILD)
+        await double.dispatch("INTERACTION_CREATE", submit)
+        interaction = await asyncio.wait_for(got, 5)
+        assert interaction.type is discord.InteractionType.modal_submit
+        assert str(interaction.user.id) == ADA
+        assert interaction.data is not None
+        rows: Any = interaction.data.get("components")
+        assert rows[0]["components"][0]["value"] == "not today"
+    # discord.py's bare defer() of a modal submission is a deferred update (6), not 5:
+    assert [r.type for r in double.interaction_responses] == [6]
