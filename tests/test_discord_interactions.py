@@ -4,15 +4,20 @@ HTTP interactions endpoint and the gateway will share once the Discord channel i
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
 from nacl.signing import SigningKey
 
 from channels.discord import interactions
+from channels.discord.codec import DiscordCodec
 from channels.discord.components import render
+from channels.sandbox import sandboxed
 from core.channels import (
     Acknowledged,
+    Channel,
+    Codec,
     Forged,
     InboundMessage,
     Malformed,
@@ -20,6 +25,8 @@ from core.channels import (
     RawRequest,
     RequestContext,
 )
+from core.previews import Button
+from tests.contract.contract import ChannelContract, Kit
 
 KEY = SigningKey(b"\x01" * 32)
 PUBLIC = KEY.verify_key.encode().hex()
@@ -147,3 +154,83 @@ def test_what_we_did_not_make_is_acknowledged_and_garbage_is_malformed() -> None
     ):
         with pytest.raises(Malformed):
             interactions.parse(signed(body))
+
+
+# --- the channel contract ----------------------------------------------------------------------
+
+
+def keyed(_settings: object) -> Channel:
+    """Discord's codec taking interactions signed with KEY (the contract sends nothing)."""
+    return Channel(DiscordCodec(PUBLIC), sandboxed(DiscordCodec()).transport)
+
+
+def genuine(codec: Codec, body: bytes) -> RawRequest:
+    return signed(body)
+
+
+def says(sender: str, conversation: str, text: str) -> bytes:
+    """A direct message, as the gateway dispatches it (the listener adds `me`)."""
+    message = {
+        "id": f"{uuid.uuid4().int % 10**18}",
+        "channel_id": conversation,
+        "author": {"id": sender, "username": "someone"},
+        "content": text,
+        "mentions": [],
+        "attachments": [],
+    }
+    return json.dumps({"t": "MESSAGE_CREATE", "d": message, "me": "4242"}).encode()
+
+
+def presses(button: Button, sender: str, conversation: str) -> bytes:
+    """Approve or an option: the click; Reject: the dialog's submission, with no reason."""
+    action = button.action
+    request_id = action.request_id or ""
+    user = {"user": {"id": sender}}
+    if action.decision == "reject":
+        data = {"custom_id": f"{interactions.REASON}{request_id}", "components": []}
+        body = {
+            "id": "i-9",
+            "type": interactions.MODAL_SUBMIT,
+            "channel_id": conversation,
+            "member": user,
+            "data": data,
+        }
+        return json.dumps(body).encode()
+    rendered = render(
+        OutboundMessage(
+            kind="request",
+            text="?",
+            address=sender,
+            request_id=request_id,
+            request_kind="approval" if action.decision == "approve" else "question",
+            options=(action.value,) if action.decision == "answer" else (),
+        )
+    )
+    message = {"id": "m-9", "channel_id": conversation, "components": rendered["components"]}
+    target = (
+        "sb:approve:" + request_id if action.decision == "approve" else f"sb:answer:{request_id}:0"
+    )
+    body = {**click(target, message), "channel_id": conversation, "member": user}
+    return json.dumps(body).encode()
+
+
+KIT = Kit(
+    "discord",
+    keyed,
+    genuine,
+    says,
+    presses,
+    garbage=(
+        b'{"type": 3}',
+        b'{"type": 3, "data": {}, "message": {}}',
+        b'{"type": 5, "data": {}}',
+        b'{"t": "MESSAGE_CREATE", "d": {}}',
+        b'{"t": "MESSAGE_CREATE", "d": {"id": "1", "author": {"id": "x\\u0000"}}}',
+    ),
+)
+
+
+class TestDiscordKeepsTheContract(ChannelContract):
+    @pytest.fixture
+    def kit(self) -> Kit:
+        return KIT

@@ -34,7 +34,7 @@ from core.channels import (
 )
 
 NAME = "discord"
-PING, COMPONENT, MODAL_SUBMIT = 1, 3, 5  # interaction types
+PING, COMMAND, COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 1, 2, 3, 4, 5  # interaction types
 PONG, DEFERRED_UPDATE, MODAL = 1, 6, 9  # interaction response types
 REASON = f"{PREFIX}:reason:"  # + the request id: the Reject dialog's custom id
 REASON_LIMIT = 1000
@@ -54,12 +54,16 @@ def verify(public_key: str | None, request: RawRequest) -> None:
         raise Forged("no valid Discord signature") from None
 
 
-def parse(request: RawRequest) -> list[Inbound]:
+def load(request: RawRequest) -> Any:
+    """The request's JSON body."""
     try:
-        body = json.loads(request.body)
+        return json.loads(request.body)
     except (ValueError, RecursionError) as e:  # not UTF-8, not JSON, nested past all reason
         raise Malformed(f"not a Discord interaction: {type(e).__name__}") from None
-    return read(body)
+
+
+def parse(request: RawRequest) -> list[Inbound]:
+    return read(load(request))
 
 
 def read(body: Any) -> list[Inbound]:
@@ -115,7 +119,7 @@ def _read(body: Mapping[str, Any]) -> Inbound:
         return _click(body)
     if kind == MODAL_SUBMIT:
         return _reason(body)
-    if isinstance(kind, int) and not isinstance(kind, bool):  # a command, an autocomplete
+    if kind in (COMMAND, AUTOCOMPLETE) and not isinstance(kind, bool):
         return Acknowledged(f"interaction type {kind}")
     raise Malformed(f"not an interaction type Discord sends: {kind!r}")
 

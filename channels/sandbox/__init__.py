@@ -132,14 +132,6 @@ def _look(title: str, rank: int, name: str, **options: Any) -> Look:
     )
 
 
-def discord_codec() -> GenericCodec:
-    return GenericCodec(
-        "discord",
-        _look("Discord", 1, "discord"),
-        AddressForm("999999999999999999", "a Discord user id (a snowflake) like 1001"),
-    )
-
-
 def sms_codec() -> GenericCodec:
     return GenericCodec(
         "sms",
@@ -174,10 +166,6 @@ def _sms_conversation(address: str) -> str:
 
 def _email_thread(address: str) -> str:
     return f"<sbx-{uuid.uuid4().hex[:16]}@sandbox.switchboard>"  # a Message-ID
-
-
-def discord(settings: Settings) -> Channel:
-    return sandboxed(discord_codec())
 
 
 def sms(settings: Settings) -> Channel:

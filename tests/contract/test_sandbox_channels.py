@@ -1,5 +1,6 @@
 """The sandboxes of the platforms without a channel of their own keep the channel contract: the
-generic codec, set up for each. (Slack's real codec keeps it in tests/test_slack.py.)"""
+generic codec, set up for each. (Slack's and Discord's real codecs keep it in tests/test_slack.py and
+tests/test_discord_interactions.py.)"""
 
 from __future__ import annotations
 
@@ -35,7 +36,6 @@ def presses(button: Button, sender: str, conversation: str) -> bytes:
 
 
 FACTORIES = {
-    "discord": sandbox.discord,
     "sms": sandbox.sms,
     "email": sandbox.email,
 }
