@@ -1,0 +1,127 @@
+"""Discord's gateway listener with the real discord.py client on a loopback Discord: messages and
+clicks arrive as the channel's items, an interaction is answered through its callback, and a
+dropped socket is resumed with nothing lost or doubled."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+
+from channels.discord.codec import DiscordCodec
+from channels.discord.components import render
+from channels.discord.gateway import DiscordWebSocket, GatewayListener, Route
+from core.channels import Acknowledged, Inbound, InboundMessage, OutboundMessage
+from tests.doubles import discord as dd
+from tests.doubles.discord import DiscordDouble
+from tests.fixtures import eventually
+
+ERIN = "1300000000000000005"
+DM = "1500000000000000005"
+
+
+@contextlib.asynccontextmanager
+async def listening() -> AsyncIterator[tuple[DiscordDouble, list[Inbound]]]:
+    """The listener connected to a loopback Discord; what it hands in, as it comes."""
+    base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    taken: list[Inbound] = []
+
+    async def deliver(item: Inbound) -> None:
+        taken.append(item)
+
+    try:
+        async with DiscordDouble(users={ERIN: "erin"}) as discord_api:
+            listener = GatewayListener(
+                DiscordCodec(), dd.TOKEN, discord_api.api_url, discord_api.gateway_url
+            )
+            task = asyncio.create_task(listener.listen(deliver))
+            try:
+                await discord_api.connected()
+                yield discord_api, taken
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    finally:
+        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
+
+
+async def messages(taken: list[Inbound], n: int) -> list[InboundMessage]:
+    async def arrived() -> list[InboundMessage]:
+        found = [t for t in taken if isinstance(t, InboundMessage)]
+        return found if len(found) >= n else []
+
+    return await eventually(arrived)
+
+
+async def test_a_dm_arrives_and_the_bots_own_echo_does_not() -> None:
+    async with listening() as (discord_api, taken):
+        await discord_api.dispatch(
+            "MESSAGE_CREATE", dd.message_create(dd.BOT_USER_ID, DM, "my own words", bot=True)
+        )
+        await discord_api.dispatch("MESSAGE_CREATE", dd.message_create(ERIN, DM, "status?"))
+        [said] = await messages(taken, 1)
+        assert (said.sender, said.conversation, said.text, said.addressed) == (
+            ERIN,
+            DM,
+            "status?",
+            True,
+        )
+        assert any(isinstance(t, Acknowledged) for t in taken)
+
+
+async def test_a_click_is_handed_in_then_answered_and_reject_opens_a_dialog() -> None:
+    approval = OutboundMessage(
+        kind="request",
+        text="Approve deploy?",
+        address=ERIN,
+        request_id="req-1",
+        request_kind="approval",
+    )
+    message = {"id": "1600", "channel_id": DM, **render(approval)}
+    async with listening() as (discord_api, taken):
+        approve = dd.component_click(ERIN, message, "sb:approve:req-1", interaction_id="1700")
+        await discord_api.dispatch("INTERACTION_CREATE", approve)
+        [clicked] = await messages(taken, 1)
+        assert clicked.action is not None and clicked.action.decision == "approve"
+        reject = dd.component_click(ERIN, message, "sb:reject:req-1", interaction_id="1701")
+        await discord_api.dispatch("INTERACTION_CREATE", reject)
+
+        async def answered() -> list[int]:
+            found = [r.type for r in discord_api.interaction_responses]
+            return found if len(found) == 2 else []
+
+        assert await eventually(answered) == [6, 9]  # a deferred update; the Reject dialog
+
+
+async def test_a_dropped_socket_resumes_with_nothing_lost_or_doubled() -> None:
+    async with listening() as (discord_api, taken):
+        await discord_api.dispatch("MESSAGE_CREATE", dd.message_create(ERIN, DM, "one"))
+        await messages(taken, 1)
+        await discord_api.drop()
+        await discord_api.dispatch("MESSAGE_CREATE", dd.message_create(ERIN, DM, "two"))
+        await discord_api.connected(resumes=1)
+        said = await messages(taken, 2)
+        await asyncio.sleep(0.1)
+        assert [m.text for m in taken if isinstance(m, InboundMessage)] == ["one", "two"]
+        assert discord_api.identifies == 1 and said
+
+
+async def test_a_refused_session_raises_so_the_service_retries_after_a_backoff() -> None:
+    base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    try:
+        async with DiscordDouble() as discord_api:
+            discord_api.reject_identify(4004)
+            listener = GatewayListener(
+                DiscordCodec(), dd.TOKEN, discord_api.api_url, discord_api.gateway_url
+            )
+
+            async def nothing(_item: Inbound) -> None:
+                return None
+
+            with pytest.raises(Exception):  # noqa: B017 - discord.py's own, for the backoff
+                await asyncio.wait_for(listener.listen(nothing), 10)
+    finally:
+        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
