@@ -14,9 +14,10 @@ from channels.discord.codec import DiscordCodec
 from channels.discord.components import render
 from channels.discord.gateway import DiscordWebSocket, GatewayListener, Route
 from core.channels import Acknowledged, Inbound, InboundMessage, OutboundMessage
+from core.records import Person
 from tests.doubles import discord as dd
 from tests.doubles.discord import DiscordDouble
-from tests.fixtures import eventually
+from tests.fixtures import eventually, running, service_settings, simulator
 
 ERIN = "1300000000000000005"
 DM = "1500000000000000005"
@@ -123,5 +124,61 @@ async def test_a_refused_session_raises_so_the_service_retries_after_a_backoff()
 
             with pytest.raises(Exception):  # noqa: B017 - discord.py's own, for the backoff
                 await asyncio.wait_for(listener.listen(nothing), 10)
+    finally:
+        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
+
+
+async def test_asked_in_slack_approved_with_a_discord_button_the_copy_is_edited(
+    database_url: str,
+) -> None:
+    """The service with Discord real: Alice's approval goes to her DM with buttons; her click
+    comes back over the gateway, the tool runs, Bob is answered, and her copy says who decided."""
+    alice = Person(
+        id="alice",
+        name="Alice Example",
+        roles=["deploy-approver"],
+        channels=["discord"],
+        identities={"discord": ERIN},
+    )
+    bob = Person(id="bob", name="Bob", identities={"slack": "U0BOB"})
+    base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    try:
+        async with DiscordDouble(users={ERIN: "alice"}) as discord_api:
+            settings = service_settings(
+                database_url,
+                discord_bot_token=dd.TOKEN,
+                discord_api_url=discord_api.api_url,
+                discord_gateway_url=discord_api.gateway_url,
+            )
+            async with running(settings, people=[alice, bob]) as service:
+                assert not service.channels["discord"].sandbox
+                await service.check_channels()
+                await discord_api.connected()
+                slack = simulator(service, "slack")
+                asked = slack.simulate(
+                    sender="U0BOB", conversation="C1:1.0", text="deploy api 2.4.1 to production"
+                )
+                await service.inbox.accept(asked)
+
+                async def posted() -> list[dd.PostedMessage]:
+                    return [m for m in discord_api.messages if m.components]
+
+                [request] = await eventually(posted)
+                [row] = request.components
+                approve = next(c for c in row["components"] if c["label"] == "Approve")
+                click = dd.component_click(ERIN, request.data, approve["custom_id"])
+                await discord_api.dispatch("INTERACTION_CREATE", click)
+
+                async def edited() -> bool:
+                    return request.components == [] and "Approved by Alice" in request.content
+
+                await eventually(edited)
+                [thread] = await service.app.store.threads()
+
+                async def done() -> bool:
+                    found = await service.app.store.thread(thread.id)
+                    return found is not None and found.status == "done"
+
+                await eventually(done)
     finally:
         Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
