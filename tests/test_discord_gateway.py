@@ -6,18 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from nacl.signing import SigningKey
 
 from channels.discord.codec import DiscordCodec
 from channels.discord.components import render
 from channels.discord.gateway import DiscordWebSocket, GatewayListener, Route
 from core.channels import Acknowledged, Inbound, InboundMessage, OutboundMessage
 from core.records import Person
+from core.service import Service
 from tests.doubles import discord as dd
 from tests.doubles.discord import DiscordDouble
 from tests.fixtures import eventually, running, service_settings, simulator
+from tests.test_api import client_for
 
 ERIN = "1300000000000000005"
 DM = "1500000000000000005"
@@ -182,3 +189,91 @@ async def test_asked_in_slack_approved_with_a_discord_button_the_copy_is_edited(
                 await eventually(done)
     finally:
         Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
+
+
+# --- /discord/interactions, for deployments that take interactions over HTTP ------------------
+
+SIGNING = SigningKey(b"\x07" * 32)
+
+
+def signed_post(body: bytes, key: SigningKey = SIGNING) -> dict[str, str]:
+    timestamp = "1795970000"
+    signature = key.sign(timestamp.encode() + body).signature.hex()
+    return {"x-signature-ed25519": signature, "x-signature-timestamp": timestamp}
+
+
+@contextlib.asynccontextmanager
+async def over_http(database_url: str) -> AsyncIterator[tuple[Service, httpx.AsyncClient]]:
+    """The service with Discord real and its public key set; an HTTP client for Discord."""
+    alice = Person(
+        id="alice",
+        name="Alice Example",
+        roles=["deploy-approver"],
+        channels=["discord"],
+        identities={"discord": ERIN},
+    )
+    base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    try:
+        async with DiscordDouble(users={ERIN: "alice"}) as discord_api:
+            settings = service_settings(
+                database_url,
+                discord_bot_token=dd.TOKEN,
+                discord_public_key=SIGNING.verify_key.encode().hex(),
+                discord_api_url=discord_api.api_url,
+                discord_gateway_url=discord_api.gateway_url,
+            )
+            async with running(settings, people=[alice]) as service, client_for(service) as http:
+                yield service, http
+    finally:
+        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
+
+
+async def test_an_interaction_over_http_is_checked_read_and_answered(database_url: str) -> None:
+    async with over_http(database_url) as (service, http):
+        ping = json.dumps({"type": 1, "id": "1800"}).encode()
+        pong = await http.post("/discord/interactions", content=ping, headers=signed_post(ping))
+        assert (pong.status_code, pong.json()) == (200, {"type": 1})
+        forged = await http.post(
+            "/discord/interactions",
+            content=ping,
+            headers=signed_post(ping, SigningKey(b"\x08" * 32)),
+        )
+        assert forged.status_code == 401
+
+        message = {"id": "1600", "channel_id": DM, "components": []}
+        click = json.dumps(dd.component_click(ERIN, message, "sb:approve:req-nowhere")).encode()
+        answered = await http.post(
+            "/discord/interactions", content=click, headers=signed_post(click)
+        )
+        assert (answered.status_code, answered.json()) == (200, {"type": 6})
+        [row] = await service.app.store.inbox()
+        assert (row.outcome, row.sender) == ("refused", ERIN)  # no such request: told, nothing else
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    body=st.binary(max_size=200)
+    | st.dictionaries(
+        st.sampled_from(["type", "id", "data", "message", "member", "user", "channel_id", "token"]),
+        st.integers() | st.text(max_size=8),
+        max_size=6,
+    ).map(lambda d: json.dumps(d).encode()),
+    signed=st.booleans(),
+)
+async def test_anything_posted_to_the_interactions_endpoint_is_never_a_server_error(
+    discord_http: httpx.AsyncClient, body: bytes, signed: bool
+) -> None:
+    headers = signed_post(body) if signed else {}
+    response = await discord_http.post("/discord/interactions", content=body, headers=headers)
+    assert response.status_code in (200, 400, 401), (response.status_code, response.text)
+
+
+@pytest.fixture
+async def discord_http(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with over_http(database_url) as (_service, http):
+        yield http

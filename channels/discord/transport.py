@@ -89,17 +89,9 @@ class DiscordTransport:
                 http = HTTPClient(asyncio.get_running_loop())
                 try:
                     me = await http.static_login(self.token)
-                except discord.LoginFailure:
+                except BaseException as e:  # its session is open: close it, cancelled or not
                     await http.close()
-                    raise Misconfigured(
-                        "discord: Discord refused DISCORD_BOT_TOKEN: copy the bot's token again"
-                        " (Developer Portal → Bot → Reset Token); see docs/discord.md"
-                    ) from None
-                except (aiohttp.ClientError, discord.HTTPException, TimeoutError) as e:
-                    await http.close()
-                    raise Misconfigured(
-                        f"discord: cannot reach Discord's API at {self.api_url} ({e})"
-                    ) from None
+                    raise _login_failed(e, self.api_url) from None
                 self.http, self.bot_user = http, str(me["id"])
             return self.http
 
@@ -116,6 +108,18 @@ class DiscordTransport:
             raise DeliveryFailed(failure, retry=e.code not in PERMANENT) from None
         except (aiohttp.ClientError, TimeoutError) as e:
             raise DeliveryFailed(f"Discord unreachable: {e or type(e).__name__}") from None
+
+
+def _login_failed(error: BaseException, api_url: str) -> BaseException:
+    """What a failed login means: a refused token, Discord out of reach, or (cancelled) itself."""
+    if isinstance(error, discord.LoginFailure):
+        return Misconfigured(
+            "discord: Discord refused DISCORD_BOT_TOKEN: copy the bot's token again"
+            " (Developer Portal → Bot → Reset Token)"
+        )
+    if isinstance(error, aiohttp.ClientError | discord.HTTPException | TimeoutError):
+        return Misconfigured(f"discord: cannot reach Discord's API at {api_url} ({error})")
+    return error
 
 
 def _sendable(payload: Mapping[str, Any]) -> dict[str, Any]:
