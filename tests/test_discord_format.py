@@ -7,7 +7,6 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,10 +25,7 @@ from channels.discord.components import (
 from channels.discord.format import ZWSP, escape_mentions, split
 from channels.discord.preview import preview
 from core.channels import Action, OutboundMessage, RequestContext
-from core.previews import Look
-from core.web.console.conversations import Actor, Conversation, Message
-from core.web.console.render import render as page
-from core.web.console.sandbox import View
+from tests.previews import drawn
 
 # --- split ------------------------------------------------------------------------------------
 
@@ -508,33 +504,9 @@ def test_any_json_previews_without_an_error(payload: dict[str, Any]) -> None:
 
 
 def _page(messages: list[tuple[OutboundMessage, str]]) -> str:
-    folder = Path(__file__).parents[1] / "channels" / "discord" / "previews"
-    look = Look("Discord", template=folder / "discord.html", stylesheet=folder / "discord.css")
-    at = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
-    drawn = []
-    for message, outcome in messages:
-        payload = render(message)
-        shown = preview(payload)
-        drawn.append(
-            Message(
-                "out",
-                at,
-                "Switchboard",
-                shown.text,
-                message.kind,
-                buttons=shown.buttons,
-                payload=payload,
-                outcome=outcome,
-            )
-        )
-    drawn.append(Message("in", at, "Alice Example", "hello <b>there</b>", "message"))
-    conversation = Conversation("8001:8002", drawn, {"p1": "Alice Example"})
-    alice = Actor("p1", "Alice Example", "9001")
-    looks = (("discord", look),)
-    view = View(
-        "discord", look, False, looks, [alice], alice, [conversation], conversation, conversation.id
+    return drawn(
+        "discord", "Discord", render, preview, messages, conversation="8001:8002", address="9001"
     )
-    return page("discord/discord.html", looks=looks, view=view)
 
 
 def test_the_template_draws_a_discord_conversation() -> None:

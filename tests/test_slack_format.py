@@ -7,7 +7,6 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +17,7 @@ from channels.slack.blocks import conversation_of, parse_conversation, render
 from channels.slack.format import mrkdwn, split
 from channels.slack.preview import preview
 from core.channels import Action, OutboundMessage, RequestContext
-from core.previews import Look
-from core.web.console.conversations import Actor, Conversation, Message
-from core.web.console.render import render as page
-from core.web.console.sandbox import View
+from tests.previews import drawn
 
 # --- mrkdwn -----------------------------------------------------------------------------------
 
@@ -879,34 +875,15 @@ def test_any_json_previews_without_an_error(payload: dict[str, Any]) -> None:
 
 
 def _page(messages: list[tuple[OutboundMessage, str]]) -> str:
-    """The sandbox's conversation panel, drawn by the Slack template as the console draws it."""
-    folder = Path(__file__).parents[1] / "channels" / "slack" / "previews"
-    look = Look("Slack", template=folder / "slack.html", stylesheet=folder / "slack.css")
-    at = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
-    drawn = []
-    for message, outcome in messages:
-        payload = render(message)
-        shown = preview(payload)
-        drawn.append(
-            Message(
-                "out",
-                at,
-                "Switchboard",
-                shown.text,
-                message.kind,
-                buttons=shown.buttons,
-                payload=payload,
-                outcome=outcome,
-            )
-        )
-    drawn.append(Message("in", at, "Alice Example", "hello <b>there</b>", "message"))
-    conversation = Conversation("C0DEPLOY:1712345678.000100", drawn, {"p1": "Alice Example"})
-    alice = Actor("p1", "Alice Example", "U0ALICE")
-    looks = (("slack", look),)
-    view = View(
-        "slack", look, False, looks, [alice], alice, [conversation], conversation, conversation.id
+    return drawn(
+        "slack",
+        "Slack",
+        render,
+        preview,
+        messages,
+        conversation="C0DEPLOY:1712345678.000100",
+        address="U0ALICE",
     )
-    return page("slack/slack.html", looks=looks, view=view)
 
 
 def test_the_template_draws_block_kit_as_slack_does() -> None:
