@@ -270,7 +270,7 @@ def test_a_notice_is_its_content_only() -> None:
 
 def test_an_approval_shows_its_context_and_two_buttons() -> None:
     payload = render(APPROVAL)
-    assert payload["content"] == APPROVAL.text
+    assert payload["content"] == "Approval needed: deploy for Bob Example"
     (embed,) = payload["embeds"]
     assert embed["title"] == "Approval needed" and embed["description"] == APPROVAL.text
     assert isinstance(embed["color"], int)
@@ -285,6 +285,65 @@ def test_an_approval_shows_its_context_and_two_buttons() -> None:
     (approve, reject) = _components(payload)
     assert approve == {"type": 2, "style": 3, "label": "Approve", "custom_id": "sb:approve:req-1"}
     assert reject == {"type": 2, "style": 4, "label": "Reject", "custom_id": "sb:reject:req-1"}
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for inner in value.values():
+            yield from _strings(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _strings(inner)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        APPROVAL,
+        QUESTION,
+        QUESTION.model_copy(update={"context": CONTEXT}),
+        APPROVAL.model_copy(update={"text": "Deploy?\n\n```\nkubectl apply\n```"}),
+    ],
+)
+def test_a_request_asks_its_question_once_in_its_embed(message: OutboundMessage) -> None:
+    payload = render(message)
+    assert sum(s.count(message.text) for s in _strings(payload)) == 1
+    assert payload["embeds"][0]["description"] == message.text
+
+
+@pytest.mark.parametrize(
+    ("kind", "context", "content"),
+    [
+        ("approval", CONTEXT, "Approval needed: deploy for Bob Example"),
+        ("approval", RequestContext(agent="deploy"), "Approval needed: deploy"),
+        ("approval", RequestContext(requester="Bob"), "Approval needed for Bob"),
+        ("approval", None, "Approval needed"),
+        ("question", RequestContext(agent="support"), "Question from support"),
+        ("question", CONTEXT, "Question from deploy for Bob Example"),
+        ("question", None, "Question"),
+        (
+            "question",
+            RequestContext(agent="@everyone\n  bot"),
+            f"Question from @{ZWSP}everyone bot",
+        ),
+    ],
+)
+def test_a_requests_content_is_one_line_for_the_notification(
+    kind: str, context: RequestContext | None, content: str
+) -> None:
+    message = APPROVAL.model_copy(update={"request_kind": kind, "context": context})
+    payload = render(message)
+    assert payload["content"] == content
+    assert_within_discord_limits(payload)
+
+
+def test_long_names_keep_the_content_short() -> None:
+    context = RequestContext(requester="r" * 5000, agent="a" * 5000)
+    payload = render(APPROVAL.model_copy(update={"context": context}))
+    assert len(payload["content"]) < 500 and payload["content"].count("\u2026") == 2
+    assert_within_discord_limits(payload)
 
 
 def test_custom_ids_fit_even_for_a_long_request_id() -> None:

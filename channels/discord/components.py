@@ -55,6 +55,7 @@ FIELDS_LIMIT = 25
 EMBED_TOTAL_LIMIT = 6000  # title, description, field names and values, footer, author
 DESCRIPTION_SHOWN = 2000  # a request's question in its embed
 KEY_SHOWN = 100
+NAME_SHOWN = 200  # an agent's or a requester's name
 VALUE_SHOWN = 300  # characters of one argument's value shown before "…"
 
 # Button styles and component types
@@ -222,7 +223,7 @@ def _label(text: str, limit: int) -> str:
 def _request(message: OutboundMessage) -> dict[str, Any]:
     approval = message.request_kind == "approval"
     question = escape_mentions(message.text.strip())
-    content = _clip(question, CONTENT_LIMIT)
+    content = _notification(message.context, approval=approval)
     embed: dict[str, Any] = {
         "title": "Approval needed" if approval else "Question",
         "description": _clip(question, DESCRIPTION_SHOWN) or EMPTY,
@@ -265,6 +266,22 @@ def _request(message: OutboundMessage) -> dict[str, Any]:
     return _message(content, [embed], components)
 
 
+def _notification(context: RequestContext | None, *, approval: bool) -> str:
+    """The request's content: one short line, what a phone's notification shows ("Approval
+    needed: deploy for Bob Example", "Question from support"). The question is in the embed."""
+    agent = _name(context.agent) if context else ""
+    requester = _name(context.requester) if context else ""
+    line = "Approval needed" if approval else "Question"
+    if agent:
+        line += f": {agent}" if approval else f" from {agent}"
+    return f"{line} for {requester}" if requester else line
+
+
+def _name(name: str | None) -> str:
+    """An agent's or a person's name on one line, unable to mention anyone."""
+    return _clip(" ".join(escape_mentions(name or "").split()), NAME_SHOWN)
+
+
 def _row(components: list[dict[str, Any]]) -> dict[str, Any]:
     return {"type": ROW, "components": components}
 
@@ -296,9 +313,9 @@ def _fields(
         return []
     head: list[dict[str, Any]] = []
     if context.requester:
-        head.append(_field("Requested by", _clip(escape_mentions(context.requester), 200)))
+        head.append(_field("Requested by", _clip(escape_mentions(context.requester), NAME_SHOWN)))
     if context.agent:
-        head.append(_field("Agent", _clip(escape_mentions(context.agent), 200)))
+        head.append(_field("Agent", _clip(escape_mentions(context.agent), NAME_SHOWN)))
     if context.tool:
         head.append(_field("Tool", _code(_clip(context.tool, KEY_SHOWN))))
     tail: list[dict[str, Any]] = []
