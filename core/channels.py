@@ -87,6 +87,9 @@ class InboundMessage(BaseModel):
     # The `external_id` of the message this one edits: it takes that message's place if the
     # agent has not read it yet, and is a message of its own if it has.
     edits: Name | None = None
+    # A platform's short-lived handle for answering this sender alone (a Discord interaction's
+    # token): a notice to them (why a click was refused) goes through it, seen by no one else.
+    private_reply: str = ""
 
     @model_validator(mode="before")
     @classmethod
@@ -122,6 +125,7 @@ class OutboundMessage(BaseModel):
     edit_of: str | None = None  # for an outcome: the platform message id of the copy to update
     idempotency_key: str = ""
     context: RequestContext | None = None  # for a request
+    private_reply: str = ""  # for a notice: the handle its InboundMessage gave, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,12 +137,24 @@ class Receipt:
 
 
 class DeliveryFailed(Exception):
-    """A send that failed. `retry` says whether trying again may help; `retry_after` in seconds."""
+    """A send that failed. `retry` says whether trying again may help; `retry_after` in seconds.
 
-    def __init__(self, message: str, *, retry: bool = True, retry_after: float | None = None):
+    `unreachable`: the recipient cannot be reached on this channel at all (they take no direct
+    messages, opted out, no such user, no access): a request is asked on their next channel.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry: bool = True,
+        retry_after: float | None = None,
+        unreachable: bool = False,
+    ):
         super().__init__(message)
-        self.retry = retry
+        self.retry = retry and not unreachable
         self.retry_after = retry_after
+        self.unreachable = unreachable
 
 
 @dataclass(frozen=True, slots=True)

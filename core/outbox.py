@@ -24,6 +24,7 @@ from core.store import Directory, Queries, Sending
 log = logging.getLogger("switchboard.outbox")
 
 DELIVERY_BACKOFF = Backoff(attempts=8, base=1.0, cap=300.0)
+LIVE = ("pending", "sending", "sent")  # a copy that has reached its person, or is on its way
 
 
 class DispatcherStore(Sending, Queries, Directory, Protocol):
@@ -102,6 +103,7 @@ class Dispatcher:
                 else:
                     people = await self.store.people()
                     deliveries, why = request_route(item, request, thread, people, self.channels)
+                    deliveries, why = await self.not_asked_yet(request.id, deliveries, why)
             case "outcome":
                 request = await self.store.request(item.request_id or "")
                 assert request is not None
@@ -115,6 +117,22 @@ class Dispatcher:
             log.info("outbox %d (%s %s): %s", item.id, item.kind, item.recipient, why)
         if deliveries:
             self.wake()
+
+    async def not_asked_yet(
+        self, request_id: str, deliveries: list[OutboxMessage], why: str
+    ) -> tuple[list[OutboxMessage], str]:
+        """Without the copies that would ask someone again on a channel where they were asked
+        (a re-send to a channel that a refused one already fell back to, say)."""
+        copies = await self.store.outbox(request_id=request_id)
+        asked = {(c.recipient, c.channel) for c in copies if c.status in LIVE and c.channel}
+        fresh: list[OutboxMessage] = []
+        again: list[OutboxMessage] = []
+        for d in deliveries:
+            (again if (d.recipient, d.channel) in asked else fresh).append(d)
+        if again:
+            named = ", ".join(f"{d.recipient} on {d.channel}" for d in again)
+            why = "; ".join(filter(None, [why, f"already asked: {named}"]))
+        return fresh, why
 
     async def send(self, item: OutboxItem, name: str) -> None:
         channel = self.channels.get(name)
@@ -154,6 +172,7 @@ class Dispatcher:
             options=options,
             edit_of=item.message_id if item.kind == "outcome" else None,
             idempotency_key=item.idempotency_key,
+            private_reply=item.private_reply or "",
         )
 
     async def context(self, request: RequestInfo) -> RequestContext:
@@ -172,6 +191,20 @@ class Dispatcher:
     async def failed(self, item: OutboxItem, error: DeliveryFailed) -> None:
         attempt = item.attempts + 1
         retry_at, reason = None, str(error)
+        if error.unreachable and item.kind == "request" and item.request_id:
+            # Dead here, and asked on the person's next channel (routing says if there is none).
+            elsewhere = OutboxMessage.request(
+                item.request_id, item.text, to=item.recipient, rank=item.rank + 1
+            )
+            await self.store.outbox_failed(
+                item.id,
+                error=f"{reason} (asked on their next channel)",
+                retry_at=None,
+                then=elsewhere,
+            )
+            log.error("outbox %d to %s unreachable: %s", item.id, item.channel, reason)
+            self.wake()
+            return
         if error.retry and attempt < self.backoff.attempts:
             delay = self.backoff.delay(attempt, error.retry_after)
             if delay is None:  # not worth the wait: a request's escalation re-sends it elsewhere

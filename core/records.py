@@ -114,6 +114,7 @@ class OutboxMessage:
     conversation: str | None = None
     rank: int = 0
     edit_of: str | None = None  # an outcome updates the platform message with this id
+    private_reply: str | None = None  # a notice: the sender's private way back (InboundMessage)
 
     @classmethod
     def reply(cls, text: str, *, to: str | None) -> OutboxMessage:
@@ -142,6 +143,7 @@ class OutboxMessage:
             channel=message.channel,
             address=message.sender,
             conversation=message.conversation,
+            private_reply=message.private_reply or None,
         )
 
 
@@ -162,6 +164,7 @@ class OutboxItem(BaseModel):
     rank: int
     address: str | None
     conversation: str | None
+    private_reply: str | None = None
     parent_id: int | None
     payload: dict[str, Any] | None
     message_id: str | None

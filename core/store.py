@@ -156,8 +156,16 @@ class Sending(Protocol):
         self, item_id: int, *, message_id: str, conversation: str, payload: dict[str, Any]
     ) -> None: ...
 
-    async def outbox_failed(self, item_id: int, *, error: str, retry_at: float | None) -> None:
-        """Record a failed attempt; retry_at None moves the row to the dead letters."""
+    async def outbox_failed(
+        self,
+        item_id: int,
+        *,
+        error: str,
+        retry_at: float | None,
+        then: OutboxMessage | None = None,
+    ) -> None:
+        """Record a failed attempt; retry_at None moves the row to the dead letters, and `then`
+        is written in the same transaction to be sent in its place (to route, pending)."""
         ...
 
     async def outbox_delivery(self, status: DeliveryStatus) -> int | None:

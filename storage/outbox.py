@@ -45,6 +45,7 @@ def insert_outbox(
                 rank=m.rank,
                 address=m.address,
                 conversation=m.conversation,
+                private_reply=m.private_reply,
                 parent_id=parent_id,
                 payload=None,
                 message_id=m.edit_of,
@@ -142,7 +143,14 @@ class SqlSending(Database):
         )
         await self._run(lambda conn: conn.execute(sent))
 
-    async def outbox_failed(self, item_id: int, *, error: str, retry_at: float | None) -> None:
+    async def outbox_failed(
+        self,
+        item_id: int,
+        *,
+        error: str,
+        retry_at: float | None,
+        then: OutboxMessage | None = None,
+    ) -> None:
         failed = (
             update(outbox)
             .where(outbox.c.id == item_id)
@@ -153,7 +161,18 @@ class SqlSending(Database):
                 last_error=error,
             )
         )
-        await self._run(lambda conn: conn.execute(failed))
+
+        def work(conn: Connection) -> None:
+            conn.execute(failed)
+            if then is not None:
+                row = conn.execute(select(outbox).where(outbox.c.id == item_id)).one()
+                key = f"{row.idempotency_key}:then"
+                cursor = self.cursor(conn)
+                insert_outbox(
+                    self.sql, cursor, row.thread_id, row.seq, [then], key, parent_id=item_id
+                )
+
+        await self._run(work)
 
     async def outbox_delivery(self, status: DeliveryStatus) -> int | None:
         return await self._run(lambda conn: _record_delivery(conn, status))

@@ -168,6 +168,7 @@ class OutboxRow(SQLModel, table=True):
     rank: int = 0  # which of the recipient's preferred channels: 1 after an escalation re-send
     address: str | None = None  # the recipient's address on `channel`
     conversation: str | None = None
+    private_reply: str | None = None  # a notice: the platform's handle to answer its sender alone
     parent_id: int | None = None
     payload: dict[str, object] | None = Field(default=None, sa_column=Column(JSON))
     message_id: str | None = None  # the platform's id for the sent message, to update it later

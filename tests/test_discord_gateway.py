@@ -203,7 +203,9 @@ def signed_post(body: bytes, key: SigningKey = SIGNING) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def over_http(database_url: str) -> AsyncIterator[tuple[Service, httpx.AsyncClient]]:
+async def over_http(
+    database_url: str,
+) -> AsyncIterator[tuple[Service, httpx.AsyncClient, DiscordDouble]]:
     """The service with Discord real and its public key set; an HTTP client for Discord."""
     alice = Person(
         id="alice",
@@ -223,13 +225,13 @@ async def over_http(database_url: str) -> AsyncIterator[tuple[Service, httpx.Asy
                 discord_gateway_url=discord_api.gateway_url,
             )
             async with running(settings, people=[alice]) as service, client_for(service) as http:
-                yield service, http
+                yield service, http, discord_api
     finally:
         Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
 
 
 async def test_an_interaction_over_http_is_checked_read_and_answered(database_url: str) -> None:
-    async with over_http(database_url) as (service, http):
+    async with over_http(database_url) as (service, http, discord_api):
         ping = json.dumps({"type": 1, "id": "1800"}).encode()
         pong = await http.post("/discord/interactions", content=ping, headers=signed_post(ping))
         assert (pong.status_code, pong.json()) == (200, {"type": 1})
@@ -241,13 +243,22 @@ async def test_an_interaction_over_http_is_checked_read_and_answered(database_ur
         assert forged.status_code == 401
 
         message = {"id": "1600", "channel_id": DM, "components": []}
-        click = json.dumps(dd.component_click(ERIN, message, "sb:approve:req-nowhere")).encode()
+        click = discord_api.sent_over_http(
+            dd.component_click(ERIN, message, "sb:approve:req-nowhere")
+        )
         answered = await http.post(
             "/discord/interactions", content=click, headers=signed_post(click)
         )
         assert (answered.status_code, answered.json()) == (200, {"type": 6})
         [row] = await service.app.store.inbox()
-        assert (row.outcome, row.sender) == ("refused", ERIN)  # no such request: told, nothing else
+        assert (row.outcome, row.sender) == ("refused", ERIN)  # no such request: nothing else
+
+        async def told() -> list[dd.WebhookCall]:
+            return discord_api.followups
+
+        [followup] = await eventually(told)  # only she sees why, below the button she clicked
+        assert followup.payload["content"] == "There is no request req-nowhere."
+        assert followup.payload["flags"] == 64
 
 
 @settings(
@@ -275,5 +286,5 @@ async def test_anything_posted_to_the_interactions_endpoint_is_never_a_server_er
 
 @pytest.fixture
 async def discord_http(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with over_http(database_url) as (_service, http):
+    async with over_http(database_url) as (_service, http, _discord_api):
         yield http

@@ -63,6 +63,7 @@ def click(custom_id: str, message: dict[str, Any], **data: Any) -> dict[str, Any
         "member": {"user": {"id": "1005", "username": "erin"}},
         "message": message,
         "data": {"custom_id": custom_id, "component_type": 2, **data},
+        "application_id": "1200",
         "token": "t",
     }
 
@@ -127,6 +128,8 @@ def test_reject_asks_why_and_the_dialog_is_the_decision() -> None:
         "channel_id": "c-1",
         "user": {"id": "1005"},
         "data": {"custom_id": custom_id, "components": [{"type": 1, "components": [field]}]},
+        "application_id": "1200",
+        "token": "t2",
     }
     [rejected] = interactions.read(submitted)
     assert isinstance(rejected, InboundMessage) and rejected.action is not None
@@ -194,6 +197,8 @@ def presses(button: Button, sender: str, conversation: str) -> bytes:
             "channel_id": conversation,
             "member": user,
             "data": data,
+            "application_id": "1200",
+            "token": "t9",
         }
         return json.dumps(body).encode()
     rendered = render(

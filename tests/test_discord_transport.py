@@ -83,10 +83,11 @@ async def test_a_rate_limit_is_waited_out_and_refusals_are_sorted(
     discord_api.fail_next(SEND, 403, 50007, "Cannot send messages to this user")
     with pytest.raises(DeliveryFailed) as closed:
         await transport.send(dm, render(dm))
-    assert not closed.value.retry and "50007" in str(closed.value)
+    assert closed.value.unreachable and "50007" in str(closed.value)  # asked elsewhere
     with pytest.raises(DeliveryFailed) as unknown:
         await transport.send(reply, render(reply))  # the double knows no channel 1400
-    assert not unknown.value.retry and "10003" in str(unknown.value)
+    assert unknown.value.unreachable and "10003" in str(unknown.value)
+    assert not closed.value.retry and not unknown.value.retry
 
 
 async def test_a_refused_token_is_one_line(discord_api: DiscordDouble) -> None:
@@ -96,3 +97,21 @@ async def test_a_refused_token_is_one_line(discord_api: DiscordDouble) -> None:
             await refused.check()
     finally:
         await refused.close()
+
+
+async def test_without_the_message_content_intent_the_check_says_where_to_enable_it() -> None:
+    base = Route.BASE
+    try:
+        async with DiscordDouble(message_content=False) as portal_switch_off:
+            transport = DiscordTransport(dd.TOKEN, portal_switch_off.api_url)
+            try:
+                with pytest.raises(Misconfigured) as refused:
+                    await transport.check()
+            finally:
+                await transport.close()
+    finally:
+        Route.BASE = base
+    assert str(refused.value) == (
+        "discord: the bot may not read message content: enable the Message Content intent"
+        " in the Developer Portal (Bot → Privileged Gateway Intents)"
+    )

@@ -27,6 +27,7 @@ from core.models.scripted import Call, ScriptedModel
 from core.outbox import Dispatcher
 from core.previews import Look
 from core.records import OutboxItem
+from core.timers import Timers
 from storage import SqlStore
 from tests.fixtures import RuntimeFactory
 
@@ -301,3 +302,52 @@ async def test_a_request_carries_what_the_decider_needs(
         assert (sent.context.agent, sent.context.tool) == ("deploy", "deploy")
         assert sent.context.arguments == DEPLOY_PROD.arguments
         assert sent.context.deadline == request.deadline
+
+
+async def test_a_person_unreachable_on_a_channel_is_asked_on_their_next_one(
+    store: SqlStore, make_runtime: RuntimeFactory
+) -> None:
+    """Alice takes no DMs on Discord: her copy is dead with the platform's reason and she is
+    asked on Slack, once, even when the escalation re-send comes to Slack too. Erin, whose next
+    channel (SMS) is not open here, waits in the console's inbox, and the log says so."""
+    runtime = make_runtime(ScriptedModel([CHECK, DEPLOY_PROD]))
+    thread = await runtime.start("deploy", "deploy api 2.4.1 to production", requester="bob")
+    [request_id] = (await runtime.advance(thread)).open_requests
+    closed = DeliveryFailed(
+        "Discord 403 50007: Cannot send messages to this user", unreachable=True
+    )
+    discord = FlakyTransport("discord", [closed, closed])
+    slack = FlakyTransport("slack")
+    dispatcher = Dispatcher(store, {**live(discord), **live(slack)}, clock=Clock())
+    while await dispatcher.deliver_due():
+        pass
+
+    copies = await store.outbox(request_id=request_id)
+    dead = {r.recipient: r for r in copies if r.status == "dead"}
+    assert set(dead) == {"alice", "erin"}
+    assert all(r.channel == "discord" and r.attempts == 1 for r in dead.values())
+    assert dead["alice"].last_error == f"{closed} (asked on their next channel)"
+    [asked] = [r for r in copies if r.status == "sent"]
+    assert (asked.recipient, asked.channel, asked.address, asked.rank) == (
+        "alice",
+        "slack",
+        "U0ALICE",
+        1,
+    )
+    [waiting] = [r for r in copies if r.status == "skipped"]
+    assert waiting.last_error is not None and "no further channel for erin" in waiting.last_error
+
+    # The escalation re-send asks everyone on their second channel: Slack, for Alice, where she
+    # was just asked, and SMS, not open here, for Erin.
+    request = await store.request(request_id)
+    assert request is not None and request.resend_at is not None
+    assert await Timers(store).tick(request.resend_at) == 1
+    while await dispatcher.deliver_due():
+        pass
+    assert [m.address for m in slack.attempts] == ["U0ALICE"]
+    [resend] = (await store.outbox(request_id=request_id))[-1:]
+    assert (resend.status, resend.last_error) == (
+        "skipped",
+        "no further channel for erin: the request waits in the console inbox;"
+        " already asked: alice on slack",
+    )

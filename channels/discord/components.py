@@ -8,6 +8,8 @@ The payload (agreed with the transport):
      "message_id": "<id>" (an outcome only: the message it edits, PATCH …/messages/{id}),
      "content": text of at most 2,000 characters, "embeds": [...], "components": [...],
      "allowed_mentions": {"parse": []},
+     "flags": 64 (a notice with a private way back: posted as an ephemeral follow-up to the
+        person's click, which the transport finds in the message, never in the payload),
      "continued": [{"content": ..., "allowed_mentions": {"parse": []}}, ...]
         (a reply longer than one message only)}
 
@@ -41,6 +43,7 @@ APPROVE = "approve"
 REJECT = "reject"
 ANSWER = "answer"
 
+EPHEMERAL = 1 << 6  # a message flag: only the person who clicked sees it
 CUSTOM_ID_LIMIT = 100
 BUTTON_LABEL_LIMIT = 80
 OPTION_LABEL_LIMIT = 100
@@ -184,6 +187,8 @@ def render(message: OutboundMessage) -> dict[str, Any]:
             body = _outcome(message.text)
         case "notice":
             body = _message(_clip(escape_mentions(message.text.strip()), CONTENT_LIMIT))
+            if message.private_reply:  # a follow-up to the person's click, seen by them alone
+                body["flags"] = EPHEMERAL
         case _:
             chunks = split(escape_mentions(message.text), CONTENT_LIMIT) or [EMPTY]
             body = _message(chunks[0])

@@ -174,4 +174,6 @@ def _message(body: Mapping[str, Any], action: Action) -> InboundMessage:
         conversation=str(body["channel_id"]),
         action=action,
         raw=f"interaction type {body['type']}",
+        # A refusal goes back as a follow-up to the click, seen by that person alone.
+        private_reply=f"{body['application_id']}:{body['token']}",
     )

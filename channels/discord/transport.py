@@ -1,11 +1,14 @@
 """Discord's REST API through discord.py's HTTP client, whose rate-limit buckets wait out a 429:
-post (into a channel, or a person's DM, opened first), edit; and the token checked at start-up.
+post (into a channel, or a person's DM, opened first), edit, answer a person privately (a notice
+about their click, as a follow-up to it only they see); and at start-up, the token and the
+Message Content intent checked.
 
 discord.py takes its REST base from a class attribute (`discord.http.Route.BASE`): the
 DISCORD_API_URL of this process is set there when the transport logs in. A message's id is
-`<channel id>:<message id>`, all an edit needs. Discord's errors are sorted once, here: those no
-retry can mend (no access, no such channel, a person who takes no DMs) go to the dead letters
-with Discord's code; the others are retried by the outbox.
+`<channel id>:<message id>`, all an edit needs. Discord's errors are sorted once, here: where
+the person cannot be reached (no access, no such channel or user, a person who takes no DMs) a
+request is asked on their next channel; what no retry can mend goes to the dead letters with
+Discord's code; the others are retried by the outbox.
 """
 
 from __future__ import annotations
@@ -26,19 +29,28 @@ with warnings.catch_warnings():  # discord.py imports audioop (voice), deprecate
     import discord
     from discord.http import HTTPClient, Route
 
-# Discord's JSON error codes that say the message can never go where it was sent.
-PERMANENT = frozenset(
+# Discord's JSON error codes that say the person can never be reached where it was sent.
+UNREACHABLE = frozenset(
     {
         10003,  # Unknown Channel
-        10008,  # Unknown Message
         10013,  # Unknown User
         50001,  # Missing Access
         50007,  # Cannot send messages to this user (DMs closed)
         50013,  # Missing Permissions
+    }
+)
+# And those that say this message can never be sent, wherever it goes.
+PERMANENT = frozenset(
+    {
+        10008,  # Unknown Message (an edit of a message deleted since)
+        10015,  # Unknown Webhook (a follow-up to an interaction past its 15 minutes)
+        50027,  # Invalid Webhook Token (likewise)
         50035,  # Invalid Form Body
     }
 )
-SENDABLE = ("content", "embeds", "components", "allowed_mentions")
+SENDABLE = ("content", "embeds", "components", "allowed_mentions", "flags")
+# The application's flags that say the Developer Portal lets the bot read message content.
+MESSAGE_CONTENT = (1 << 18) | (1 << 19)  # GATEWAY_MESSAGE_CONTENT, GATEWAY_MESSAGE_CONTENT_LIMITED
 
 
 class DiscordTransport:
@@ -50,11 +62,23 @@ class DiscordTransport:
         self._login = asyncio.Lock()
 
     async def check(self) -> None:
-        """Log in: the token is a bot's, and Discord answers at DISCORD_API_URL."""
-        await self._client()
+        """Log in (the token is a bot's, and Discord answers at DISCORD_API_URL), and read the
+        application: without the Message Content intent the gateway would refuse the session."""
+        http = await self._client()
+        try:
+            application = await http.application_info()
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as e:
+            raise Misconfigured(f"discord: cannot read the bot's application ({e})") from None
+        if not int(application.get("flags") or 0) & MESSAGE_CONTENT:
+            raise Misconfigured(
+                "discord: the bot may not read message content: enable the Message Content"
+                " intent in the Developer Portal (Bot → Privileged Gateway Intents)"
+            )
 
     async def send(self, message: OutboundMessage, payload: dict[str, Any]) -> Receipt:
         http = await self._client()
+        if message.private_reply:  # seen by that person alone, below what they clicked
+            return await self._follow_up(http, message, payload)
         channel = str(payload.get("channel_id") or "")
         if not channel:  # a person with no conversation yet: their DM
             opened = await self._call(http.start_private_message(int(payload["user_id"])))
@@ -77,6 +101,22 @@ class DiscordTransport:
         )
         await self._call(http.request(route, json=_sendable(payload)))
         return Receipt(message.edit_of, message.conversation or channel)
+
+    async def _follow_up(
+        self, http: HTTPClient, message: OutboundMessage, payload: Mapping[str, Any]
+    ) -> Receipt:
+        application, token = message.private_reply.split(":", 1)
+        route = Route(
+            "POST",
+            "/webhooks/{webhook_id}/{webhook_token}",
+            webhook_id=application,
+            webhook_token=token,
+        )
+        sent = await self._call(
+            http.request(route, json=_sendable(payload), params={"wait": "true"})
+        )
+        conversation = str(sent["channel_id"])
+        return Receipt(f"{conversation}:{sent['id']}", message.conversation or conversation)
 
     async def close(self) -> None:
         if self.http is not None:
@@ -105,7 +145,10 @@ class DiscordTransport:
             return await request
         except discord.HTTPException as e:
             failure = f"Discord {e.status} {e.code}: {e.text}"
-            raise DeliveryFailed(failure, retry=e.code not in PERMANENT) from None
+            unreachable = e.code in UNREACHABLE
+            raise DeliveryFailed(
+                failure, retry=e.code not in PERMANENT, unreachable=unreachable
+            ) from None
         except (aiohttp.ClientError, TimeoutError) as e:
             raise DeliveryFailed(f"Discord unreachable: {e or type(e).__name__}") from None
 

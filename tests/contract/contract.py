@@ -131,9 +131,10 @@ class Spy:
 
 
 def as_simulated(message: Inbound) -> dict[str, Any]:
-    """What a simulated message must share with the parsed one: all but the ids and times."""
+    """What a simulated message must share with the parsed one: all but the ids, times and the
+    platform's handles (a way back to the sender no simulator can mint)."""
     assert isinstance(message, InboundMessage)
-    return message.model_dump(exclude={"external_id", "received_at", "raw"})
+    return message.model_dump(exclude={"external_id", "received_at", "raw", "private_reply"})
 
 
 class ChannelContract:

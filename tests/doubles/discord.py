@@ -47,6 +47,8 @@ BOT_USER_ID = APPLICATION_ID
 BOT_NAME = "switchboard"
 API_PREFIX = "/api/v10"
 HEARTBEAT_INTERVAL_MS = 41250
+MESSAGE_CONTENT_INTENT = 1 << 15  # a gateway intent
+GATEWAY_MESSAGE_CONTENT_LIMITED = 1 << 19  # an application flag: the portal's switch is on
 
 # Gateway opcodes.
 DISPATCH, HEARTBEAT, IDENTIFY, PRESENCE, RESUME, RECONNECT = 0, 1, 2, 3, 6, 7
@@ -184,8 +186,12 @@ class DiscordDouble:
         users: Mapping[str, str | DiscordUser] | None = None,
         guilds: Sequence[Mapping[str, Any]] = (),
         heartbeat_interval_ms: int = HEARTBEAT_INTERVAL_MS,
+        message_content: bool = True,
     ) -> None:
         self.token = token
+        self.message_content = message_content
+        """Whether the Developer Portal's Message Content switch is on: off, the application's
+        flags say so and an IDENTIFY asking for that intent is closed with 4014."""
         self.application_id = application_id
         self.bot_user_id = bot_user_id
         self.bot_name = bot_name
@@ -392,6 +398,12 @@ class DiscordDouble:
         await self._send_event(event, payload)
         return self.sequence
 
+    def sent_over_http(self, interaction: Mapping[str, Any]) -> bytes:
+        """An interaction Discord posts to the application's endpoint instead of the gateway: its
+        token is known here from now on (for follow-ups); the body, as Discord would post it."""
+        self.interactions[str(interaction["id"])] = dict(interaction)
+        return json.dumps(interaction).encode()
+
     async def drop(self, code: int | None = 4000) -> None:
         """Close the gateway socket from Discord's side (with `code`, or with no close frame at
         all when None), keeping the session so the client can RESUME."""
@@ -517,7 +529,7 @@ class DiscordDouble:
             "bot_require_code_grant": False,
             "owner": user("1100000000000000099", "owner"),
             "verify_key": "0" * 64,
-            "flags": 0,
+            "flags": GATEWAY_MESSAGE_CONTENT_LIMITED if self.message_content else 0,
             "team": None,
             "bot": self.bot_user,
         }
@@ -668,6 +680,8 @@ class DiscordDouble:
         payload = _body(request)
         validate_message(payload)
         interaction = self._interaction_by_token(token)
+        if not interaction:  # never issued (or, on Discord, past its 15 minutes)
+            raise DiscordError(401, 50027, "Invalid Webhook Token")
         channel_id = str(interaction.get("channel_id", ""))
         posted = self._post_as_response(channel_id, payload, token, original=False)
         self.followups.append(WebhookCall(token, "followup", payload, posted.id))
@@ -750,6 +764,9 @@ class DiscordDouble:
                 return True
             if self.identify_close_code is not None:
                 await socket.close(code=self.identify_close_code, message=b"Rejected.")
+                return True
+            if int(data.get("intents") or 0) & MESSAGE_CONTENT_INTENT and not self.message_content:
+                await socket.close(code=4014, message=b"Disallowed intent(s).")
                 return True
             await self._ready(socket)
         elif op == RESUME:
