@@ -1,0 +1,261 @@
+"""Discord as people use it, through the whole service and the real discord.py client on a
+loopback Discord: a DM conversation that survives a dropped socket, a mention in a server channel,
+buttons clicked after a restart, clicks by the wrong person or too late (each told, privately,
+and nothing changed), and a person who takes no DMs asked on their next channel."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import AsyncIterator
+from typing import Any
+
+from channels.discord.gateway import DiscordWebSocket, Route
+from core.humans import Approve, respond
+from core.records import Person
+from core.service import Service
+from tests.doubles import discord as dd
+from tests.doubles.discord import DiscordDouble
+from tests.fixtures import eventually, running, service_settings, simulator
+
+ALICE, BOB, DANA = "1300000000000000001", "1300000000000000002", "1300000000000000004"
+GUILD, GENERAL, RANDOM = "1400000000000000001", "1400000000000000010", "1400000000000000011"
+DEPLOY = "deploy api 2.4.1 to production"
+PEOPLE = [
+    Person(
+        id="alice",
+        name="Alice Example",
+        roles=["deploy-approver"],
+        channels=["discord", "slack"],
+        identities={"discord": ALICE, "slack": "U0ALICE"},
+    ),
+    Person(
+        id="bob", name="Bob", channels=["discord"], identities={"discord": BOB, "slack": "U0BOB"}
+    ),
+    Person(id="dana", name="Dana", channels=["discord"], identities={"discord": DANA}),
+]
+
+
+@contextlib.contextmanager
+def discord_base() -> Any:
+    """discord.py keeps its REST base and gateway in class attributes: put them back after."""
+    base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    try:
+        yield
+    finally:
+        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
+
+
+@contextlib.asynccontextmanager
+async def loopback_discord() -> AsyncIterator[DiscordDouble]:
+    users = {ALICE: "alice", BOB: "bob", DANA: "dana"}
+    server = dd.guild(GUILD, "ops", {GENERAL: "general", RANDOM: "random"})
+    with discord_base():
+        async with DiscordDouble(users=users, guilds=[server]) as discord_api:
+            yield discord_api
+
+
+@contextlib.asynccontextmanager
+async def switchboard(
+    database_url: str, discord_api: DiscordDouble, *, sessions: int = 1
+) -> AsyncIterator[Service]:
+    """The service with Discord real, its gateway session (the `sessions`th) ready."""
+    settings = service_settings(
+        database_url,
+        discord_bot_token=dd.TOKEN,
+        discord_api_url=discord_api.api_url,
+        discord_gateway_url=discord_api.gateway_url,
+    )
+    async with running(settings, people=PEOPLE) as service:
+        await service.check_channels()
+        await discord_api.connected(identifies=sessions)
+        yield service
+
+
+async def request_in_dm(discord_api: DiscordDouble, user_id: str) -> dd.PostedMessage:
+    """The request with buttons posted in `user_id`'s DM."""
+
+    async def posted() -> list[dd.PostedMessage]:
+        dm = discord_api.dm_channels.get(user_id)
+        return [m for m in discord_api.messages_in(dm) if m.components] if dm else []
+
+    [request] = await eventually(posted)
+    return request
+
+
+def button(request: dd.PostedMessage, label: str) -> str:
+    return next(
+        c["custom_id"]
+        for row in request.components
+        for c in row["components"]
+        if c.get("label") == label
+    )
+
+
+async def thread_done(service: Service) -> None:
+    [thread] = await service.app.store.threads()
+
+    async def done() -> bool:
+        found = await service.app.store.thread(thread.id)
+        return found is not None and found.status == "done"
+
+    await eventually(done)
+
+
+async def private_answers(discord_api: DiscordDouble, n: int) -> list[dd.WebhookCall]:
+    async def told() -> list[dd.WebhookCall]:
+        return discord_api.followups if len(discord_api.followups) >= n else []
+
+    return await eventually(told)
+
+
+async def test_a_dm_conversation_goes_on_across_a_dropped_socket(database_url: str) -> None:
+    """Bob asks in his DM; Alice's click is sent while the gateway is down, replayed on resume,
+    decided once; Bob is answered in his DM and Alice's copy says who decided."""
+    async with loopback_discord() as discord_api, switchboard(database_url, discord_api) as service:
+        bob_dm = discord_api.dm_channel(BOB)
+        await discord_api.dispatch("MESSAGE_CREATE", dd.message_create(BOB, bob_dm, DEPLOY))
+        request = await request_in_dm(discord_api, ALICE)
+
+        await discord_api.drop(code=None)  # the socket dies without a word
+        click = dd.component_click(ALICE, request.data, button(request, "Approve"))
+        await discord_api.dispatch("INTERACTION_CREATE", click)
+        await discord_api.connected(resumes=1)
+
+        async def edited() -> bool:
+            return request.components == [] and "Approved by Alice Example" in request.content
+
+        await eventually(edited)
+        await thread_done(service)
+        answered = [m for m in await service.app.store.inbox() if m.outcome == "answered"]
+        assert len(answered) == 1 and answered[0].sender == ALICE
+
+        async def replied() -> list[dd.PostedMessage]:
+            return discord_api.messages_in(bob_dm)
+
+        assert not any(m.components for m in await eventually(replied))
+        assert [r.interaction_id for r in discord_api.interaction_responses] == [click["id"]]
+        assert discord_api.identifies == 1
+
+
+async def test_a_mention_in_a_server_channel_is_answered_there(database_url: str) -> None:
+    """Bob mentions the bot in #general: the agent's conversation is #general. Dana's words in
+    #general without a mention join it; chatter in #random, where the agent is not, is not kept."""
+    async with loopback_discord() as discord_api, switchboard(database_url, discord_api) as service:
+        await discord_api.dispatch(
+            "MESSAGE_CREATE", dd.message_create(DANA, RANDOM, "lunch?", guild_id=GUILD)
+        )
+        mention = f"<@{dd.BOT_USER_ID}> {DEPLOY}"
+        asked = dd.message_create(BOB, GENERAL, mention, guild_id=GUILD, mentions=[dd.BOT_USER_ID])
+        await discord_api.dispatch("MESSAGE_CREATE", asked)
+        request = await request_in_dm(discord_api, ALICE)
+        await discord_api.dispatch(
+            "MESSAGE_CREATE", dd.message_create(DANA, GENERAL, "it's freeze week", guild_id=GUILD)
+        )
+
+        async def both_in() -> list[Any]:
+            rows = await service.app.store.inbox(channel="discord")
+            return rows if len(rows) == 2 else []
+
+        started, joined = sorted(await eventually(both_in), key=lambda r: r.id)
+        assert (started.conversation, started.outcome, started.text) == (
+            GENERAL,
+            "started",
+            DEPLOY,
+        )
+        assert (joined.conversation, joined.outcome) == (GENERAL, "continued")
+        assert joined.thread_id == started.thread_id
+
+        click = dd.component_click(ALICE, request.data, button(request, "Approve"))
+        await discord_api.dispatch("INTERACTION_CREATE", click)
+        await thread_done(service)
+
+        async def answered() -> list[dd.PostedMessage]:
+            return discord_api.messages_in(GENERAL)
+
+        said = await eventually(answered)  # the agent's answer, in #general
+        assert not any(m.components for m in said)
+        assert discord_api.messages_in(RANDOM) == []
+
+
+async def test_buttons_sent_before_a_restart_work_after_it(database_url: str) -> None:
+    async with loopback_discord() as discord_api:
+        async with switchboard(database_url, discord_api) as before:
+            slack = simulator(before, "slack")
+            await before.inbox.accept(
+                slack.simulate(sender="U0BOB", conversation="C1:1.0", text=DEPLOY)
+            )
+            request = await request_in_dm(discord_api, ALICE)
+        await discord_api.disconnected()
+
+        async with switchboard(database_url, discord_api, sessions=2) as after:
+            click = dd.component_click(ALICE, request.data, button(request, "Approve"))
+            await discord_api.dispatch("INTERACTION_CREATE", click)
+
+            async def edited() -> bool:
+                return request.components == [] and "Approved by Alice Example" in request.content
+
+            await eventually(edited)
+            await thread_done(after)
+
+
+async def test_a_click_by_someone_who_may_not_decide_is_told_to_them_alone(
+    database_url: str,
+) -> None:
+    """Dana is no approver: her click is answered, she alone is told why, nothing changes."""
+    async with loopback_discord() as discord_api, switchboard(database_url, discord_api) as service:
+        slack = simulator(service, "slack")
+        await service.inbox.accept(slack.simulate(sender="U0BOB", conversation="C1:1", text=DEPLOY))
+        request = await request_in_dm(discord_api, ALICE)
+        shown = copy.deepcopy(request.data)
+        click = dd.component_click(DANA, shown, button(request, "Approve"), guild_id=GUILD)
+        await discord_api.dispatch("INTERACTION_CREATE", click)
+
+        [told] = await private_answers(discord_api, 1)
+        assert told.token == click["token"] and told.payload["flags"] == 64
+        assert told.payload["content"].startswith("You may not answer req-")
+        [open_request] = await service.app.store.requests(status="open")
+        assert request.components and request.edits == 0  # Alice's buttons are as they were
+        assert open_request.decided_by is None
+
+
+async def test_a_click_after_the_decision_is_told_who_decided(database_url: str) -> None:
+    """Alice approved on Slack; her Discord copy had not been edited yet when she clicked."""
+    async with loopback_discord() as discord_api, switchboard(database_url, discord_api) as service:
+        slack = simulator(service, "slack")
+        await service.inbox.accept(slack.simulate(sender="U0BOB", conversation="C1:1", text=DEPLOY))
+        request = await request_in_dm(discord_api, ALICE)
+        shown = copy.deepcopy(request.data)  # what her Discord still showed
+        [asked] = await service.app.store.requests(status="open")
+        await respond(service.app.store, asked.id, "alice", Approve(), via="slack")
+        service.dispatcher.wake()
+
+        click = dd.component_click(ALICE, shown, button(request, "Approve"))
+        await discord_api.dispatch("INTERACTION_CREATE", click)
+        [told] = await private_answers(discord_api, 1)
+        assert told.payload["flags"] == 64
+        assert told.payload["content"].startswith("Already settled: Approved by Alice Example")
+        assert "via slack" in told.payload["content"]
+        [decided] = await service.app.store.requests(status="approved")
+        assert decided.decided_via == "slack"
+
+
+async def test_a_person_who_takes_no_dms_is_asked_on_their_next_channel(
+    database_url: str,
+) -> None:
+    async with loopback_discord() as discord_api, switchboard(database_url, discord_api) as service:
+        discord_api.fail_next(
+            "POST /channels/{channel_id}/messages", 403, 50007, "Cannot send messages to this user"
+        )
+        slack = simulator(service, "slack")
+        await service.inbox.accept(slack.simulate(sender="U0BOB", conversation="C1:1", text=DEPLOY))
+
+        async def on_slack() -> list[Any]:
+            rows = await service.app.store.outbox(channel="slack")
+            return [r for r in rows if r.kind == "request" and r.status == "sent"]
+
+        [asked] = await eventually(on_slack)
+        assert (asked.recipient, asked.address, asked.rank) == ("alice", "U0ALICE", 1)
+        [dead] = await service.app.store.outbox(status="dead")
+        assert dead.channel == "discord" and dead.last_error is not None
+        assert "50007" in dead.last_error and "asked on their next channel" in dead.last_error
