@@ -99,10 +99,12 @@ class InboundMessage(BaseModel):
 
 class RequestContext(BaseModel):
     """What a person deciding a request needs beside its question: who asks, through which agent,
-    to do what (an approval's tool and its exact arguments), and by when."""
+    to do what (an approval's tool and its exact arguments), and by when. An outcome carries it
+    too, with the question, for channels that show the request again, settled."""
 
     model_config = ConfigDict(frozen=True)
 
+    question: str = ""
     requester: str | None = None  # the person the agent works for, by name
     agent: str = ""
     tool: str | None = None
@@ -124,7 +126,7 @@ class OutboundMessage(BaseModel):
     options: tuple[str, ...] = ()
     edit_of: str | None = None  # for an outcome: the platform message id of the copy to update
     idempotency_key: str = ""
-    context: RequestContext | None = None  # for a request
+    context: RequestContext | None = None  # for a request or its outcome
     private_reply: str = ""  # for a notice: the handle its InboundMessage gave, if any
 
 

@@ -138,13 +138,12 @@ class Dispatcher:
         channel = self.channels.get(name)
         if channel is None:
             raise DeliveryFailed(f"no channel {name!r} is configured", retry=False)
-        if item.kind == "request":
-            request = await self.store.request(item.request_id or "")
-            if request is None or request.status != "open":
-                await self.store.outbox_route(
-                    item.id, [], "the request was settled before it was sent"
-                )
-                return
+        request = await self.store.request(item.request_id) if item.request_id else None
+        if item.kind == "request" and (request is None or request.status != "open"):
+            await self.store.outbox_route(item.id, [], "the request was settled before it was sent")
+            return
+        if item.kind in ("request", "outcome") and request is not None:
+            # An outcome too: a channel may draw the request again, settled.
             message = self.message(item, request.kind, tuple(request.options))
             message = message.model_copy(update={"context": await self.context(request)})
         else:
@@ -181,6 +180,7 @@ class Dispatcher:
             await self.store.person(thread.requester) if thread and thread.requester else None
         )
         return RequestContext(
+            question=request.question,
             requester=requester.name if requester else thread.requester if thread else None,
             agent=thread.agent if thread else "",
             tool=request.tool,

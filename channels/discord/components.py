@@ -184,7 +184,7 @@ def render(message: OutboundMessage) -> dict[str, Any]:
         case "request":
             body = _request(message)
         case "outcome":
-            body = _outcome(message.text)
+            body = _outcome(message)
         case "notice":
             body = _message(_clip(escape_mentions(message.text.strip()), CONTENT_LIMIT))
             if message.private_reply:  # a follow-up to the person's click, seen by them alone
@@ -382,9 +382,13 @@ def _timestamps(moment: datetime) -> str:
 # --- outcomes ----------------------------------------------------------------------------------
 
 
-def _outcome(text: str) -> dict[str, Any]:
-    """The request's message, edited: what became of it, and no buttons (`components: []`)."""
-    shown = escape_mentions(text.strip())
+SETTLED = ("Approved", "Rejected", "Answered", "Timed out", "Cancelled")  # an outcome's title
+
+
+def _outcome(message: OutboundMessage) -> dict[str, Any]:
+    """The request's message, edited: what became of it on top, coloured by it; the request as
+    it was asked, with its buttons disabled (`components: []` where the request is not known)."""
+    shown = escape_mentions(message.text.strip())
     lowered = shown.lower()
     if lowered.startswith("approved") or lowered.startswith("answered"):
         colour = GREEN
@@ -392,5 +396,16 @@ def _outcome(text: str) -> dict[str, Any]:
         colour = RED
     else:
         colour = GREY
-    embed = {"description": _clip(shown, EMBED_DESCRIPTION_LIMIT) or EMPTY, "color": colour}
-    return _message(_clip(shown, CONTENT_LIMIT), [embed], [])
+    content = _clip(shown, CONTENT_LIMIT)
+    if message.context is None or not message.context.question:
+        embed = {"description": _clip(shown, EMBED_DESCRIPTION_LIMIT) or EMPTY, "color": colour}
+        return _message(content, [embed], [])
+    asked = _request(message.model_copy(update={"text": message.context.question}))
+    [embed] = asked["embeds"]
+    embed["color"] = colour
+    embed["title"] = next((t for t in SETTLED if lowered.startswith(t.lower())), "Settled")
+    embed.pop("footer", None)  # how to answer: no longer
+    for row in asked["components"]:
+        for component in row["components"]:
+            component["disabled"] = True
+    return _message(content, [embed], asked["components"])
