@@ -52,7 +52,8 @@ def _reporting(run: Callable[[], T]) -> T:
     except SwitchboardError as e:
         from rich.markup import escape
 
-        _console(stderr=True).print(f"[red]error:[/] {escape(e.detail)}")
+        # One line, however narrow the terminal: logs and scripts read it whole.
+        _console(stderr=True).print(f"[red]error:[/] {escape(e.detail)}", soft_wrap=True)
         raise typer.Exit(1) from None
 
 
