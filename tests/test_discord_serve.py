@@ -12,10 +12,13 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import pytest
+
 from channels.discord.gateway import DiscordWebSocket, Route
+from storage.migrate import upgrade
 from tests.doubles import discord as dd
 from tests.doubles.discord import DiscordDouble
-from tests.fixtures import eventually
+from tests.fixtures import empty_postgres, eventually
 from tests.server import Server, environment, free_port, running_server
 
 # The demo directory's people (deploy/people.demo.toml), by their Discord ids.
@@ -42,10 +45,12 @@ def settings(discord_api: DiscordDouble, token: str = dd.TOKEN) -> dict[str, str
 
 
 @contextlib.asynccontextmanager
-async def serving(directory: Path, discord_api: DiscordDouble) -> AsyncIterator[Server]:
+async def serving(
+    directory: Path, discord_api: DiscordDouble, database_url: str | None = None
+) -> AsyncIterator[Server]:
     """`switchboard serve` started and stopped off the event loop, which the double runs on."""
     started: contextlib.AbstractContextManager[Server] = running_server(
-        directory, **settings(discord_api)
+        directory, database_url=database_url, **settings(discord_api)
     )
     server = await asyncio.to_thread(started.__enter__)
     try:
@@ -98,6 +103,30 @@ async def test_buttons_sent_before_a_restart_of_serve_decide_after_it(tmp_path: 
 
             assert await eventually(answered, within=30)
             assert "Traceback" not in server.output()
+
+
+@pytest.mark.postgres
+async def test_on_postgresql_one_serve_holds_the_gateway_and_another_takes_over(
+    tmp_path: Path,
+) -> None:
+    """Two servers on one database: one gateway session; the holder is killed, the other
+    identifies within seconds and takes the clicks."""
+    with empty_postgres() as url:
+        upgrade(url)
+        async with loopback_discord() as discord_api:
+            (tmp_path / "a").mkdir()
+            (tmp_path / "b").mkdir()
+            async with serving(tmp_path / "a", discord_api, url) as first:
+                await discord_api.connected(within=30)
+                async with serving(tmp_path / "b", discord_api, url):
+                    await asyncio.sleep(3)  # the second asks for the lock every 2 s
+                    assert discord_api.identifies == 1
+                    first.process.kill()  # no goodbye: its database session dies with it
+                    await discord_api.connected(identifies=2, within=15)
+                    bob_dm = discord_api.dm_channel(BOB)
+                    asked = dd.message_create(BOB, bob_dm, "deploy api 2.4.1 to production")
+                    await discord_api.dispatch("MESSAGE_CREATE", asked)
+                    await requests_in_dms(discord_api, ALICE, ERIN)
 
 
 def start_fails(directory: Path, discord_api: DiscordDouble, token: str) -> str:
