@@ -63,7 +63,6 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
 
     discord_bot_token: SecretStr | None = None
-    discord_application_id: str | None = None
     discord_public_key: str | None = None
     discord_api_url: str = "https://discord.com/api/v10"
     discord_gateway_url: str = "wss://gateway.discord.gg"
