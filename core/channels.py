@@ -185,15 +185,38 @@ class Malformed(ValueError):
     """The payload is not what the platform sends."""
 
 
+DELIVERY_ORDER = ("sent", "delivered", "read")  # each later word says more than the one before
+
+
 class DeliveryStatus(BaseModel):
-    """The platform's word on a message already sent: it arrived, was read, or never arrived."""
+    """The platform's word on a message already sent: it left, arrived, was read, or never
+    arrived. Reports come in any order and more than once; the furthest one counts.
+
+    For a failure, `retry` says whether sending it again may help (a phone switched off), and
+    `unreachable` that the person cannot get messages there at all (a landline, opted out): a
+    request is asked on their next channel. Neither: the message goes to the dead letters."""
 
     model_config = ConfigDict(frozen=True)
 
     channel: Name
     message_id: Name  # the platform's id for the message, as its Receipt gave it
-    status: Literal["delivered", "read", "failed"]
+    status: Literal["sent", "delivered", "read", "failed"]
     error: Text = ""
+    retry: bool = False
+    unreachable: bool = False
+
+
+class Consent(BaseModel):
+    """A person's word on getting messages at an address, as carriers require it be honoured
+    (an SMS STOP or START): opted out, nothing more is sent there, and a request goes to their
+    next channel; opted in again, the address is used as before."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: Name
+    address: Name
+    allowed: bool
+    at: datetime = Field(default_factory=utcnow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +233,7 @@ class Acknowledged:
 
 
 # What a channel hands in, from a webhook or a listener: one type per kind of thing.
-Inbound = InboundMessage | DeliveryStatus | Acknowledged
+Inbound = InboundMessage | DeliveryStatus | Consent | Acknowledged
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """What channels hand in, whether a webhook brought it or a listener: messages go to the inbox,
-a delivery status onto the outbox row it is about, an acknowledgement nowhere.
+a delivery status onto the outbox row it is about, a person's consent to the outbox (which
+honours it), an acknowledgement nowhere.
 
 And the listeners themselves (a channel's long-lived connection): each runs until the service
 stops, started again after a backoff when it drops, and, when it names a lock, held by one
@@ -14,11 +15,20 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
-from core.channels import Acknowledged, Channel, DeliveryStatus, Inbound, InboundMessage, Listener
+from core.channels import (
+    Acknowledged,
+    Channel,
+    Consent,
+    DeliveryStatus,
+    Inbound,
+    InboundMessage,
+    Listener,
+)
 from core.inbox import Inbox
 from core.models.retry import Backoff
+from core.outbox import Dispatcher
 from core.situation import Received
-from core.store import Coordination, Sending
+from core.store import Coordination
 
 log = logging.getLogger("switchboard.ingress")
 
@@ -28,9 +38,9 @@ NAME_SECONDS = 1.0  # a platform asked for a sender's name: past this, the messa
 
 
 class Ingress:
-    def __init__(self, inbox: Inbox, deliveries: Sending, channels: Mapping[str, Channel]) -> None:
+    def __init__(self, inbox: Inbox, outbox: Dispatcher, channels: Mapping[str, Channel]) -> None:
         self.inbox = inbox
-        self.deliveries = deliveries
+        self.outbox = outbox  # what became of the messages it sent
         self.channels = channels  # that name senders and answer interactions
 
     async def take(self, item: Inbound) -> Received | None:
@@ -39,11 +49,10 @@ class Ingress:
             case InboundMessage():
                 return await self.inbox.accept(await self.named(item))
             case DeliveryStatus():
-                row = await self.deliveries.outbox_delivery(item)
-                if row is None:
-                    log.info("%s: a status for message %s, which we did not send", *_about(item))
-                elif item.status == "failed":
-                    log.warning("%s: message %s was not delivered: %s", *_about(item), item.error)
+                await self.outbox.reported(item)
+                return None
+            case Consent():
+                await self.outbox.consented(item)
                 return None
             case Acknowledged(channel=name, payload=payload) if payload is not None:
                 await self.respond(name, item)
@@ -78,10 +87,6 @@ class Ingress:
             await channel.respond(item)
         except Exception:
             log.exception("%s: could not answer the interaction %s", name, item.what)
-
-
-def _about(status: DeliveryStatus) -> tuple[str, str]:
-    return status.channel, status.message_id
 
 
 class Listeners:

@@ -14,11 +14,18 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from core.alarm import Alarm
-from core.channels import Channel, DeliveryFailed, OutboundMessage, RequestContext
+from core.channels import (
+    Channel,
+    Consent,
+    DeliveryFailed,
+    DeliveryStatus,
+    OutboundMessage,
+    RequestContext,
+)
 from core.inbox import outcome_text
 from core.models.retry import Backoff
 from core.records import OutboxItem, OutboxMessage, RequestInfo
-from core.routing import outcome_route, reply_route, request_route
+from core.routing import expand, outcome_route, reply_route, request_route
 from core.store import Directory, Queries, Sending
 
 log = logging.getLogger("switchboard.outbox")
@@ -102,7 +109,13 @@ class Dispatcher:
                     deliveries, why = [], "the request was settled before it was sent"
                 else:
                     people = await self.store.people()
-                    deliveries, why = request_route(item, request, thread, people, self.channels)
+                    targets = expand(item.recipient or "", people)
+                    blocked = await self.store.opted_out(
+                        [(c, a) for p in targets for c, a in p.identities.items()]
+                    )
+                    deliveries, why = request_route(
+                        item, request, thread, people, self.channels, blocked
+                    )
                     deliveries, why = await self.not_asked_yet(request.id, deliveries, why)
             case "outcome":
                 request = await self.store.request(item.request_id or "")
@@ -134,10 +147,18 @@ class Dispatcher:
             why = "; ".join(filter(None, [why, f"already asked: {named}"]))
         return fresh, why
 
+    async def consented(self, consent: Consent) -> None:
+        """A person's word on messages to one of their addresses: honoured from the next send."""
+        await self.store.consent(consent)
+        said = "opted back in to" if consent.allowed else "opted out of"
+        log.warning("%s %s messages on %s", consent.address, said, consent.channel)
+
     async def send(self, item: OutboxItem, name: str) -> None:
         channel = self.channels.get(name)
         if channel is None:
             raise DeliveryFailed(f"no channel {name!r} is configured", retry=False)
+        if item.address and await self.store.opted_out([(name, item.address)]):
+            raise DeliveryFailed(f"{item.address} opted out of {name} messages", unreachable=True)
         request = await self.store.request(item.request_id) if item.request_id else None
         if item.kind == "request" and (request is None or request.status != "open"):
             await self.store.outbox_route(item.id, [], "the request was settled before it was sent")
@@ -188,8 +209,31 @@ class Dispatcher:
             deadline=request.deadline,
         )
 
-    async def failed(self, item: OutboxItem, error: DeliveryFailed) -> None:
-        attempt = item.attempts + 1
+    async def reported(self, status: DeliveryStatus) -> None:
+        """The platform's report on a message it took: recorded; a failure is handled as a
+        failed send would be (retried, asked elsewhere, or dead), once however often it comes."""
+        item = await self.store.outbox_delivery(status)
+        if item is None:
+            log.info("%s: the report %r on message %s changes nothing", *_about(status))
+            return
+        if status.status != "failed":
+            return
+        log.warning(
+            "%s: message %s was not delivered: %s", status.channel, status.message_id, status.error
+        )
+        error = DeliveryFailed(
+            f"the platform could not deliver it: {status.error or 'no reason given'}",
+            retry=status.retry,
+            unreachable=status.unreachable,
+        )
+        await self.failed(item, error, reported=True)
+        self.wake()
+
+    async def failed(
+        self, item: OutboxItem, error: DeliveryFailed, *, reported: bool = False
+    ) -> None:
+        """After a failed attempt, or (`reported`) the platform's word that a send failed later."""
+        attempt = item.attempts if reported else item.attempts + 1
         retry_at, reason = None, str(error)
         if error.unreachable and item.kind == "request" and item.request_id:
             # Dead here, and asked on the person's next channel (routing says if there is none).
@@ -201,6 +245,7 @@ class Dispatcher:
                 error=f"{reason} (asked on their next channel)",
                 retry_at=None,
                 then=elsewhere,
+                attempted=not reported,
             )
             log.error("outbox %d to %s unreachable: %s", item.id, item.channel, reason)
             self.wake()
@@ -214,7 +259,9 @@ class Dispatcher:
                 )
             else:
                 retry_at = self.clock() + delay
-        await self.store.outbox_failed(item.id, error=reason, retry_at=retry_at)
+        await self.store.outbox_failed(
+            item.id, error=reason, retry_at=retry_at, attempted=not reported
+        )
         if retry_at is None:
             log.error(
                 "outbox %d to %s dead after %d attempts: %s", item.id, item.channel, attempt, reason
@@ -227,3 +274,7 @@ class Dispatcher:
                 error,
                 retry_at - self.clock(),
             )
+
+
+def _about(status: DeliveryStatus) -> tuple[str, str, str]:
+    return status.channel, status.status, status.message_id

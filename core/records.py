@@ -171,6 +171,7 @@ class OutboxItem(BaseModel):
     next_attempt_at: float
     last_error: str | None
     sent_at: datetime | None
+    delivery: str | None = None  # the platform's furthest word on it: sent, delivered, read, failed
 
 
 class InboxItem(BaseModel):

@@ -56,14 +56,20 @@ def request_route(
     thread: ThreadInfo | None,
     people: list[Person],
     open_: Collection[str],
+    blocked: Collection[tuple[str, str]] = (),
 ) -> tuple[list[OutboxMessage], str]:
-    """One copy per person the request is for, on their preferred open channel from `rank` on."""
+    """One copy per person the request is for, on their preferred open channel from `rank` on;
+    a (channel, address) its owner opted out of is no channel of theirs."""
     targets = expand(item.recipient or "", people)
     if not targets:
         return [], f"no one in the directory is {item.recipient}"
     deliveries, missing = [], []
     for person in targets:
-        channels = [c for c in person.preferred() if c in open_]
+        channels = [
+            c
+            for c in person.preferred()
+            if c in open_ and (c, person.identities.get(c, "")) not in blocked
+        ]
         if item.rank >= len(channels):
             missing.append(person.id)
             continue

@@ -134,7 +134,7 @@ async def open_service(settings: Settings, *, migrate: bool = False) -> AsyncIte
             wake_thread=workers.wake,
             wake_outbox=dispatcher.wake,
         )
-        ingress = Ingress(inbox, store, channels)
+        ingress = Ingress(inbox, dispatcher, channels)
         listeners = Listeners(channels, ingress, store)
         token, generated = await api_token(app)
         redactor.add(token)  # a generated token is in no setting: redact it too

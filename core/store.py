@@ -8,12 +8,12 @@ them: what the start-up (core/service.py `open_service`) opens and hands out.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
-from core.channels import DeliveryStatus, InboundMessage
+from core.channels import Consent, DeliveryStatus, InboundMessage
 from core.events import MessageReceived
 from core.records import (
     InboxItem,
@@ -79,6 +79,14 @@ class Directory(Protocol):
     async def person_by_identity(self, channel: str, address: str) -> Person | None: ...
 
     async def save_people(self, people: list[Person]) -> None: ...
+
+    async def consent(self, consent: Consent) -> None:
+        """Record an opt-out, or remove it: the latest word counts."""
+        ...
+
+    async def opted_out(self, addresses: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Those of these (channel, address) pairs whose owner opted out."""
+        ...
 
 
 class Queries(Protocol):
@@ -163,13 +171,16 @@ class Sending(Protocol):
         error: str,
         retry_at: float | None,
         then: OutboxMessage | None = None,
+        attempted: bool = True,
     ) -> None:
-        """Record a failed attempt; retry_at None moves the row to the dead letters, and `then`
-        is written in the same transaction to be sent in its place (to route, pending)."""
+        """Record a failed attempt (`attempted` False: a send counted already, reported failed
+        later); retry_at None moves the row to the dead letters, and `then` is written in the
+        same transaction to be sent in its place (to route, pending)."""
         ...
 
-    async def outbox_delivery(self, status: DeliveryStatus) -> int | None:
-        """Record the platform's delivery status on the row it sent; the row's id, or None."""
+    async def outbox_delivery(self, status: DeliveryStatus) -> OutboxItem | None:
+        """Record the platform's report on the row it sent, if it says more than the row knew;
+        that row, or None (no such message, or old news: a repeat, `sent` after `delivered`)."""
         ...
 
 

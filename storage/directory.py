@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, text
+from sqlalchemy import Connection, delete, insert, select, text, tuple_
 
+from core.channels import Consent
 from core.records import Person
 from storage.database import Database
 from storage.statements import Statements
-from storage.tables import identities, people
+from storage.tables import identities, opt_outs, people
 
 
 def person_at(sql: Statements, cursor: Any, channel: str, address: str) -> Person | None:
@@ -58,3 +60,22 @@ class SqlDirectory(Database):
                 conn.execute(insert(identities), addresses)
 
         await self._run(work)
+
+    async def consent(self, consent: Consent) -> None:
+        where = (opt_outs.c.channel == consent.channel) & (opt_outs.c.address == consent.address)
+
+        def work(conn: Connection) -> None:
+            conn.execute(delete(opt_outs).where(where))
+            if not consent.allowed:
+                row = {"channel": consent.channel, "address": consent.address, "at": consent.at}
+                conn.execute(insert(opt_outs).values(row))
+
+        await self._run(work)
+
+    async def opted_out(self, addresses: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+        if not addresses:
+            return set()
+        query = select(opt_outs.c.channel, opt_outs.c.address).where(
+            tuple_(opt_outs.c.channel, opt_outs.c.address).in_(list(addresses))
+        )
+        return await self._run(lambda conn: {(r.channel, r.address) for r in conn.execute(query)})

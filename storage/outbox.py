@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from core.channels import DeliveryStatus
+from core.channels import DELIVERY_ORDER, DeliveryStatus
 from core.events import utcnow
 from core.records import AUTO, OutboxItem, OutboxMessage
 from storage.database import Database
@@ -52,6 +52,7 @@ def insert_outbox(
                 next_attempt_at=0.0,
                 last_error=None,
                 sent_at=None,
+                delivery=None,
             )
             for i, m in enumerate(messages)
         ],
@@ -139,6 +140,7 @@ class SqlSending(Database):
                 attempts=outbox.c.attempts + 1,
                 sent_at=utcnow(),
                 last_error=None,
+                delivery=None,  # a message sent again: news of the earlier one is no news of it
             )
         )
         await self._run(lambda conn: conn.execute(sent))
@@ -150,6 +152,7 @@ class SqlSending(Database):
         error: str,
         retry_at: float | None,
         then: OutboxMessage | None = None,
+        attempted: bool = True,
     ) -> None:
         failed = (
             update(outbox)
@@ -157,7 +160,7 @@ class SqlSending(Database):
             .values(
                 status="pending" if retry_at is not None else "dead",
                 next_attempt_at=retry_at or 0.0,
-                attempts=outbox.c.attempts + 1,
+                attempts=outbox.c.attempts + (1 if attempted else 0),
                 last_error=error,
             )
         )
@@ -174,13 +177,14 @@ class SqlSending(Database):
 
         await self._run(work)
 
-    async def outbox_delivery(self, status: DeliveryStatus) -> int | None:
+    async def outbox_delivery(self, status: DeliveryStatus) -> OutboxItem | None:
         return await self._run(lambda conn: _record_delivery(conn, status))
 
 
-def _record_delivery(conn: Connection, status: DeliveryStatus) -> int | None:
-    """The outbox row the platform sent as `status.message_id` (the first one: an edit keeps its
-    message's id), or None. A message the platform could not deliver moves to the dead letters."""
+def _record_delivery(conn: Connection, status: DeliveryStatus) -> OutboxItem | None:
+    """The report on the row that sent `status.message_id` (the first one: an edit keeps its
+    message's id), if it says more than the row knew. A failure is final; of the others, the
+    furthest counts. Compared and set in one statement: two reports at once cannot both win."""
     row = conn.execute(
         select(outbox.c.id)
         .where(outbox.c.channel == status.channel, outbox.c.message_id == status.message_id)
@@ -190,10 +194,14 @@ def _record_delivery(conn: Connection, status: DeliveryStatus) -> int | None:
     if row is None:
         return None
     if status.status == "failed":
-        reason = status.error or "no reason given"
-        conn.execute(
-            update(outbox)
-            .where(outbox.c.id == row.id)
-            .values(status="dead", last_error=f"the platform could not deliver it: {reason}")
-        )
-    return int(row.id)
+        news = outbox.c.delivery.is_(None) | (outbox.c.delivery == "sent")
+    else:
+        later = DELIVERY_ORDER[DELIVERY_ORDER.index(status.status) :]
+        news = outbox.c.delivery.is_(None) | outbox.c.delivery.not_in(("failed", *later))
+    moved = conn.execute(
+        update(outbox).where(outbox.c.id == row.id, news).values(delivery=status.status)
+    )
+    if not moved.rowcount:
+        return None
+    [item] = outbox_items(conn, select(outbox).where(outbox.c.id == row.id))
+    return item

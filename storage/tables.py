@@ -104,6 +104,16 @@ class IdentityRow(SQLModel, table=True):
     person_id: str = Field(index=True)
 
 
+class OptOutRow(SQLModel, table=True):
+    """An address whose owner asked for no more messages there (an SMS STOP), until they opt in."""
+
+    __tablename__ = "opt_outs"
+
+    channel: str = Field(primary_key=True)
+    address: str = Field(primary_key=True)
+    at: datetime
+
+
 class InboxRow(SQLModel, table=True):
     """Every message that arrived, once: (channel, external id) is the deduplication key."""
 
@@ -172,6 +182,9 @@ class OutboxRow(SQLModel, table=True):
     parent_id: int | None = None
     payload: dict[str, object] | None = Field(default=None, sa_column=Column(JSON))
     message_id: str | None = None  # the platform's id for the sent message, to update it later
+    delivery: str | None = (
+        None  # the platform's furthest report on it (core.channels.DeliveryStatus)
+    )
     next_attempt_at: float = 0.0
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     sent_at: datetime | None = None
@@ -185,5 +198,6 @@ model_calls = ModelCallRow.__table__  # type: ignore[attr-defined]
 outbox = OutboxRow.__table__  # type: ignore[attr-defined]
 people = PersonRow.__table__  # type: ignore[attr-defined]
 identities = IdentityRow.__table__  # type: ignore[attr-defined]
+opt_outs = OptOutRow.__table__  # type: ignore[attr-defined]
 inbox = InboxRow.__table__  # type: ignore[attr-defined]
 service_settings = SettingRow.__table__  # type: ignore[attr-defined]

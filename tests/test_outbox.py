@@ -15,7 +15,9 @@ from core.agent import Agent
 from core.channels import (
     AddressForm,
     Channel,
+    Consent,
     DeliveryFailed,
+    DeliveryStatus,
     InboundMessage,
     OutboundMessage,
     Receipt,
@@ -351,3 +353,107 @@ async def test_a_person_unreachable_on_a_channel_is_asked_on_their_next_one(
         "no further channel for erin: the request waits in the console inbox;"
         " already asked: alice on slack",
     )
+
+
+async def test_reports_on_a_message_count_in_any_order_and_only_once(
+    store: SqlStore, make_runtime: RuntimeFactory, shipped_agents: dict[str, Agent]
+) -> None:
+    await a_reply_to_send(store, make_runtime, shipped_agents)
+    slack = FlakyTransport("slack")
+    dispatcher = Dispatcher(store, live(slack), backoff=BACKOFF, clock=Clock())
+    while await dispatcher.deliver_due():
+        pass
+    [row] = await rows(store, "slack")
+
+    async def report(status: str, **failure: Any) -> str | None:
+        said = DeliveryStatus(
+            channel="slack", message_id=row.message_id or "", status=status, **failure
+        )
+        await dispatcher.reported(said)
+        [now] = [r for r in await rows(store, "slack") if r.id == row.id]
+        return now.delivery
+
+    assert await report("delivered") == "delivered"
+    assert await report("sent") == "delivered"  # late news of less changes nothing
+    assert await report("read") == "read"
+    assert await report("delivered") == "read"
+    assert await report("failed", error="30003") == "read"  # it was read: it did arrive
+    assert [r.status for r in await rows(store, "slack")] == ["sent"]
+
+
+async def test_a_failure_report_is_retried_asked_elsewhere_or_dead_as_it_says(
+    store: SqlStore, make_runtime: RuntimeFactory
+) -> None:
+    """Erin's phone is off (retry: sent again, a new message; the old one's news is no news);
+    Alice's number is a landline (unreachable: asked on Slack); either report, twice, counts once."""
+    runtime = make_runtime(ScriptedModel([CHECK, DEPLOY_PROD]))
+    thread = await runtime.start("deploy", "deploy api 2.4.1 to production", requester="bob")
+    [request_id] = (await runtime.advance(thread)).open_requests
+    discord, slack = FlakyTransport("discord"), FlakyTransport("slack")
+    clock = Clock()
+    dispatcher = Dispatcher(store, {**live(discord), **live(slack)}, backoff=BACKOFF, clock=clock)
+    while await dispatcher.deliver_due():
+        pass
+    sent = {r.recipient: r for r in await rows(store, "discord")}
+    off = DeliveryStatus(
+        channel="discord",
+        message_id=sent["erin"].message_id or "",
+        status="failed",
+        error="30003 unreachable handset",
+        retry=True,
+    )
+    landline = DeliveryStatus(
+        channel="discord",
+        message_id=sent["alice"].message_id or "",
+        status="failed",
+        error="30006 landline",
+        unreachable=True,
+    )
+    for report in (off, landline, off, landline):
+        await dispatcher.reported(report)
+    clock.now += 3600
+    while await dispatcher.deliver_due():
+        pass
+
+    now = {r.recipient: r for r in await rows(store, "discord")}
+    assert now["erin"].status == "sent" and now["erin"].attempts == 2
+    assert now["erin"].message_id != off.message_id and now["erin"].delivery is None
+    assert (now["alice"].status, now["alice"].last_error) == (
+        "dead",
+        "the platform could not deliver it: 30006 landline (asked on their next channel)",
+    )
+    [asked] = await rows(store, "slack")
+    assert (asked.recipient, asked.status, asked.request_id) == ("alice", "sent", request_id)
+    await dispatcher.reported(off)  # news of the message sent before: changes nothing
+    assert {r.recipient: r.status for r in await rows(store, "discord")} == {
+        "alice": "dead",
+        "erin": "sent",
+    }
+
+
+async def test_an_address_opted_out_is_passed_over_until_its_owner_opts_in(
+    store: SqlStore, make_runtime: RuntimeFactory
+) -> None:
+    """Alice said STOP to Discord: she is asked on Slack, her next channel, and nothing is
+    sent to her Discord address; once she opts in again, Discord is hers again."""
+    discord, slack = FlakyTransport("discord"), FlakyTransport("slack")
+    dispatcher = Dispatcher(store, {**live(discord), **live(slack)}, clock=Clock())
+    await dispatcher.consented(Consent(channel="discord", address="1001", allowed=False))
+
+    async def ask() -> str:
+        runtime = make_runtime(ScriptedModel([CHECK, DEPLOY_PROD]))
+        thread = await runtime.start("deploy", "deploy api 2.4.1 to production", requester="bob")
+        [request_id] = (await runtime.advance(thread)).open_requests
+        while await dispatcher.deliver_due():
+            pass
+        return request_id
+
+    first = await ask()
+    copies = {(r.recipient, r.channel) for r in await store.outbox(request_id=first) if r.channel}
+    assert ("alice", "slack") in copies and ("alice", "discord") not in copies
+    assert "1001" not in {m.address for m in discord.attempts}
+
+    await dispatcher.consented(Consent(channel="discord", address="1001", allowed=True))
+    second = await ask()
+    copies = {(r.recipient, r.channel) for r in await store.outbox(request_id=second) if r.channel}
+    assert ("alice", "discord") in copies and ("alice", "slack") not in copies
