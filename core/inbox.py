@@ -8,6 +8,7 @@ routing decision itself is the pure function `route` below.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -52,6 +53,9 @@ def interpret(message: InboundMessage, request: RequestInfo) -> Response | None:
                 return AnswerWith(message.action.value or message.text)
     text = message.text.strip()
     if request.kind == "question":
+        chosen = text.strip(".)#") if text else ""
+        if chosen.isdecimal() and 1 <= int(chosen) <= len(request.options):
+            return AnswerWith(request.options[int(chosen) - 1])  # "2": the second option
         return AnswerWith(text) if text else None
     word, _, rest = text.partition(" ")
     word = word.strip(".,!:;").lower()
@@ -60,6 +64,42 @@ def interpret(message: InboundMessage, request: RequestInfo) -> Response | None:
     if word in NO:
         return RejectWith(rest.strip(" ,.:-") or "rejected")
     return None
+
+
+def reply_code(request_id: str) -> str:
+    """A short number a person can name a request by in a text reply ("YES 417"): three digits
+    from its id, the same wherever the request is shown. Two of one person's open requests may
+    share one (one in a hundred for two): then the reply names neither, and they are listed."""
+    return str(100 + int(hashlib.sha256(request_id.encode()).hexdigest(), 16) % 900)
+
+
+def by_code(text: str, requests: list[RequestInfo]) -> tuple[list[RequestInfo], str]:
+    """The one request a reply names by its code, first ("417 2") or after its yes or no
+    ("YES 417", "no 417 not today"), and the reply without the code; else nothing."""
+    words = text.split()
+    at = 1 if words and words[0].strip(".,!:;").lower() in YES | NO else 0
+    if len(words) <= at:
+        return [], text
+    code = words[at].strip(".,!:;#")
+    named = [r for r in requests if reply_code(r.id) == code]
+    if len(named) != 1:
+        return [], text
+    return named, " ".join(words[:at] + words[at + 1 :])
+
+
+def which_one(requests: list[RequestInfo]) -> str:
+    """What a reply that names no request of several is told: each one, and how to name it."""
+    listed = "; ".join(f"{reply_code(r.id)}: {_gist(r.question)}" for r in requests)
+    code = reply_code(requests[0].id)
+    return (
+        f"You have {len(requests)} open requests here. {listed}. Say which one, like"
+        f" YES {code}, or NO {code} and a reason."
+    )
+
+
+def _gist(question: str, limit: int = 60) -> str:
+    line = " ".join(question.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def outcome_text(request: RequestInfo, name: str | None = None) -> str:
@@ -92,14 +132,17 @@ def route(config: InboxConfig, s: Situation) -> Routing:
     if referenced and not s.requests:
         return refuse(f"There is no request {message.action.request_id}.")  # type: ignore[union-attr]
     requests = s.requests
-    if not referenced and len(requests) > 1:
-        # Several open here: a reply names one by its id ("yes req-…"), or must say which.
-        named = [r for r in requests if r.id in message.text]
+    if not referenced and requests:
+        # A reply may name its request by id ("yes req-…") or by code ("YES 417", "417 2").
+        named, said = by_code(message.text, requests)
         if named:
+            requests, message = named, message.model_copy(update={"text": said})
+        elif named := [r for r in requests if r.id in message.text]:
             requests = named
-        elif interpret(message, requests[0]) is not None and requests[0].kind == "approval":
-            ids = ", ".join(r.id for r in requests)
-            return refuse(f"You have {len(requests)} open requests here ({ids}): say which one.")
+        elif len(requests) > 1 and any(
+            r.kind == "approval" and interpret(message, r) is not None for r in requests
+        ):
+            return refuse(which_one(requests))
     if requests and (referenced or len(requests) == 1):
         request = requests[0]
         if person is None:

@@ -10,7 +10,7 @@ import pytest
 from core.agent import Agent
 from core.channels import Action, InboundMessage
 from core.events import ApprovalDecided, HumanResponded, MessageEdited, MessageReceived
-from core.inbox import InboxConfig, route
+from core.inbox import InboxConfig, reply_code, route
 from core.records import Person, RequestInfo, ThreadInfo
 from core.situation import Append, Edited, Ignore, Refuse, Situation, Start
 from tests.fixtures import PEOPLE
@@ -184,11 +184,51 @@ def test_a_late_click_is_told_who_decided_how_and_when(config: InboxConfig) -> N
 def test_with_several_open_a_reply_must_name_one(config: InboxConfig) -> None:
     first, second = request("req-0000000001"), request("req-0000000002")
     unclear = route(config, situation(message("yes", sender="U0ALICE"), ALICE, first, second))
-    assert isinstance(unclear, Refuse) and "say which one" in unclear.detail
+    one, two = reply_code(first.id), reply_code(second.id)
+    assert isinstance(unclear, Refuse) and unclear.detail == (
+        f"You have 2 open requests here. {one}: Approve deploy?; {two}: Approve deploy?."
+        f" Say which one, like YES {one}, or NO {one} and a reason."
+    )
     named = route(
         config, situation(message("yes req-0000000002", sender="U0ALICE"), ALICE, first, second)
     )
     assert isinstance(named, Append) and named.request_id == "req-0000000002"
+
+
+@pytest.mark.parametrize(
+    ("reply", "decision", "why"),
+    [
+        ("YES {code}", "approve", ""),
+        ("yes! {code}", "approve", ""),
+        ("no {code} not during the freeze", "reject", "not during the freeze"),
+        ("N #{code}, too risky", "reject", "too risky"),
+    ],
+)
+def test_a_reply_names_its_request_by_code_and_the_code_is_no_part_of_the_answer(
+    config: InboxConfig, reply: str, decision: str, why: str
+) -> None:
+    first, second = request("req-0000000001"), request("req-0000000002")
+    text = reply.format(code=reply_code(second.id))
+    named = route(config, situation(message(text, sender="U0ALICE"), ALICE, first, second))
+    assert isinstance(named, Append) and named.request_id == second.id
+    [decided] = named.events
+    assert isinstance(decided, ApprovalDecided)
+    assert decided.approved == (decision == "approve") and decided.reason == why
+
+
+def test_a_question_is_answered_by_an_options_number_or_in_words(config: InboxConfig) -> None:
+    which = request("req-0000000003", kind="question", options=["Full refund", "Store credit"])
+    for reply, answer in [("2", "Store credit"), ("1.", "Full refund"), ("3", "3"), ("hm", "hm")]:
+        routed = route(config, situation(message(reply, sender="U0ALICE"), ALICE, which))
+        assert isinstance(routed, Append)
+        [answered] = routed.events
+        assert isinstance(answered, HumanResponded) and answered.answer == answer
+    other = request("req-0000000004", kind="question", options=["Yes", "No"])
+    code = reply_code(which.id)
+    routed = route(config, situation(message(f"{code} 2", sender="U0ALICE"), ALICE, which, other))
+    assert isinstance(routed, Append) and routed.request_id == which.id
+    [answered] = routed.events
+    assert isinstance(answered, HumanResponded) and answered.answer == "Store credit"
 
 
 def test_an_overheard_reply_continues_the_agents_conversation_and_starts_none(
