@@ -121,9 +121,12 @@ class OutboundMessage(BaseModel):
     text: str
     address: str  # the recipient's address on this channel
     conversation: str | None = None  # reply into this conversation (a thread), or a new one
+    thread_id: str | None = None  # the thread it belongs to: the console shows it whole
+    agent: str = ""  # who speaks: the thread's agent
     request_id: str | None = None
     request_kind: Literal["question", "approval"] | None = None
     options: tuple[str, ...] = ()
+    reply_code: str = ""  # how a text reply names the request ("YES 417"), for a request
     edit_of: str | None = None  # for an outcome: the platform message id of the copy to update
     idempotency_key: str = ""
     context: RequestContext | None = None  # for a request or its outcome

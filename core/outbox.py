@@ -22,7 +22,7 @@ from core.channels import (
     OutboundMessage,
     RequestContext,
 )
-from core.inbox import outcome_text
+from core.inbox import outcome_text, reply_code
 from core.models.retry import Backoff
 from core.records import OutboxItem, OutboxMessage, RequestInfo
 from core.routing import expand, outcome_route, reply_route, request_route
@@ -163,12 +163,7 @@ class Dispatcher:
         if item.kind == "request" and (request is None or request.status != "open"):
             await self.store.outbox_route(item.id, [], "the request was settled before it was sent")
             return
-        if item.kind in ("request", "outcome") and request is not None:
-            # An outcome too: a channel may draw the request again, settled.
-            message = self.message(item, request.kind, tuple(request.options))
-            message = message.model_copy(update={"context": await self.context(request)})
-        else:
-            message = self.message(item, None, ())
+        message = await self.outbound(item, request)
         payload = channel.codec.render(message)
         transport = channel.transport
         receipt = await (transport.edit if message.edit_of else transport.send)(message, payload)
@@ -179,34 +174,42 @@ class Dispatcher:
             payload=payload,
         )
 
-    def message(
-        self, item: OutboxItem, kind: str | None, options: tuple[str, ...]
-    ) -> OutboundMessage:
-        return OutboundMessage(
+    async def outbound(self, item: OutboxItem, request: RequestInfo | None) -> OutboundMessage:
+        """What the channel renders: the row, who speaks, and for a request (or its outcome: a
+        channel may draw the request again, settled) what the person deciding needs."""
+        thread = await self.store.thread(item.thread_id) if item.thread_id else None
+        message = OutboundMessage(
             kind=item.kind,
             text=item.text,
             address=item.address or "",
             conversation=item.conversation,
+            thread_id=item.thread_id,
+            agent=thread.agent if thread else "",
             request_id=item.request_id,
-            request_kind=kind,
-            options=options,
             edit_of=item.message_id if item.kind == "outcome" else None,
             idempotency_key=item.idempotency_key,
             private_reply=item.private_reply or "",
         )
-
-    async def context(self, request: RequestInfo) -> RequestContext:
-        thread = await self.store.thread(request.thread_id)
+        if item.kind not in ("request", "outcome") or request is None:
+            return message
         requester = (
             await self.store.person(thread.requester) if thread and thread.requester else None
         )
-        return RequestContext(
+        context = RequestContext(
             question=request.question,
             requester=requester.name if requester else thread.requester if thread else None,
             agent=thread.agent if thread else "",
             tool=request.tool,
             arguments=request.arguments or {},
             deadline=request.deadline,
+        )
+        return message.model_copy(
+            update={
+                "request_kind": request.kind,
+                "options": tuple(request.options),
+                "reply_code": reply_code(request.id),
+                "context": context,
+            }
         )
 
     async def reported(self, status: DeliveryStatus) -> None:
