@@ -1,6 +1,11 @@
-"""The SMS channel's pure formatting: segments counted as carriers count them."""
+"""The SMS channel's pure formatting: segments counted as carriers count them, and the text each
+kind of message becomes."""
 
 from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -16,6 +21,67 @@ from channels.sms.segments import (
     segments,
     size,
 )
+from channels.sms.text import plain, render
+from core.channels import OutboundMessage, RequestContext
+
+CONSOLE = "https://switchboard.example.com/"
+NUMBER = "+15550100001"
+DEADLINE = datetime(2025, 11, 30, 14, 0, tzinfo=UTC)
+
+REPLY = OutboundMessage(
+    kind="reply", text="Deployed.", address=NUMBER, agent="deploy", thread_id="t-42"
+)
+APPROVAL = OutboundMessage(
+    kind="request",
+    text="Deploy api 2.4.1 to production?",
+    address=NUMBER,
+    agent="deploy",
+    thread_id="t-42",
+    request_id="req-1",
+    request_kind="approval",
+    reply_code="417",
+    context=RequestContext(
+        question="Deploy api 2.4.1 to production?",
+        requester="Bob Example",
+        agent="deploy",
+        tool="deploy",
+        arguments={"service": "api", "version": "2.4.1"},
+        deadline=DEADLINE,
+    ),
+)
+QUESTION = OutboundMessage(
+    kind="request",
+    text="Order 1234 arrived broken. What should we offer?",
+    address=NUMBER,
+    agent="support",
+    request_id="req-2",
+    request_kind="question",
+    reply_code="281",
+    options=("Full refund", "Store credit"),
+    context=RequestContext(requester="Bob Example", agent="support"),
+)
+NOTICE = OutboundMessage(kind="notice", text="There is no request 999.", address=NUMBER)
+OUTCOME = OutboundMessage(
+    kind="outcome",
+    text="Approved by Alice Example via sms, 14:02 UTC",
+    address=NUMBER,
+    agent="deploy",
+    request_id="req-1",
+    request_kind="approval",
+    reply_code="417",
+)
+APPROVE_417 = "Reply YES 417 to approve or NO 417 and a reason to reject."
+
+
+def _sms(message: OutboundMessage) -> dict[str, Any]:
+    return render(message, CONSOLE)
+
+
+def _body(message: OutboundMessage) -> str:
+    body = _sms(message)["body"]
+    assert isinstance(body, str)
+    return body
+
 
 # --- segments ---------------------------------------------------------------------------------
 
@@ -126,3 +192,235 @@ def test_fit_never_exceeds_and_keeps_a_prefix(text: str, most: int, suffix: str)
         head = cut.removesuffix("...").removesuffix("…")
         assert head != cut and text.startswith(head)
         (cut + suffix).encode("utf-16-le")
+
+
+# --- plain text -------------------------------------------------------------------------------
+
+
+def test_markdown_is_made_plain() -> None:
+    text = (
+        "## Deploy done\n\n**api** is at `2.4.1`, see [the notes](https://x.io/notes) and"
+        " <https://x.io/log>.\n\n- checks *passed*\n- ~~rollback~~ not needed\n"
+        "  1. step one\n\n```sh\nmake deploy\n```\n\n> quoted\n\n---\n\n| k | v |\n|---|---|\n| a | 1 |"
+    )
+    assert plain(text) == (
+        "Deploy done\n"
+        "api is at 2.4.1, see the notes (https://x.io/notes) and https://x.io/log.\n"
+        "- checks passed\n"
+        "- rollback not needed\n"
+        "  1. step one\n"
+        "make deploy\n"
+        "quoted\n"
+        "k, v\n"
+        "a, 1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("hi <@U123|alice> and <@456>", "hi @alice and @456"),
+        ("in <#C1|general>, <!here>", "in #general, @here"),
+        ("see <https://x.io|the docs>", "see the docs (https://x.io)"),
+        ("at <t:1700000000:f>", "at 22:13 UTC 14 Nov"),
+        ("nice <:party:123>", "nice :party:"),
+        ("**unclosed bold and `tick", "unclosed bold and 'tick"),
+        ("<b>bold</b> <!-- hidden -->", "bold"),
+        ("  lots   of\tspace  \n\n\n next ", "lots of space\nnext"),
+    ],
+)
+def test_no_markup_leaks(text: str, expected: str) -> None:
+    assert plain(text) == expected
+
+
+def test_typography_becomes_gsm7_and_real_text_stays() -> None:
+    text = "It\u2019s \u201cdone\u201d \u2014 10\u201312 items\u2026\u00a0ok \u2022 a \u2192 b"
+    assert plain(text) == 'It\'s "done" - 10-12 items... ok - a -> b'
+    assert encoding(plain(text)) == "GSM-7"
+    assert plain("Zoë says 👍") == "Zoë says 👍"
+
+
+def test_one_smart_quote_does_not_halve_the_room() -> None:
+    text = "Don\u2019t " + "x" * 140  # 146 characters: one segment in GSM-7, three in UCS-2
+    payload = _sms(REPLY.model_copy(update={"text": text}))
+    assert payload["encoding"] == "GSM-7" and payload["segments"] == 1
+
+
+# --- replies, notices, outcomes ---------------------------------------------------------------
+
+
+def test_a_reply_is_the_agents_plain_text() -> None:
+    payload = _sms(REPLY.model_copy(update={"text": "**Done**: api is at `2.4.1`."}))
+    assert payload == {
+        "to": NUMBER,
+        "body": "Deploy bot: Done: api is at 2.4.1.",
+        "segments": 1,
+        "encoding": "GSM-7",
+    }
+
+
+@pytest.mark.parametrize(
+    ("agent", "start"),
+    [("deploy", "Deploy bot: "), ("helpbot", "Helpbot: "), ("", "Deployed."), (" \n", "Deployed")],
+)
+def test_the_agent_is_named_once_at_the_start(agent: str, start: str) -> None:
+    body = _body(REPLY.model_copy(update={"agent": agent}))
+    assert body.startswith(start)
+    assert body.count("bot:") <= 1
+
+
+def test_a_long_reply_is_cut_to_three_segments_ending_with_its_conversations_link() -> None:
+    text = "\n\n".join(["The deploy went well and every check passed. " * 8] * 6)
+    payload = _sms(REPLY.model_copy(update={"text": text}))
+    body = payload["body"]
+    assert payload["segments"] == segments(body) == 3 and payload["encoding"] == "GSM-7"
+    assert body.endswith("...\nFull reply: https://switchboard.example.com/threads/t-42")
+    assert body.startswith("Deploy bot: The deploy went well")
+
+
+def test_a_long_reply_in_no_known_thread_is_only_cut() -> None:
+    body = _body(REPLY.model_copy(update={"text": "word " * 400, "thread_id": None}))
+    assert body.endswith("word...") and segments(body) == 3
+
+
+def test_a_long_emoji_reply_is_cut_in_ucs2() -> None:
+    payload = _sms(REPLY.model_copy(update={"text": "Great work 🎉 " * 60}))
+    assert payload["encoding"] == "UCS-2" and payload["segments"] == 3
+    assert payload["body"].endswith("/threads/t-42")
+
+
+def test_an_empty_reply_still_says_something() -> None:
+    assert _body(REPLY.model_copy(update={"text": " ", "agent": ""})) == "(no text)"
+
+
+def test_a_notice_is_plain_within_two_segments() -> None:
+    assert _body(NOTICE) == "There is no request 999."
+    long = _sms(NOTICE.model_copy(update={"text": "*Sorry*, " + "that failed. " * 60}))
+    assert long["segments"] == 2 and long["body"].startswith("Sorry, that failed.")
+    assert "*" not in long["body"]
+
+
+def test_an_outcome_is_a_new_short_text_naming_the_request_by_its_code() -> None:
+    assert _body(OUTCOME) == "Settled: Approved by Alice Example via sms, 14:02 UTC (417)"
+    assert _sms(OUTCOME)["segments"] == 1
+    long = _sms(OUTCOME.model_copy(update={"text": "Rejected by Alice: " + "no. " * 200}))
+    assert long["segments"] <= 2 and long["body"].endswith("... (417)")
+    assert _body(OUTCOME.model_copy(update={"reply_code": ""})).endswith("14:02 UTC")
+
+
+# --- requests ---------------------------------------------------------------------------------
+
+
+def test_an_approval_asks_briefly_with_exact_instructions() -> None:
+    payload = _sms(APPROVAL)
+    assert payload["body"] == (
+        "Deploy bot: Deploy api 2.4.1 to production? (for Bob Example)\n"
+        "deploy: service=api, version=2.4.1\n"
+        "Decide by 14:00 UTC 30 Nov.\n"
+        f"{APPROVE_417}"
+    )
+    assert payload["segments"] == 2 and payload["encoding"] == "GSM-7"
+
+
+@pytest.mark.parametrize("length", [100, 400, 2000, 20000])
+def test_an_approval_keeps_its_instructions_and_code_however_long_the_question(
+    length: int,
+) -> None:
+    question = ("Ship **it** to every region \u2014 now? " * 600)[: length - 1] + "?"
+    body = _body(APPROVAL.model_copy(update={"text": question}))
+    assert segments(body) <= 3 and encoding(body) == "GSM-7"
+    assert body.endswith(f"\nDecide by 14:00 UTC 30 Nov.\n{APPROVE_417}")
+    assert "? (for Bob Example)\n" in body or "... (for Bob Example)\n" in body
+    assert ("service=api" in body) == (length == 100)
+    assert body.startswith("Deploy bot: Ship it to every region - now?")
+    assert "**" not in body
+
+
+def test_an_approval_shows_its_arguments_only_where_they_fit() -> None:
+    # 320 characters: the text fits in three segments, but not with the arguments too
+    question = ("Deploy the api service to production now? " * 8)[:319] + "?"
+    body = _body(APPROVAL.model_copy(update={"text": question}))
+    assert "service=api" not in body and body.endswith(APPROVE_417)
+    assert question.strip() in body
+
+
+def test_arguments_are_compact_and_never_a_repr() -> None:
+    context = APPROVAL.context.model_copy(  # type: ignore[union-attr]
+        update={
+            "tool": "tag",
+            "arguments": {"n": 3, "force": True, "tags": ["a", "b"], "note": "a, b", "x": ""},
+        }
+    )
+    body = _body(APPROVAL.model_copy(update={"context": context}))
+    assert 'tag: n=3, force=true, tags=["a","b"], note="a, b", x=""' in body
+    assert "True" not in body and "{'" not in body and "['" not in body
+
+
+def test_an_approval_without_a_code_or_context_still_says_how_to_answer() -> None:
+    bare = APPROVAL.model_copy(update={"reply_code": "", "context": None, "agent": ""})
+    assert _body(bare) == (
+        "Deploy api 2.4.1 to production?\nReply YES to approve or NO and a reason to reject."
+    )
+
+
+def test_a_question_numbers_its_options() -> None:
+    assert _body(QUESTION) == (
+        "Support bot: Order 1234 arrived broken. What should we offer? (for Bob Example)\n"
+        "1 Full refund\n"
+        "2 Store credit\n"
+        "Reply 281 and a number, or 281 and your answer."
+    )
+
+
+def test_a_question_without_options_asks_for_an_answer() -> None:
+    body = _body(QUESTION.model_copy(update={"options": (), "context": None}))
+    assert body == (
+        "Support bot: Order 1234 arrived broken. What should we offer?\nReply 281 and your answer."
+    )
+    assert _body(QUESTION.model_copy(update={"options": (), "reply_code": ""})).endswith(
+        "\nReply with your answer."
+    )
+
+
+def test_a_question_with_a_deadline_says_by_when() -> None:
+    context = RequestContext(deadline=datetime(2026, 3, 4, 9, 5, tzinfo=UTC))
+    body = _body(QUESTION.model_copy(update={"context": context}))
+    assert "\nAnswer by 09:05 UTC 4 Mar.\nReply 281 and a number" in body
+
+
+def test_many_long_options_give_way_before_the_instructions() -> None:
+    options = tuple(f"Option number {i}, described at great length " * 3 for i in range(30))
+    body = _body(QUESTION.model_copy(update={"options": options, "text": "Which? " * 80}))
+    assert segments(body) <= 3
+    assert body.endswith("\nReply 281 and a number, or 281 and your answer.")
+    assert "\n1 Option number...\n" in body and "\n...and 14 more\n" in body
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.text(max_size=600),
+    st.lists(st.text(max_size=80), max_size=8).map(tuple),
+    st.sampled_from(["approval", "question"]),
+)
+def test_any_request_fits_three_segments_with_its_instructions(
+    question: str, options: tuple[str, ...], kind: str
+) -> None:
+    message = APPROVAL.model_copy(
+        update={"text": question, "options": options, "request_kind": kind}
+    )
+    body = _body(message)
+    assert 0 < segments(body) <= 3
+    assert body.endswith(
+        APPROVE_417
+        if kind == "approval"
+        else "Reply 417 and a number, or 417 and your answer."
+        if options
+        else "Reply 417 and your answer."
+    )
+
+
+def test_render_is_deterministic_and_plain_json() -> None:
+    for message in (REPLY, APPROVAL, QUESTION, NOTICE, OUTCOME):
+        assert _sms(message) == _sms(message)
+        assert json.loads(json.dumps(_sms(message))) == _sms(message)
+        assert set(_sms(message)) == {"to", "body", "segments", "encoding"}
