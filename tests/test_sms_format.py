@@ -1,5 +1,5 @@
-"""The SMS channel's pure formatting: segments counted as carriers count them, and the text each
-kind of message becomes."""
+"""The SMS channel's pure formatting: segments counted as carriers count them, the text each kind
+of message becomes, its preview, and the template that draws it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from channels.sms.preview import LOOK, preview
 from channels.sms.segments import (
     LIMITS,
     cost,
@@ -23,6 +24,7 @@ from channels.sms.segments import (
 )
 from channels.sms.text import plain, render
 from core.channels import OutboundMessage, RequestContext
+from tests.previews import drawn
 
 CONSOLE = "https://switchboard.example.com/"
 NUMBER = "+15550100001"
@@ -424,3 +426,84 @@ def test_render_is_deterministic_and_plain_json() -> None:
         assert _sms(message) == _sms(message)
         assert json.loads(json.dumps(_sms(message))) == _sms(message)
         assert set(_sms(message)) == {"to", "body", "segments", "encoding"}
+
+
+def test_an_outcome_names_the_text_it_settles() -> None:
+    payload = _sms(OUTCOME.model_copy(update={"edit_of": "SM0001"}))
+    assert payload["settles"] == "SM0001"
+    assert payload["body"] == _body(OUTCOME)
+
+
+# --- preview ----------------------------------------------------------------------------------
+
+
+def test_the_preview_is_the_body_with_its_cost() -> None:
+    shown = preview(_sms(APPROVAL))
+    assert shown.text == _body(APPROVAL) and shown.to == NUMBER
+    assert shown.notes == ("2 segments", "GSM-7")
+    assert shown.buttons == () and shown.edits is None
+
+
+def test_an_outcomes_preview_names_the_text_it_settles() -> None:
+    shown = preview(_sms(OUTCOME.model_copy(update={"edit_of": "SM0001"})))
+    assert shown.edits == "SM0001" and shown.text.startswith("Settled: Approved")
+    assert preview({"body": "x", "settles": 5}).edits is None
+
+
+def test_the_preview_counts_the_body_itself() -> None:
+    shown = preview({"to": NUMBER, "body": "hi 😀", "segments": 9, "encoding": "GSM-7"})
+    assert shown.notes == ("1 segment", "UCS-2")
+
+
+@pytest.mark.parametrize(
+    "payload", [None, [], "body", {}, {"body": 3}, {"body": None, "to": NUMBER}, {"to": 5}]
+)
+def test_a_payload_it_cannot_read_previews_empty(payload: Any) -> None:
+    shown = preview(payload)
+    assert shown.text == "" and shown.notes == () and shown.buttons == ()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["to", "body", "segments", "encoding", "x"]),
+        st.none() | st.integers() | st.text(max_size=30) | st.lists(st.text(max_size=5)),
+    )
+)
+def test_any_payload_previews_without_an_error(payload: dict[str, Any]) -> None:
+    preview(payload)
+
+
+def _page(messages: list[tuple[OutboundMessage, str]]) -> str:
+    return drawn(
+        "sms",
+        "SMS",
+        _sms,
+        preview,
+        messages,
+        conversation=f"dm:{NUMBER}",
+        address=NUMBER,
+        look=LOOK,
+    )
+
+
+def test_the_template_draws_a_conversation_by_text() -> None:
+    hostile = REPLY.model_copy(update={"text": "```\n<script>alert(1)</script>\n```\n5 < 6 & 7"})
+    long = REPLY.model_copy(update={"text": "word " * 100})
+    html = _page([(APPROVAL, ""), (QUESTION, ""), (hostile, ""), (long, ""), (OUTCOME, "")])
+    assert html.count('class="sms-bubble"') == 6  # five texts and Alice's
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "5 &lt; 6 &amp; 7" in html
+    assert "hello &lt;b&gt;there&lt;/b&gt;" in html
+    assert '<span class="sms-cost">2 segments · GSM-7</span>' in html
+    assert '<span class="sms-cost">1 segment · GSM-7</span>' in html
+    assert "Reply YES 417 to approve or NO 417 and a reason to reject." in html
+    assert NUMBER in html
+
+
+def test_the_template_draws_an_outcome_as_a_text_of_its_own() -> None:
+    settled = "Settled: Approved by Alice Example via sms, 14:02 UTC (417)"
+    html = _page([(APPROVAL, settled)])
+    assert html.count('class="sms-bubble"') == 3  # the request, its outcome and Alice's
+    assert f'<div class="sms-bubble">{settled}</div>' in html
+    assert '<span class="sms-cost">1 segment · GSM-7</span>' in html

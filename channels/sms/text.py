@@ -6,9 +6,12 @@ The payload (agreed with the transport):
     {"to": "<the recipient's address: an E.164 number>",
      "body": "<the text, never empty>",
      "segments": <how many segments the body is sent as>,
-     "encoding": "GSM-7" | "UCS-2"}
+     "encoding": "GSM-7" | "UCS-2",
+     "settles": "<message id>" (an outcome only, where it names the request's text: `edit_of`)}
 
 `segments` and `encoding` are segments.py's count of the body; the console's preview counts again.
+A text cannot be edited once sent, so an outcome is sent as a new text (the transport's `edit`
+sends); `settles` only tells the console which text it settles, as every channel's outcome does.
 
 A text reads as the phone shows it: Markdown made plain (markdown-it-py's tokens: no `**`, no
 backticks; a link is "text (url)", a list item a line starting "- " or "1. "), the Slack and
@@ -69,12 +72,15 @@ def render(message: OutboundMessage, console_url: str) -> dict[str, Any]:
             body = _outcome(message)
         case _:
             body = _reply(message, console_url)
-    return {
+    payload: dict[str, Any] = {
         "to": message.address,
         "body": body,
         "segments": segments(body),
         "encoding": encoding(body),
     }
+    if message.kind == "outcome" and message.edit_of:
+        payload["settles"] = message.edit_of
+    return payload
 
 
 def speaker(agent: str) -> str:
