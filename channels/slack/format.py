@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import re
 
+from channels.text import ATOMS, FENCE
+from channels.text import split as chunks
+
 SECTION_LIMIT = 3000  # a section block's text
 TEXT_LIMIT = 40_000  # a message's `text`
 BLOCK_LIMIT = 50  # blocks in one message
-FENCE = "```"
 _FENCE_RUN = re.compile(r"``(?=`)")
 
 # Placeholders for what is already final (code, links, URLs) while the rest is converted; the
@@ -53,8 +55,8 @@ _BOLD_LINES = re.compile(r"(?<![\w_])__(?![\s_])(?P<x>(?:[^_]|_(?!_))+?)(?<!\s)_
 _ITALIC_STAR = re.compile(r"(?<![*\w])\*(?![\s*])(?P<x>[^*]+?)(?<![\s*])\*(?![*\w])")
 _STRIKE = re.compile(r"(?<!~)~~(?![\s~])(?P<x>(?:[^~]|~(?!~))+?)(?<!\s)~~(?!~)")
 
-_ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[A-Za-z]{1,8});")
-_PROTECTED = re.compile(r"<[^<>\n]*>|`[^`\n]+`")
+_ENTITY = r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[A-Za-z]{1,8});"
+_ATOMS = re.compile(f"{_ENTITY}|{ATOMS.pattern}")  # what a split leaves whole
 
 
 def escape(text: str) -> str:
@@ -210,133 +212,9 @@ def _bare_url(m: re.Match[str], kept: _Kept) -> str:
 
 # --- splitting ---------------------------------------------------------------------------------
 
-_CLOSE_FENCE = "\n" + FENCE
-_REOPEN_FENCE = FENCE + "\n"
-_MIN_FENCED_LIMIT = 16  # below this, a chunk cannot carry the fences as well: they are ignored
-
-
-def _toggles(line: str) -> bool:
-    """Whether a line opens or closes a code block (```code``` on one line does neither)."""
-    s = line.strip()
-    return s.startswith(FENCE) and not (len(s) >= 2 * len(FENCE) and s.endswith(FENCE))
-
 
 def split(text: str, limit: int) -> list[str]:
-    """`text` in chunks of at most `limit` characters, none empty.
-
-    A chunk ends at the last paragraph break that fits, else a line break, else a space (the
-    break itself is dropped), preferring one that fills at least half the chunk. A code fence is
-    split only when no break outside it fits; then the chunk closes it and the next one opens it
-    again. A link (`<…>`), an inline code span or an entity is cut only if it alone exceeds the
-    limit.
-    """
-    if limit < 1:
-        raise ValueError(f"limit must be at least 1, not {limit}")
-    chunks: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        head, rest = _cut(rest, limit, fenced=limit >= _MIN_FENCED_LIMIT)
-        if head.strip():
-            chunks.append(head)
-    if rest.strip():
-        chunks.append(rest)
-    return chunks
-
-
-def _cut(body: str, limit: int, *, fenced: bool) -> tuple[str, str]:
-    """The first chunk of `body` (longer than `limit`) and what remains."""
-    breaks, spaces = _candidates(body, limit, fenced=fenced)
-    first = len(body) - len(body.lstrip())  # a chunk must hold more than leading blanks
-    outside = [p for p, open_ in breaks if not open_ and first < p <= limit]
-    paragraphs = [p for p in outside if not body[p + 1 : _line_end(body, p + 1)].strip()]
-    free = [p for p, open_ in spaces if not open_ and first < p <= limit]
-    for least in (limit // 2, 0):
-        for found in (paragraphs, outside, free):
-            if found and found[-1] >= least:
-                return _at(body, found[-1])
-    if fenced:  # only a cut inside a code block fits: close it here, open it again after
-        budget = limit - len(_CLOSE_FENCE)
-        for places in (breaks, spaces):
-            inside = [p for p, open_ in places if open_ and 0 < p <= budget]
-            if inside and _has_code(body[: inside[-1]]):
-                p = inside[-1]
-                return body[:p] + _CLOSE_FENCE, _REOPEN_FENCE + body[p + 1 :]
-    return _hard_cut(body, limit, fenced=fenced)
-
-
-def _at(body: str, p: int) -> tuple[str, str]:
-    """Cut at the break or space at `p`, dropping it (and the blank lines after a paragraph)."""
-    tail = body[p + 1 :]
-    blank_lines = r"\A(?:[ \t]*\n)+"
-    tail = re.sub(blank_lines, "", tail) if body[p] == "\n" else tail.lstrip(" ")
-    return body[:p].rstrip(), tail
-
-
-def _line_end(body: str, start: int) -> int:
-    end = body.find("\n", start)
-    return len(body) if end == -1 else end
-
-
-def _candidates(
-    body: str, limit: int, *, fenced: bool
-) -> tuple[list[tuple[int, bool]], list[tuple[int, bool]]]:
-    """The line breaks and spaces up to `limit`, each with whether a code block is open there.
-
-    A break's flag says whether a block is still open after its line. Spaces inside a link or an
-    inline code span (that fits in a chunk) are left out, and so are those on a fence's line."""
-    breaks: list[tuple[int, bool]] = []
-    spaces: list[tuple[int, bool]] = []
-    open_ = False
-    start = 0
-    while start <= limit:
-        end = _line_end(body, start)
-        seen = min(end, limit + 1)  # the part of the line a chunk can hold
-        if fenced and _toggles(body[start:end]):
-            open_ = not open_
-        else:
-            guarded = bytearray(seen - start)  # 1: a space inside a link or a code span
-            for m in () if open_ else _PROTECTED.finditer(body, start, min(end, seen + limit)):
-                lo, hi = m.start() + 1, min(m.end() - 1, seen)
-                if lo >= seen:
-                    break
-                if hi > lo and m.end() - m.start() <= limit:
-                    guarded[lo - start : hi - start] = b"\x01" * (hi - lo)
-            at = body.find(" ", start, seen)
-            while at != -1:
-                if not guarded[at - start]:
-                    spaces.append((at, open_))
-                at = body.find(" ", at + 1, seen)
-        if end > limit or end >= len(body):
-            break
-        breaks.append((end, open_))
-        start = end + 1
-    return breaks, spaces
-
-
-def _has_code(head: str) -> bool:
-    return any(line.strip() and not _toggles(line) for line in head.split("\n"))
-
-
-def _open_at(body: str, position: int) -> bool:
-    open_ = False
-    for line in body[:position].split("\n")[:-1]:
-        if _toggles(line):
-            open_ = not open_
-    return open_
-
-
-def _hard_cut(body: str, limit: int, *, fenced: bool) -> tuple[str, str]:
-    """No break fits: cut mid-word, but not inside an entity or a link that fits in a chunk."""
-    open_ = fenced and _open_at(body, limit - len(_CLOSE_FENCE))
-    at = limit - len(_CLOSE_FENCE) if open_ else limit
-    for pattern in (_ENTITY, _PROTECTED):
-        for m in pattern.finditer(body, max(0, at - limit), min(len(body), at + limit)):
-            if m.start() < at < m.end() and m.start() > 0:
-                at = m.start()
-    if open_ and at <= len(_REOPEN_FENCE):
-        at = limit - len(_CLOSE_FENCE)  # no progress otherwise: cut where it falls
-    elif at <= 0:
-        at = limit
-    if open_:
-        return body[:at] + _CLOSE_FENCE, _REOPEN_FENCE + body[at:]
-    return body[:at], body[at:]
+    """mrkdwn in chunks of at most `limit` characters, none empty, a code block cut in two closed
+    and opened again; an entity, a link or a code span is cut only if it alone exceeds the limit
+    (see `channels.text.split`)."""
+    return chunks(text, limit, atoms=_ATOMS)
