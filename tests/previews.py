@@ -26,11 +26,13 @@ def drawn(
     *,
     conversation: str,
     address: str,
+    look: Look | None = None,
 ) -> str:
     """The page for one conversation: `messages` (each with its outcome) as `render` made them,
-    then a message from Alice with markup in it."""
+    then a message from Alice with markup in it. `look` is the channel's own, if it has one."""
     folder = CHANNELS / name / "previews"
-    look = Look(title, template=folder / f"{name}.html", stylesheet=folder / f"{name}.css")
+    if look is None:
+        look = Look(title, template=folder / f"{name}.html", stylesheet=folder / f"{name}.css")
     at = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
     shown = []
     for message, outcome in messages:

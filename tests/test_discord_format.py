@@ -1,5 +1,6 @@
 """The Discord channel's pure formatting: splitting within 2,000 characters, mentions that cannot
-ping, the payload for each kind of message, its preview, and the template that draws it."""
+ping, the payload for each kind of message, its preview, Discord's Markdown and timestamps drawn
+as Discord draws them, and the template that draws a conversation."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from html import unescape
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -23,7 +26,8 @@ from channels.discord.components import (
     render,
 )
 from channels.discord.format import ZWSP, escape_mentions, split
-from channels.discord.preview import preview
+from channels.discord.markdown import relative, timestamps, to_html, when
+from channels.discord.preview import LOOK, preview
 from core.channels import Action, OutboundMessage, RequestContext
 from tests.previews import drawn
 
@@ -473,7 +477,7 @@ def test_an_approval_previews_with_its_two_decisions() -> None:
     assert shown.buttons[0].action == Action(request_id="req-1", decision="approve")
     assert shown.buttons[1].action == Action(request_id="req-1", decision="reject")
     assert "Approval needed" in shown.text and "Requested by: Bob Example" in shown.text
-    assert "Decide by: 2025-03-04 14:02 UTC" in shown.text
+    assert "Decide by: 4 March 2025 14:02 (4 March 2025 14:02); then" in shown.text
     assert shown.to == "800000000000000002" and shown.edits is None
 
 
@@ -563,12 +567,221 @@ def test_any_json_previews_without_an_error(payload: dict[str, Any]) -> None:
     preview(payload)
 
 
+# --- Discord's Markdown, drawn for the preview -----------------------------------------------
+
+SENT = datetime(2026, 11, 29, 17, 40, tzinfo=UTC)
+MOMENT = int(datetime(2026, 11, 29, 19, 40, 5, tzinfo=UTC).timestamp())
+
+
+@pytest.mark.parametrize(
+    ("style", "shown", "relative_to_sent"),
+    [
+        ("t", "19:40", "19:40"),
+        ("T", "19:40:05", "19:40:05"),
+        ("d", "29/11/2026", "29/11/2026"),
+        ("D", "29 November 2026", "29 November 2026"),
+        ("f", "29 November 2026 19:40", "29 November 2026 19:40"),
+        ("F", "Sunday, 29 November 2026 19:40", "Sunday, 29 November 2026 19:40"),
+        ("R", "29 November 2026 19:40", "in 2 hours"),
+    ],
+)
+def test_a_timestamp_in_each_style(style: str, shown: str, relative_to_sent: str) -> None:
+    assert when(MOMENT, style) == shown
+    assert when(MOMENT, style, SENT) == relative_to_sent
+    assert timestamps(f"at <t:{MOMENT}:{style}>.") == f"at {shown}."
+
+
+def test_a_timestamp_without_a_style_is_f_and_one_no_calendar_holds_stays_as_written() -> None:
+    assert timestamps(f"<t:{MOMENT}>") == "29 November 2026 19:40"
+    assert timestamps("<t:99999999999999:R> <t:12:x>") == "<t:99999999999999:R> <t:12:x>"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (10, "in a few seconds"),
+        (-44, "a few seconds ago"),
+        (45, "in a minute"),
+        (150, "in 3 minutes"),
+        (-44 * 60, "44 minutes ago"),
+        (45 * 60, "in an hour"),
+        (7200, "in 2 hours"),
+        (21 * 3600, "in 21 hours"),
+        (22 * 3600, "in a day"),
+        (-3 * 86400, "3 days ago"),
+        (26 * 86400, "in a month"),
+        (63 * 86400, "in 2 months"),
+        (330 * 86400, "in a year"),
+        (-800 * 86400, "2 years ago"),
+    ],
+)
+def test_a_relative_time_in_discords_words(seconds: int, words: str) -> None:
+    assert relative(datetime.fromtimestamp(SENT.timestamp() + seconds, UTC), SENT) == words
+
+
+MARKDOWN = [
+    (
+        "**bold** *it* _it_ __under__ ~~gone~~",
+        "<strong>bold</strong> <em>it</em> <em>it</em> <u>under</u> <s>gone</s>",
+    ),
+    ("***both*** and snake_case_name", "<strong><em>both</em></strong> and snake_case_name"),
+    ("run `make <all>` now", 'run <code class="discord-code">make &lt;all&gt;</code> now'),
+    (
+        "a\n```py\nif a < b:\n    pass\n```\nb",
+        'a<pre class="discord-pre" data-lang="py">if a &lt; b:\n    pass</pre>b',
+    ),
+    ("```\nno language\n```", '<pre class="discord-pre">no language</pre>'),
+    ("> one\n> two\nout", '<blockquote class="discord-quote">one\ntwo</blockquote>out'),
+    (
+        ">>> all\n# of it",
+        '<blockquote class="discord-quote">all<div class="discord-h discord-h1">'
+        "of it</div></blockquote>",
+    ),
+    (
+        "# One\n### Three\n#### four\n-# small",
+        '<div class="discord-h discord-h1">One</div>'
+        '<div class="discord-h discord-h3">Three</div>#### four<div class="discord-subtext">small</div>',
+    ),
+    (
+        "- a\n  - b\n1. c",
+        '<ul class="discord-list"><li>a<ul class="discord-list"><li>b</li></ul>'
+        '</li></ul><ol class="discord-list"><li>c</li></ol>',
+    ),
+    ("||secret||", '<span class="discord-spoiler">secret</span>'),
+    (
+        "[docs](https://x.io/?a=1&b=2) https://y.io.",
+        '<a class="discord-link" href="https://x.io/'
+        '?a=1&amp;b=2" target="_blank" rel="noopener noreferrer">docs</a> <a class="discord-link" '
+        'href="https://y.io" target="_blank" rel="noopener noreferrer">https://y.io</a>.',
+    ),
+    ("[x](javascript:alert(1))", "[x](javascript:alert(1))"),
+    ("\\*not\\* \\`code\\`", "*not* `code`"),
+    ("**open, ```open, ||open, [open](", "**open, ```open, ||open, [open]("),
+    (f"hi @{ZWSP}everyone <@{ZWSP}1>", "hi @everyone &lt;@1&gt;"),
+    ('<b onclick="x">&amp;</b>', "&lt;b onclick=&#34;x&#34;&gt;&amp;amp;&lt;/b&gt;"),
+]
+
+
+@pytest.mark.parametrize(("text", "html"), MARKDOWN)
+def test_discords_markdown_is_drawn_as_discord_draws_it(text: str, html: str) -> None:
+    assert to_html(text) == html
+
+
+def test_a_title_or_field_name_draws_only_inline_markdown() -> None:
+    assert to_html("# **Deploy** `api`", inline=True) == (
+        '# <strong>Deploy</strong> <code class="discord-code">api</code>'
+    )
+
+
+class _Tags(HTMLParser):
+    """The tags and attributes in a page of HTML."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+
+DRAWN_TAGS = {
+    "strong",
+    "em",
+    "u",
+    "s",
+    "code",
+    "pre",
+    "span",
+    "a",
+    "div",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "time",
+}
+DRAWN_ATTRIBUTES = {"class", "href", "target", "rel", "data-lang", "start", "datetime", "title"}
+HOSTILE = st.lists(
+    st.sampled_from(
+        [
+            "*",
+            "**",
+            "_",
+            "__",
+            "~~",
+            "||",
+            "`",
+            "```",
+            "\n",
+            "> ",
+            ">>> ",
+            "# ",
+            "- ",
+            "1. ",
+            "\\",
+            "[a](",
+            "https://x.io/",
+            ")",
+            "]",
+            "<",
+            ">",
+            "&",
+            '"',
+            "'",
+            "<t:1700000000:R>",
+            "<@1>",
+            "<script>",
+            "javascript:",
+            " onerror=",
+            "x",
+            " ",
+        ]
+    ),
+    max_size=60,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(HOSTILE)
+def test_no_text_draws_markup_of_its_own(text: str) -> None:
+    tags = _Tags()
+    tags.feed(str(to_html(text, now=SENT)))
+    for tag, attributes in tags.tags:
+        assert tag in DRAWN_TAGS
+        for name, value in attributes:
+            assert name in DRAWN_ATTRIBUTES
+            assert name != "href" or (value or "").startswith(("https://", "http://"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "*" * 3000 + "x" + "*" * 3000,
+        "_" * 3000 + "x" + "_" * 3000,
+        "||" * 1500 + "x" + "||" * 1500,
+        "**x" * 2000,
+        "[x](" * 1500,
+        "> x\n" * 1000,
+    ],
+)
+def test_markers_deep_or_many_are_drawn_losing_no_text(text: str) -> None:
+    visible = unescape(re.sub(r"<[^>]*>", "", str(to_html(text))))
+    assert visible.count("x") == text.count("x")
+
+
 # --- the conversation's template --------------------------------------------------------------
 
 
 def _page(messages: list[tuple[OutboundMessage, str]]) -> str:
     return drawn(
-        "discord", "Discord", render, preview, messages, conversation="8001:8002", address="9001"
+        "discord",
+        "Discord",
+        render,
+        preview,
+        messages,
+        conversation="8001:8002",
+        address="9001",
+        look=LOOK,
     )
 
 
@@ -597,3 +810,22 @@ def test_the_template_draws_a_discord_conversation() -> None:
     assert '<pre class="discord-pre">code</pre>' in html
     assert html.count("discord-continued") == len(render(long)["continued"])
     assert "hello &lt;b&gt;there&lt;/b&gt;" in html
+
+
+def test_the_template_draws_discords_markdown_and_times() -> None:
+    reply = REPLY.model_copy(update={"text": "Deployed **api** with `make`:\n```sh\nmake\n```"})
+    html = _page([(APPROVAL, ""), (reply, "")])
+    # The deadline as its time, and as its distance from when the message was sent (2025-01-01).
+    assert ">4 March 2025 14:02</time> (<time" in html and ">in 2 months</time>" in html
+    assert "&lt;t:" not in html and "<t:" not in html
+    assert 'Deployed <strong>api</strong> with <code class="discord-code">make</code>:' in html
+    assert '<pre class="discord-pre" data-lang="sh">make</pre>' in html
+    assert '<div class="discord-field-value"><code class="discord-code">api</code>' in html
+
+
+def test_a_look_that_cannot_draw_markdown_shows_the_text_as_written() -> None:
+    reply = REPLY.model_copy(update={"text": "**api** <b>"})
+    page = drawn(
+        "discord", "Discord", render, preview, [(reply, "")], conversation="8001", address="9001"
+    )
+    assert "**api** &lt;b&gt;" in page and "<strong>" not in page

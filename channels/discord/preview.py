@@ -3,7 +3,9 @@
 
 The text is what Discord shows: the content (and each continued message's), then each embed's
 title, description, fields as "name: value" lines and footer; a `<t:UNIX:style>` timestamp as
-its UTC time, and the zero-width spaces that keep mentions from pinging left out. Only the
+Discord shows it to a reader in UTC (a relative one as its absolute time: a preview has no "now"),
+and the zero-width spaces that keep mentions from pinging left out. Markdown's markers stay as
+written: the conversation's template draws them, through `DiscordLook.markdown`. Only the
 buttons and select options components.py made carry an `Action`, so only those become
 `Button`s; an answer's value is the option's label, as a click recovers it (`options_of`).
 Whatever it cannot read it leaves out: garbage previews as an empty `Preview`, never an error.
@@ -11,10 +13,13 @@ Whatever it cannot read it leaves out: garbage previews as an empty `Preview`, n
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
+
+from markupsafe import Markup
 
 from channels.discord.components import (
     ANSWER,
@@ -24,10 +29,28 @@ from channels.discord.components import (
     options_of,
 )
 from channels.discord.format import ZWSP
+from channels.discord.markdown import timestamps, to_html
 from core.channels import Action
-from core.previews import Button, Preview
+from core.previews import Button, Look, Preview
 
-_TIMESTAMP = re.compile(r"<t:(?P<unix>-?\d{1,12})(?::[tTdDfFR])?>")
+PREVIEWS = Path(__file__).with_name("previews")
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordLook(Look):
+    """Discord's look, which also draws Discord's Markdown for its template (`markdown`)."""
+
+    def markdown(
+        self, text: object, now: datetime | None = None, *, inline: bool = False
+    ) -> Markup:
+        """`text` as Discord draws it, escaped (markdown.py); anything but a string, nothing.
+        `now` is what a relative time counts from: the message's time in the conversation."""
+        return to_html(text, now=now, inline=inline) if isinstance(text, str) else Markup()
+
+
+LOOK = DiscordLook(
+    "Discord", rank=1, template=PREVIEWS / "discord.html", stylesheet=PREVIEWS / "discord.css"
+)
 
 
 def preview(payload: Mapping[str, Any]) -> Preview:
@@ -111,15 +134,8 @@ def _button(label: str, parsed: tuple[str, str, str]) -> Button:
 
 
 def _shown(text: str) -> str:
-    """Text as Discord shows it: timestamps as their UTC time, zero-width spaces gone."""
-    return _TIMESTAMP.sub(_when, text).replace(ZWSP, "")
-
-
-def _when(m: re.Match[str]) -> str:
-    try:
-        return datetime.fromtimestamp(int(m["unix"]), UTC).strftime("%Y-%m-%d %H:%M UTC")
-    except (ValueError, OverflowError, OSError):
-        return m.group()
+    """Text as Discord shows it: timestamps as a reader in UTC sees them, zero-width spaces gone."""
+    return timestamps(text).replace(ZWSP, "")
 
 
 def _str(value: object) -> str:
