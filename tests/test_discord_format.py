@@ -497,6 +497,30 @@ def test_an_outcome_previews_naming_the_message_it_edits() -> None:
     assert shown.text.startswith("Approved by Alice")
 
 
+SETTLED = OUTCOME.model_copy(
+    update={"context": APPROVAL.context.model_copy(update={"question": APPROVAL.text})}  # type: ignore[union-attr]
+)
+
+
+def test_a_settled_request_is_the_request_as_asked_with_its_buttons_disabled() -> None:
+    payload = render(SETTLED)
+    [embed] = payload["embeds"]
+    assert payload["content"] == SETTLED.text and embed["title"] == "Approved"
+    assert embed["description"] == render(APPROVAL)["embeds"][0]["description"]
+    assert embed["color"] != render(APPROVAL)["embeds"][0]["color"] and "footer" not in embed
+    buttons = [c for row in payload["components"] for c in row["components"]]
+    assert [(b["label"], b["disabled"]) for b in buttons] == [
+        ("Approve", True),
+        ("Reject", True),
+    ]
+    shown = preview(payload)
+    assert shown.buttons == ()  # pressed by no one
+    assert shown.notes == ("edits the request's message; its buttons disabled",)
+    html = _page([(SETTLED, "Approved")])
+    assert html.count("discord-btn discord-btn-disabled") == 2
+    assert "discord-btn-approve" not in html
+
+
 def test_a_long_reply_previews_whole_and_counts_its_messages() -> None:
     text = "\n\n".join(["word " * 300] * 12)
     payload = render(REPLY.model_copy(update={"text": text}))

@@ -10,14 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from channels.discord import interactions
 from channels.discord.components import conversation_of, render
-from channels.discord.preview import preview
+from channels.discord.preview import LOOK, preview
 from core.channels import (
     Ack,
     Acknowledged,
@@ -33,11 +32,7 @@ from core.previews import Look, Preview
 
 NAME = "discord"
 INTERACTIONS = "/discord/interactions"
-PREVIEWS = Path(__file__).with_name("previews")
 SNOWFLAKE = re.compile(r"\d{1,20}")
-LOOK = Look(
-    "Discord", rank=1, template=PREVIEWS / "discord.html", stylesheet=PREVIEWS / "discord.css"
-)
 ADDRESS = AddressForm(
     "999999999999999999", "a Discord user id (a snowflake) like 1001", r"^\s*\d{1,20}\s*$"
 )

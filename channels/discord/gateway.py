@@ -16,6 +16,7 @@ import yarl
 
 from channels.discord import interactions
 from channels.discord.codec import DiscordCodec
+from channels.discord.quiet import quiet_voice_warning
 from core.channels import Deliver, Inbound, Malformed
 
 with warnings.catch_warnings():  # discord.py imports audioop (voice), deprecated since 3.11
@@ -40,6 +41,7 @@ class GatewayListener:
         self.gateway_url = gateway_url
 
     async def listen(self, deliver: Deliver) -> None:
+        quiet_voice_warning()  # the bot never speaks: that voice is unsupported is no news
         Route.BASE = self.api_url
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)
         client = discord.Client(intents=INTENTS, enable_debug_events=True)

@@ -77,7 +77,7 @@ def _preview(payload: Mapping[str, Any]) -> Preview:
         notes.append("direct message")
     edits = _str(payload.get("message_id")) or None
     if edits:
-        notes.append("edits the request's message; buttons removed")
+        notes.append("edits the request's message; its buttons disabled")
     return Preview(
         text="\n\n".join(t for t in texts if t),
         buttons=_buttons(payload.get("components")),
@@ -104,8 +104,8 @@ def _buttons(components: object) -> tuple[Button, ...]:
     found: list[Button] = []
     for row in _list(components):
         for component in _list(row.get("components") if isinstance(row, Mapping) else None):
-            if not isinstance(component, Mapping):
-                continue
+            if not isinstance(component, Mapping) or component.get("disabled"):
+                continue  # a settled request's buttons: shown, pressed by no one
             cid = _str(component.get("custom_id"))
             if component.get("type") == BUTTON:
                 parsed = decode_custom_id(cid, None, options)
