@@ -181,7 +181,12 @@ class Ack:
 
 
 class Forged(Exception):
-    """The request does not carry the platform's valid signature."""
+    """The request does not carry the platform's valid signature: refused with `status`, as
+    the platform's documentation asks (401 for most; Twilio's asks 403)."""
+
+    def __init__(self, message: str, *, status: int = 401) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Malformed(ValueError):

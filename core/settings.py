@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
     twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
     twilio_api_url: str = "https://api.twilio.com"
 
     smtp_host: str | None = None

@@ -172,7 +172,7 @@ async def test_unanswered_it_is_re_sent_by_sms_and_a_texted_yes_approves(service
         return await sent(service, channel="sms", kind="request", recipient="erin")
 
     [copy] = await eventually(texted)
-    assert copy.payload is not None and "Reply YES to approve" in copy.payload["text"]
+    assert copy.payload is not None and "Reply YES " in copy.payload["body"]
     assert "buttons" not in copy.payload
     reply = sms.simulate(sender="+15550100005", conversation=copy.conversation or "", text="YES")
     answered = await service.inbox.accept(reply)

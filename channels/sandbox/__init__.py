@@ -35,8 +35,6 @@ from core.settings import Settings
 from core.text import CONTROLS
 
 PREVIEWS = Path(__file__).with_name("previews")
-SMS_SEGMENT = 153  # characters per segment of a multi-part GSM-7 message
-E164 = re.compile(r"\+[1-9]\d{6,14}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -106,14 +104,6 @@ def sandboxed(
 # --- the platforms whose own channels have not landed yet ----------------------------------------
 
 
-def e164(address: str) -> str:
-    """An E.164 number: spaces, dots, dashes and brackets dropped."""
-    number = re.sub(r"[\s().-]", "", address.strip())
-    if not E164.fullmatch(number):
-        raise ValueError(f"{address!r} is not an E.164 phone number like +15550100001")
-    return number
-
-
 def email_address(address: str) -> str:
     """An email address, in lower case."""
     address = address.strip()
@@ -132,20 +122,6 @@ def _look(title: str, rank: int, name: str, **options: Any) -> Look:
     )
 
 
-def sms_codec() -> GenericCodec:
-    return GenericCodec(
-        "sms",
-        _look("SMS", 2, "sms", direct=""),
-        AddressForm(
-            "+15550199999",
-            "an E.164 phone number like +15550100001 (spaces, dots, dashes, brackets allowed)",
-            r"^[ ().-]*\+[ ().-]*[1-9](?:[ ().-]*[0-9]){6,14}[ ().-]*$",
-        ),
-        Format(buttons=False, segment=SMS_SEGMENT),
-        normalizer=e164,
-    )
-
-
 def email_codec() -> GenericCodec:
     return GenericCodec(
         "email",
@@ -160,16 +136,8 @@ def email_codec() -> GenericCodec:
     )
 
 
-def _sms_conversation(address: str) -> str:
-    return f"dm:{address}"  # an SMS conversation is the number
-
-
 def _email_thread(address: str) -> str:
     return f"<sbx-{uuid.uuid4().hex[:16]}@sandbox.switchboard>"  # a Message-ID
-
-
-def sms(settings: Settings) -> Channel:
-    return sandboxed(sms_codec(), conversations=_sms_conversation)
 
 
 def email(settings: Settings) -> Channel:

@@ -1,7 +1,7 @@
 """A generic codec: a platform's messages as plain JSON, until that platform's own codec lands.
 
 It renders what the sandbox has always shown: text, and for a request either buttons or (where a
-platform has none) a line saying how to reply; SMS segments and email subjects where `Format`
+platform has none) a line saying how to reply; email subjects where `Format`
 asks for them. It reads back only what it rendered.
 
 It also parses its own webhook format, so that it keeps every rule of the channel contract:
@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import math
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,7 +48,6 @@ class Format:
     """What a platform's messages can carry."""
 
     buttons: bool = True  # False: a request says how to reply in words instead
-    segment: int = 0  # characters per segment of a multi-part text message; 0: not counted
     subject: bool = False  # messages have a subject line
 
 
@@ -132,25 +130,18 @@ class GenericCodec:
                 payload["text"] = f"{message.text}\n{_how_to_reply(message)}"
         if message.kind == "outcome":
             payload["replaces"] = message.edit_of
-        if self.format.segment:
-            payload["segments"] = max(1, math.ceil(len(payload["text"]) / self.format.segment))
         if self.format.subject:
             payload["subject"] = _subject(message)
         return payload
 
     def preview(self, payload: Mapping[str, Any]) -> Preview:
         text = _str(payload.get("text"))
-        segments = payload.get("segments")
-        notes: tuple[str, ...] = ()
-        if isinstance(segments, int) and segments > 0:
-            notes = (f"{segments} segment{'s' if segments != 1 else ''}", f"{len(text)} chars")
         replaces = payload.get("replaces")
         return Preview(
             text=text,
             buttons=_read_buttons(payload.get("buttons")),
             subject=_str(payload.get("subject")),
             to=_str(payload.get("to")),
-            notes=notes,
             edits=replaces if isinstance(replaces, str) else None,
         )
 

@@ -60,7 +60,7 @@ def _webhook(service: Service, channel: Inlet):  # type: ignore[no-untyped-def]
             items = unpack(channel, raw)
         except Forged as e:
             log.warning("%s webhook refused: %s", channel.name, e)
-            return Response(f"forbidden: {e}", status_code=401)
+            return Response(f"forbidden: {e}", status_code=e.status)
         except Malformed as e:
             log.warning("%s webhook malformed: %s", channel.name, e)
             return Response(f"malformed: {e}", status_code=400)

@@ -102,6 +102,9 @@ class Kit:
     says: Callable[[str, str, str], bytes]  # (sender, conversation, text): a message's body
     presses: Callable[[Button, str, str], bytes]  # (button, sender, conversation): a click's body
     garbage: Sequence[bytes] = ()  # the platform's own kinds of nonsense, beside GARBAGE
+    # The conversation a platform has with a sender, where it has one per sender (a text's is
+    # their number); else any conversation will do.
+    conversation_with: Callable[[str], str] = lambda sender: f"C-{uuid.uuid4().hex[:6]}"
 
 
 class Spy:
@@ -201,7 +204,8 @@ class ChannelContract:
     def test_a_message_the_sandbox_simulates_is_what_parse_makes(
         self, kit: Kit, codec: Codec, simulator: Simulator
     ) -> None:
-        sender, conversation = codec.address.example, f"C-{uuid.uuid4().hex[:6]}"
+        sender = codec.address.example
+        conversation = kit.conversation_with(sender)
         text = "deploy api 2.4.1 to production"
         simulated = simulator.simulate(sender=sender, conversation=conversation, text=text)
         [parsed] = unpack(codec, kit.genuine(codec, kit.says(sender, conversation, text)))

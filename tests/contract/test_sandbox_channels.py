@@ -1,6 +1,6 @@
-"""The sandboxes of the platforms without a channel of their own keep the channel contract: the
-generic codec, set up for each. (Slack's and Discord's real codecs keep it in tests/test_slack.py and
-tests/test_discord_interactions.py.)"""
+"""The sandbox of the platform without a channel of its own (email) keeps the channel contract:
+the generic codec, set up for it. (Slack's, Discord's and SMS's real codecs keep it in
+tests/test_slack.py, tests/test_discord_interactions.py and tests/test_sms.py.)"""
 
 from __future__ import annotations
 
@@ -35,10 +35,7 @@ def presses(button: Button, sender: str, conversation: str) -> bytes:
     return json.dumps({**message, "sender": sender, "conversation": conversation}).encode()
 
 
-FACTORIES = {
-    "sms": sandbox.sms,
-    "email": sandbox.email,
-}
+FACTORIES = {"email": sandbox.email}
 KITS = [Kit(name, factory, genuine, says, presses) for name, factory in FACTORIES.items()]
 
 

@@ -225,6 +225,7 @@ class TwilioDouble:
         app = web.Application(middlewares=[self._middleware])
         app.router.add_post(MESSAGES + ".json", self._create)
         app.router.add_get(MESSAGES + "/{sid}.json", self._fetch)
+        app.router.add_get(f"/{API_VERSION}/Accounts/{{account_sid}}.json", self._account)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         self._session: aiohttp.ClientSession | None = None
@@ -365,6 +366,23 @@ class TwilioDouble:
 
     async def _unknown(self, request: web.Request) -> web.StreamResponse:
         raise _not_found(request.path)
+
+    async def _account(self, request: web.Request) -> web.StreamResponse:
+        """The account the credentials are for: what a start-up check reads."""
+        return _json(
+            {
+                "sid": self.account_sid,
+                "friendly_name": "Switchboard double",
+                "status": "active",
+                "type": "Full",
+                "auth_token": self.auth_token,
+                "owner_account_sid": self.account_sid,
+                "date_created": rfc2822(),
+                "date_updated": rfc2822(),
+                "uri": f"/{API_VERSION}/Accounts/{self.account_sid}.json",
+                "subresource_uris": {},
+            }
+        )
 
     async def _fetch(self, request: web.Request) -> web.StreamResponse:
         try:
