@@ -158,7 +158,11 @@ def route(config: InboxConfig, s: Situation) -> Routing:
             )
         response = interpret(message, request)
         if response is None:
-            return refuse(f"Reply YES to approve {request.id}, or NO and a reason to reject it.")
+            code = reply_code(request.id)
+            return refuse(
+                f"To answer {request.id}, reply YES {code} to approve it, or NO {code} and a"
+                " reason to reject it."
+            )
         try:
             decision = decision_for(request, person, response, via)
         except NotAllowed as e:

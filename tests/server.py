@@ -59,8 +59,8 @@ def environment(
         SWITCHBOARD_PORT=str(port),
         LITELLM_LOCAL_MODEL_COST_MAP="True",
         PYTHONUNBUFFERED="1",
-        **settings,
     )
+    env.update(settings)
     return env
 
 
@@ -71,12 +71,14 @@ def running_server(
     token: str = TOKEN,
     within: float = 60.0,
     database_url: str | None = None,
+    port: int | None = None,
     **settings: str,
 ) -> Iterator[Server]:
     """Start `switchboard serve` in `directory` (its .env is not the developer's), wait until it
     answers HTTP, and stop it at the end. Its output goes to `directory/serve.log`.
-    `settings` are more environment variables for it, such as SWITCHBOARD_WORKERS="0"."""
-    port = free_port()
+    `settings` are more environment variables for it, such as SWITCHBOARD_WORKERS="0"; `port`
+    one chosen beforehand (for a SWITCHBOARD_PUBLIC_URL that names it)."""
+    port = port or free_port()
     path = directory / "serve.log"
     with path.open("ab") as log:
         process = subprocess.Popen(

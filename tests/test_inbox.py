@@ -154,7 +154,11 @@ def test_an_unclear_reply_to_an_approval_is_told_how_to_answer(config: InboxConf
     routed = route(
         config, situation(message("hmm, which build?", sender="U0ALICE"), ALICE, request())
     )
-    assert isinstance(routed, Refuse) and "Reply YES to approve" in routed.detail
+    code = reply_code("req-0000000001")
+    assert isinstance(routed, Refuse) and routed.detail == (
+        f"To answer req-0000000001, reply YES {code} to approve it, or NO {code} and a reason"
+        " to reject it."
+    )
 
 
 def test_a_question_takes_the_text_as_its_answer(config: InboxConfig) -> None:

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from channels.sandbox import sandboxed
 from channels.sms import sms
 from channels.sms.codec import HELP_TEXT, SmsCodec, conversation_of
-from core.channels import Channel, Codec, RawRequest
+from channels.sms.transport import SmsTransport
+from core.channels import Channel, Codec, DeliveryFailed, OutboundMessage, RawRequest
 from core.errors import Misconfigured
 from core.previews import Button
 from core.records import OutboxItem, Person
@@ -415,3 +416,40 @@ async def sms_board(sqlite_url: str) -> AsyncIterator[Switchboard]:
 
 def test_help_fits_one_text_and_says_how_to_stop() -> None:
     assert "STOP" in HELP_TEXT and len(HELP_TEXT) <= 160
+
+
+async def test_the_transport_sorts_twilios_refusals() -> None:
+    """5xx and 429 (with the wait Twilio asks) are worth another try; a bad or opted-out number
+    is unreachable (the next channel); any other refusal is permanent, with Twilio's code."""
+    text = OutboundMessage(kind="reply", text="hi", address=ERIN)
+    payload = {"to": ERIN, "body": "hi"}
+    async with TwilioDouble() as twilio:
+        transport = SmsTransport(
+            ACCOUNT_SID, AUTH_TOKEN, PHONE_NUMBER, twilio.base_url, "http://sb.test/twilio/status"
+        )
+        try:
+            sorted_: list[tuple[bool, bool, float | None, str]] = []
+            for status, code, wait in [
+                (503, 20500, None),
+                (429, 20429, 7),
+                (400, 21211, None),
+                (400, 21610, None),
+                (400, 21606, None),
+            ]:
+                twilio.fail_next(status, code, "refused", retry_after=wait)
+                with pytest.raises(DeliveryFailed) as failed:
+                    await transport.send(text, payload)
+                e = failed.value
+                sorted_.append((e.retry, e.unreachable, e.retry_after, str(e).split(":")[0]))
+            receipt = await transport.send(text, payload)
+        finally:
+            await transport.close()
+    assert sorted_ == [
+        (True, False, None, "Twilio 503 20500"),
+        (True, False, 7.0, "Twilio 429"),
+        (False, True, None, "Twilio 400 21211"),
+        (False, True, None, "Twilio 400 21610"),
+        (False, False, None, "Twilio 400 21606"),
+    ]
+    [sent] = twilio.sent_to(ERIN)
+    assert receipt.message_id == sent.sid and receipt.conversation == f"dm:{ERIN}"
