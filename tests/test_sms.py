@@ -119,7 +119,7 @@ def code_in(text: str) -> str:
 
 
 async def thread_done(service: Service) -> None:
-    [thread] = await service.app.store.threads()
+    [thread] = await service.app.store.threads(agent="deploy")
 
     async def done() -> bool:
         found = await service.app.store.thread(thread.id)
@@ -138,6 +138,11 @@ async def test_an_approver_texts_yes_and_the_code_and_the_tool_runs(database_url
         assert asked.params["From"] == PHONE_NUMBER
         code = code_in(asked.body)
         assert "NO " + code in asked.body  # how to reject, with the same code
+
+        # A number in no directory: the public support agent talks to it; it approves nothing.
+        stranger = await board.texts("+15550109999", f"YES {code}")
+        assert stranger.status_code == 200
+        assert await board.service.app.store.requests(status="approved") == []
 
         answered = await board.texts(ERIN, f"yes {code}")
         assert answered.status_code == 200
