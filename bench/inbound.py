@@ -1,11 +1,13 @@
 """Inbound messages over HTTP: a real `switchboard serve`, many concurrent keep-alive connections.
 
-Two inlets carry the same conversations: a quarter of their messages start a thread, the rest
-continue one; a fifth of the senders are not in the directory (refused, and told so).
+Three inlets carry the same mix of conversations: a quarter of their messages start a thread, the
+rest continue one; a fifth of the senders are not in the directory.
 - the sandbox, `POST /api/v1/sandbox/slack/messages` (`SANDBOX`, below): the inbox's path without
   a platform's checks: dedupe, resolve the sender, route, store, wake a worker, acknowledge;
 - Slack's Events API webhook, `POST /slack/events`, with Slack real (`bench.slack`): the same,
-  after verifying Slack's signature and parsing its callback.
+  after verifying Slack's signature and parsing its callback;
+- Twilio's incoming-message webhook, `POST /twilio/sms`, with SMS real (`bench.sms`): the same,
+  after verifying Twilio's signature and parsing its form.
 The server's workers run the offline demo agent on those threads at the same time, in the same
 process: that load is part of the figures. Only acknowledged messages count, and each must be in
 the inbox once: after the load the bench reads the inbox's new rows, by outcome, from the database.
@@ -30,7 +32,6 @@ from bench.http import Connection, Reply
 from bench.serving import TOKEN, Server, running, switchboard_serve
 
 PATH = "/api/v1/sandbox/slack/messages"
-CHANNEL = "slack"  # the inbox's channel of both inlets' messages
 KNOWN = ("U0BOB", "U0ALICE", "U0CAROL", "U0ERIN")  # slack ids in deploy/people.demo.toml
 TEXTS = (
     "deploy api 2.4.1 to staging",
@@ -50,6 +51,7 @@ class Inlet(Protocol[P]):
 
     name: str  # its key in the JSON line
     label: str  # its column in the table
+    channel: str  # the inbox's channel of its messages
     path: str
     token: str | None  # the API token, or None: the request is not the API's (a signed webhook)
     accepted: int  # the HTTP status that acknowledges a message
@@ -111,6 +113,7 @@ class Sandbox:
 
     name = "sandbox"
     label = "sandbox"
+    channel = "slack"
     path = PATH
     token: str | None = TOKEN
     accepted = 202
@@ -281,7 +284,7 @@ async def run(
         try:
             await closed_loop(sends, inlet.messages(WARMUP, f"W{uuid.uuid4().hex[:6]}-"))
             messages = inlet.messages(n, f"C{uuid.uuid4().hex[:6]}-")
-            before = inbox_outcomes(database_url, CHANNEL)
+            before = inbox_outcomes(database_url, inlet.channel)
             calls_before = inlet.calls()
             cpu_before, client_before = server.cpu_seconds(), time.process_time()
             if rate is None:
@@ -290,7 +293,7 @@ async def run(
                 results, seconds = await paced(sends, messages, rate)
             cpu_after, client_after = server.cpu_seconds(), time.process_time()
             calls_after = inlet.calls()
-            stored = inbox_outcomes(database_url, CHANNEL) - before
+            stored = inbox_outcomes(database_url, inlet.channel) - before
         finally:
             await senders.close()
         drained, threads = await _drained(server) if workers else (None, {})

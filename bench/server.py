@@ -8,9 +8,10 @@ process. The inbound figures are taken three ways:
 - paced at the target rate, 1,000/s (open loop: each message's latency counts from when it was
   due): the acknowledgement time at the load the target names, with the agents answering.
 - as fast as answered with no workers: ingress alone, without the agents on the same cores.
-Each way on two inlets, side by side, each on its own server (bench.inbound): the sandbox's
-injection endpoint, and Slack's Events API webhook with Slack real (bench.slack), which verifies
-Slack's signature and parses the callback before the same inbox.
+Each way on three inlets, side by side, each on its own server (bench.inbound): the sandbox's
+injection endpoint, Slack's Events API webhook with Slack real (bench.slack) and Twilio's
+incoming-message webhook with SMS real (bench.sms), which verify the platform's signature and
+parse its request before the same inbox.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from bench import answer, inbound, spy
 from bench.databases import fresh_postgres
 from bench.serving import running, switchboard_serve
 from bench.slack import SLACK_WEBHOOK
+from bench.sms import SMS_WEBHOOK
 
 CONNECTIONS = 64
 MESSAGES = 5000
@@ -59,12 +61,14 @@ class Loads:
 class ServerFigures:
     sandbox: Loads
     slack: Loads
+    sms: Loads
     answers: answer.AnswerFigures
 
     def as_json(self) -> dict[str, Any]:
         return {
             **self.sandbox.as_json(),
             "slack_webhook": self.slack.as_json(),
+            "sms_webhook": self.sms.as_json(),
             "answer_to_model_call": self.answers.as_json(),
         }
 
@@ -85,8 +89,9 @@ def postgres(admin_url: str) -> Database:
 
 
 def measure(directory: Path, database: Database) -> ServerFigures:
-    """Each load on the sandbox, then on Slack's webhook, each on its own server and database."""
-    inlets: tuple[inbound.Inlet[Any], ...] = (inbound.SANDBOX, SLACK_WEBHOOK)
+    """Each load on the sandbox, then on Slack's and Twilio's webhooks, each on its own server
+    and database."""
+    inlets: tuple[inbound.Inlet[Any], ...] = (inbound.SANDBOX, SLACK_WEBHOOK, SMS_WEBHOOK)
     loads = (
         ("capacity", MESSAGES, 4, None),
         ("paced", PACED_MESSAGES, 4, PACED_RATE),
@@ -109,8 +114,8 @@ def measure(directory: Path, database: Database) -> ServerFigures:
                 )
     with database("answer") as url:
         answers = answer.measure(directory, n=ANSWERS, database_url=url)
-    sandbox, slack = (Loads(*figures[inlet.name]) for inlet in inlets)
-    return ServerFigures(sandbox, slack, answers)
+    sandbox, slack, sms = (Loads(*figures[inlet.name]) for inlet in inlets)
+    return ServerFigures(sandbox, slack, sms, answers)
 
 
 def _row(figure: str, value: str, target: str = "") -> str:
@@ -121,11 +126,11 @@ def _ms(a: float, b: float, c: float) -> str:
     return f"{a:.1f} / {b:.1f} / {c:.1f}"
 
 
-SANDBOX, SLACK = "sandbox", "Slack webhook"  # the two columns
+COLUMNS = ("sandbox", "Slack webhook", "SMS webhook")
 
 
-def _pair(figure: str, a: str, b: str, target: str = "") -> str:
-    return f"  {figure:<46} {a:>24} {b:>24}   {target}"
+def _columns(figure: str, *values: str, target: str = "") -> str:
+    return f"  {figure:<46}" + "".join(f" {v:>24}" for v in values) + f"   {target}"
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -139,43 +144,42 @@ def _cpu(f: inbound.InboundFigures) -> str:
     return f"{f.server_cpu_ms_per_message:.2f} ({share:.0%} of a core)"
 
 
-def _inbound_rows(a: inbound.InboundFigures, b: inbound.InboundFigures) -> list[str]:
-    """One load, the sandbox (a) beside Slack's webhook (b)."""
+def _inbound_rows(*loads: inbound.InboundFigures) -> list[str]:
+    """One load, on each inlet, side by side."""
+    a = loads[0]
     load = (
         f"paced at {a.rate:g}/s" if a.rate else f"as fast as answered, {a.concurrency} connections"
     )
     rows = [
         f"    {load}, SWITCHBOARD_WORKERS={a.workers}, N={a.messages}",
-        _pair(
+        _columns(
             "      messages accepted per second",
-            f"{a.per_s:,.0f}",
-            f"{b.per_s:,.0f}",
-            ">= 1,000" if not a.rate else "",
+            *(f"{f.per_s:,.0f}" for f in loads),
+            target=">= 1,000" if not a.rate else "",
         ),
-        _pair(
+        _columns(
             "      time to acknowledge, p50 / p90 / p99 ms",
-            _ms(a.p50_ms, a.p90_ms, a.p99_ms),
-            _ms(b.p50_ms, b.p90_ms, b.p99_ms),
-            "p99 <= 50",
+            *(_ms(f.p50_ms, f.p90_ms, f.p99_ms) for f in loads),
+            target="p99 <= 50",
         ),
-        _pair("      slowest acknowledgement, ms", f"{a.max_ms:.1f}", f"{b.max_ms:.1f}"),
-        _pair("      server CPU per message, ms", _cpu(a), _cpu(b)),
-        _pair(
+        _columns("      slowest acknowledgement, ms", *(f"{f.max_ms:.1f}" for f in loads)),
+        _columns("      server CPU per message, ms", *(_cpu(f) for f in loads)),
+        _columns(
             "      bench client CPU per message, ms",
-            f"{a.client_cpu_ms_per_message:.2f}",
-            f"{b.client_cpu_ms_per_message:.2f}",
+            *(f"{f.client_cpu_ms_per_message:.2f}" for f in loads),
         ),
     ]
-    if a.drained_s is not None and b.drained_s is not None:
+    if all(f.drained_s is not None for f in loads):
         rows.append(
-            _pair(
+            _columns(
                 "      workers caught up, s after the last ack",
-                f"{a.drained_s:.2f}",
-                f"{b.drained_s:.2f}",
+                *(f"{f.drained_s:.2f}" for f in loads),
             )
         )
-    for f, label in ((a, SANDBOX), (b, SLACK)):
-        calls = "" if f.platform_calls is None else f"; loopback Slack: {f.platform_calls} calls"
+    for f, label in zip(loads, COLUMNS, strict=True):
+        calls = (
+            "" if f.platform_calls is None else f"; the platform's double: {f.platform_calls} calls"
+        )
         threads = f"; threads: {_counts(f.threads)}" if f.threads else ""
         rows.append(
             f"        {label}: HTTP {_counts(f.responses)}{calls}; inbox outcomes:"
@@ -207,7 +211,7 @@ def rows(label: str, f: ServerFigures) -> list[str]:
     return [
         f"\nserver, {label}: `switchboard serve` in a subprocess (the offline demo agent on its"
         " workers), loaded from this process over keep-alive HTTP/1.1",
-        "  inbound: the same mix on two inlets (1/4 start a thread, 3/4 continue one, 1/5 unknown"
+        "  inbound: the same mix on three inlets (1/4 start a thread, 3/4 continue one, 1/5 unknown"
         " senders), each on its own server; a message counts once acknowledged and found in the"
         " inbox",
         "    sandbox: POST /api/v1/sandbox/slack/messages with the API token, Slack as its sandbox",
@@ -215,10 +219,14 @@ def rows(label: str, f: ServerFigures) -> list[str]:
         " SLACK_SIGNING_SECRET (app_mention starting or continuing a channel thread; unknown"
         " senders' direct messages): verify -> parse -> store -> ack (an empty 200); the server"
         " calls a loopback Slack (tests/doubles/slack.py) on the bench's event loop",
-        _pair("", SANDBOX, SLACK),
-        *_inbound_rows(f.sandbox.capacity, f.slack.capacity),
-        *_inbound_rows(f.sandbox.paced, f.slack.paced),
-        *_inbound_rows(f.sandbox.ingress, f.slack.ingress),
+        "    SMS webhook: POST /twilio/sms with SMS real, Twilio's incoming-message form signed"
+        " with TWILIO_AUTH_TOKEN over SWITCHBOARD_PUBLIC_URL (every text is for the public support"
+        " agent): verify -> parse -> store -> ack (empty TwiML); the server texts through a"
+        " loopback Twilio (tests/doubles/twilio.py)",
+        _columns("", *COLUMNS),
+        *_inbound_rows(f.sandbox.capacity, f.slack.capacity, f.sms.capacity),
+        *_inbound_rows(f.sandbox.paced, f.slack.paced, f.sms.paced),
+        *_inbound_rows(f.sandbox.ingress, f.slack.ingress, f.sms.ingress),
         "  a human's answer -> the thread's next model call (bench.stamped), one answer at a time",
         *_answer_rows(f.answers),
     ]

@@ -79,6 +79,7 @@ class SlackWebhook:
 
     name = "slack_webhook"
     label = "Slack webhook"
+    channel = "slack"
     path = EVENTS
     token: str | None = None  # Slack signs its requests; it has no API token of ours
     accepted = 200
