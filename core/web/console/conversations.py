@@ -38,6 +38,7 @@ class Message:
     stale: tuple[Button, ...] = ()  # the buttons an edit removed
     outcome: str = ""
     edited_at: datetime | None = None
+    edited: dict[str, Any] | None = None  # the payload the edit put in its place, if any
     subject: str = ""
     to: str = ""
     notes: tuple[str, ...] = ()
@@ -126,6 +127,7 @@ def conversations(
                 message.stale, message.buttons = message.buttons, ()
                 message.outcome = shown.text or row.text
                 message.edited_at = row.sent_at
+                message.edited = row.payload
         convo.messages.sort(key=lambda m: utc(m.at))
     return sorted(found.values(), key=lambda c: c.last_at, reverse=True)
 
