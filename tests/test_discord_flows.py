@@ -251,6 +251,11 @@ async def test_a_click_after_the_decision_is_told_who_decided(database_url: str)
         [decided] = await service.app.store.requests(status="approved")
         assert decided.decided_via == "slack"
 
+        async def edited() -> bool:  # decided on Slack: her Discord copy says so all the same
+            return settled(request, "Approved by Alice Example via slack")
+
+        await eventually(edited)
+
 
 async def test_a_person_who_takes_no_dms_is_asked_on_their_next_channel(
     database_url: str,
