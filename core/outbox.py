@@ -8,10 +8,12 @@ letters.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
-from typing import Protocol
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, Protocol
 
 from core.alarm import Alarm
 from core.channels import (
@@ -31,6 +33,8 @@ from core.store import Directory, Queries, Sending
 log = logging.getLogger("switchboard.outbox")
 
 DELIVERY_BACKOFF = Backoff(attempts=8, base=1.0, cap=300.0)
+FINISH_SECONDS = 10.0  # how long a shutdown waits for the delivery in flight
+REPORT_WAITS = (0.05, 0.1, 0.25, 0.5, 1.0)  # a report on a message not yet recorded as sent
 LIVE = ("pending", "sending", "sent")  # a copy that has reached its person, or is on its way
 
 
@@ -69,7 +73,7 @@ class Dispatcher:
         """One pass over the rows due now; returns how many it handled."""
         items = await self.store.outbox_due(self.clock())
         for item in items:
-            await self.deliver(item)
+            await _to_the_end(self.deliver(item))
         return len(items)
 
     async def deliver(self, item: OutboxItem) -> None:
@@ -215,11 +219,17 @@ class Dispatcher:
     async def reported(self, status: DeliveryStatus) -> None:
         """The platform's report on a message it took: recorded; a failure is handled as a
         failed send would be (retried, asked elsewhere, or dead), once however often it comes."""
-        item = await self.store.outbox_delivery(status)
-        if item is None:
-            log.info("%s: the report %r on message %s changes nothing", *_about(status))
+        found = await self.store.outbox_delivery(status)
+        for wait in REPORT_WAITS:  # a report can outrun the record of the send it is about
+            if found is not None:
+                break
+            await asyncio.sleep(wait)
+            found = await self.store.outbox_delivery(status)
+        if found is None:
+            log.info("%s: a %r report on message %s, which was not sent from here", *_about(status))
             return
-        if status.status != "failed":
+        item, news = found
+        if not news or status.status != "failed":
             return
         log.warning(
             "%s: message %s was not delivered: %s", status.channel, status.message_id, status.error
@@ -277,6 +287,19 @@ class Dispatcher:
                 error,
                 retry_at - self.clock(),
             )
+
+
+async def _to_the_end(delivery: Coroutine[Any, Any, None]) -> None:
+    """A send and its record are one: a shutdown that comes in between waits for both (up to
+    FINISH_SECONDS), or the platform would have the message while the row says it is still to
+    send, and it would go again when its lease ran out, its outcome edit nothing."""
+    task = asyncio.ensure_future(delivery)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(task, FINISH_SECONDS)
+        raise
 
 
 def _about(status: DeliveryStatus) -> tuple[str, str, str]:

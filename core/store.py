@@ -178,9 +178,10 @@ class Sending(Protocol):
         same transaction to be sent in its place (to route, pending)."""
         ...
 
-    async def outbox_delivery(self, status: DeliveryStatus) -> OutboxItem | None:
-        """Record the platform's report on the row it sent, if it says more than the row knew;
-        that row, or None (no such message, or old news: a repeat, `sent` after `delivered`)."""
+    async def outbox_delivery(self, status: DeliveryStatus) -> tuple[OutboxItem, bool] | None:
+        """Record the platform's report on the row that sent its message, if it says more than
+        the row knew: that row and whether it did (not: a repeat, `sent` after `delivered`), or
+        None when no row has sent that message (yet)."""
         ...
 
 

@@ -177,11 +177,11 @@ class SqlSending(Database):
 
         await self._run(work)
 
-    async def outbox_delivery(self, status: DeliveryStatus) -> OutboxItem | None:
+    async def outbox_delivery(self, status: DeliveryStatus) -> tuple[OutboxItem, bool] | None:
         return await self._run(lambda conn: _record_delivery(conn, status))
 
 
-def _record_delivery(conn: Connection, status: DeliveryStatus) -> OutboxItem | None:
+def _record_delivery(conn: Connection, status: DeliveryStatus) -> tuple[OutboxItem, bool] | None:
     """The report on the row that sent `status.message_id` (the first one: an edit keeps its
     message's id), if it says more than the row knew. A failure is final; of the others, the
     furthest counts. Compared and set in one statement: two reports at once cannot both win."""
@@ -201,7 +201,5 @@ def _record_delivery(conn: Connection, status: DeliveryStatus) -> OutboxItem | N
     moved = conn.execute(
         update(outbox).where(outbox.c.id == row.id, news).values(delivery=status.status)
     )
-    if not moved.rowcount:
-        return None
     [item] = outbox_items(conn, select(outbox).where(outbox.c.id == row.id))
-    return item
+    return item, bool(moved.rowcount)

@@ -84,7 +84,7 @@ async def test_a_report_of_a_delivery_changes_nothing_and_an_unknown_one_is_no_r
     store: SqlStore,
 ) -> None:
     report = DeliveryStatus(channel="slack", message_id="nowhere", status="delivered")
-    assert await store.outbox_delivery(report) is None
+    assert await store.outbox_delivery(report) is None  # no row sent that message
 
 
 class Dropping:

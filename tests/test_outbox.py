@@ -3,6 +3,7 @@ jitter, Retry-After, one idempotency key for every attempt, receipts, and the de
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
@@ -457,3 +458,57 @@ async def test_an_address_opted_out_is_passed_over_until_its_owner_opts_in(
     second = await ask()
     copies = {(r.recipient, r.channel) for r in await store.outbox(request_id=second) if r.channel}
     assert ("alice", "discord") in copies and ("alice", "slack") not in copies
+
+
+class HeldTransport(FlakyTransport):
+    """A transport whose send waits until the test lets it finish."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def send(self, message: OutboundMessage, payload: dict[str, Any]) -> Receipt:
+        self.entered.set()
+        await self.release.wait()
+        return await super().send(message, payload)
+
+
+async def test_a_shutdown_during_a_send_waits_for_its_record(
+    store: SqlStore, make_runtime: RuntimeFactory, shipped_agents: dict[str, Agent]
+) -> None:
+    """Stopped while the platform takes the message: the row still says it was sent, with the
+    platform's id, so a restart neither sends it again nor loses the copy its outcome edits."""
+    await a_reply_to_send(store, make_runtime, shipped_agents)
+    slack = HeldTransport("slack")
+    dispatcher = Dispatcher(store, live(slack), clock=Clock())
+    assert await dispatcher.deliver_due() == 1  # routed
+    delivering = asyncio.create_task(dispatcher.deliver_due())
+    await slack.entered.wait()
+    delivering.cancel()  # the service stops
+    asyncio.get_running_loop().call_later(0.05, slack.release.set)  # the platform answers
+    with pytest.raises(asyncio.CancelledError):
+        await delivering
+    [row] = await rows(store, "slack")
+    assert (row.status, row.message_id) == ("sent", "slack-1")
+
+
+async def test_a_report_that_outruns_the_record_of_its_send_still_counts(
+    store: SqlStore, make_runtime: RuntimeFactory, shipped_agents: dict[str, Agent]
+) -> None:
+    """The platform took the message and says it failed before the row says it was sent."""
+    await a_reply_to_send(store, make_runtime, shipped_agents)
+    slack = HeldTransport("slack")
+    dispatcher = Dispatcher(store, live(slack), clock=Clock())
+    assert await dispatcher.deliver_due() == 1  # routed
+    delivering = asyncio.create_task(dispatcher.deliver_due())
+    await slack.entered.wait()
+    early = DeliveryStatus(channel="slack", message_id="slack-1", status="failed", error="30005")
+    reporting = asyncio.create_task(dispatcher.reported(early))
+    await asyncio.sleep(0.01)  # the report is in, and finds no row that sent slack-1
+    slack.release.set()
+    await delivering
+    await reporting
+    [row] = await rows(store, "slack")
+    assert (row.status, row.delivery) == ("dead", "failed")
+    assert row.last_error == "the platform could not deliver it: 30005"
