@@ -1,9 +1,12 @@
 """The outbox dispatcher: delivers the rows steps wrote, through each channel's transport.
 
-Routing first (a row with no channel yet becomes one row per delivery), then sending: exponential
-backoff with jitter, Retry-After honoured, the row's idempotency key passed along, the platform's
-message id kept (to update the message later), and a row that keeps failing moved to the dead
-letters.
+Routing first (a row with no channel yet becomes one row per delivery; nobody asked twice on one
+channel, nothing routed to an address its owner opted out of), then sending: exponential backoff
+with jitter, Retry-After honoured, the row's idempotency key passed along, the platform's message
+id kept (to update the message later), and a row that keeps failing moved to the dead letters. A
+person the channel cannot reach at all is asked on their next channel instead. The platform's
+later reports on a message (delivered, read, failed) count in any order and once; a failure is
+handled as a failed send.
 """
 
 from __future__ import annotations
