@@ -10,7 +10,8 @@ Each message is the form Twilio posts for an incoming text, every parameter (the
 signed with the auth token, each with its own MessageSid: none is a duplicate. A conversation by
 text is a number: four in five messages come from the demo directory's three numbers, which
 continue their threads, and every fifth from a number in no directory, new each time, which
-starts one. SMS talks to the support agent, which is public: every text is taken. The server verifies the signature, parses the form, stores the message
+starts one by asking after an order. SMS talks to the support agent, which is public: every
+text is taken. The server verifies the signature, parses the form, stores the message
 through the inbox and answers empty TwiML; only then does the bench count it, once it finds it in
 the inbox.
 """
@@ -28,7 +29,7 @@ from tests.doubles.twilio import ACCOUNT_SID, AUTH_TOKEN, PHONE_NUMBER, TwilioDo
 INCOMING = "/twilio/sms"
 PUBLIC_URL = "https://switchboard.bench.example"  # what Twilio calls, and signs
 KNOWN = ("+15550100001", "+15550100002", "+15550100005")  # deploy/people.demo.toml's numbers
-TEXTS = ("I want a refund for order 10001", "where is order 10002?", "my parcel is late")
+TEXTS = ("where is order 10001?", "where is order 10002?", "what about order 10003?")
 
 
 _strangers = itertools.count(1)
