@@ -334,6 +334,16 @@ class Transport(Protocol):
 Deliver = Callable[[Inbound], Awaitable[object]]
 
 
+class Cursor(Protocol):
+    """Where a listener is in what it reads, kept across restarts and processes (a mailbox's
+    UIDVALIDITY and last UID): its own words, saved as it goes. Saved once what it read is
+    stored: a position saved too late reads a message twice, and the inbox drops the repeat."""
+
+    async def get(self) -> str | None: ...
+
+    async def save(self, position: str) -> None: ...
+
+
 class Listener(Protocol):
     """A long-lived connection the platform pushes over."""
 
@@ -343,9 +353,10 @@ class Listener(Protocol):
         never read one mailbox or hold one gateway session; None: every process listens."""
         ...
 
-    async def listen(self, deliver: Deliver) -> None:
+    async def listen(self, deliver: Deliver, cursor: Cursor) -> None:
         """Hand each parsed item to `deliver` until cancelled; raise (or return) when the
-        connection drops: the service starts it again after a backoff."""
+        connection drops: the service starts it again after a backoff. `cursor` keeps its
+        position, for a platform that does not keep it itself."""
         ...
 
 

@@ -121,7 +121,7 @@ class Listeners:
         while True:
             started = self.clock()
             try:
-                await self.listen(listener)
+                await self.listen(name, listener)
                 log.warning("%s listener stopped: starting it again", name)
             # The boundary of channel code: whatever broke the connection is logged, and it is
             # opened again; cancellation (the service stopping) passes through.
@@ -132,9 +132,24 @@ class Listeners:
             if failures:
                 await self.sleep(self.backoff.delay(failures) or 0.0)
 
-    async def listen(self, listener: Listener) -> None:
+    async def listen(self, name: str, listener: Listener) -> None:
+        cursor = StoredCursor(self.locks, f"cursor:{name}")
         if listener.lock is None:
-            await listener.listen(self.ingress.take)
+            await listener.listen(self.ingress.take, cursor)
             return
         async with self.locks.hold(listener.lock):
-            await listener.listen(self.ingress.take)
+            await listener.listen(self.ingress.take, cursor)
+
+
+class StoredCursor:
+    """A listener's position, as a service setting: shared by every process on the database."""
+
+    def __init__(self, settings: Coordination, key: str) -> None:
+        self.settings = settings
+        self.key = key
+
+    async def get(self) -> str | None:
+        return await self.settings.service_setting(self.key)
+
+    async def save(self, position: str) -> None:
+        await self.settings.save_service_setting(self.key, position)

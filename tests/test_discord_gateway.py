@@ -44,7 +44,7 @@ async def listening() -> AsyncIterator[tuple[DiscordDouble, list[Inbound]]]:
             listener = GatewayListener(
                 DiscordCodec(), dd.TOKEN, discord_api.api_url, discord_api.gateway_url
             )
-            task = asyncio.create_task(listener.listen(deliver))
+            task = asyncio.create_task(listener.listen(deliver, NoCursor()))
             try:
                 await discord_api.connected()
                 yield discord_api, taken
@@ -54,6 +54,16 @@ async def listening() -> AsyncIterator[tuple[DiscordDouble, list[Inbound]]]:
                     await task
     finally:
         Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
+
+
+class NoCursor:
+    """The gateway keeps its own place (its session and sequence): it never asks."""
+
+    async def get(self) -> str | None:
+        raise AssertionError("the gateway keeps no cursor")
+
+    async def save(self, position: str) -> None:
+        raise AssertionError("the gateway keeps no cursor")
 
 
 async def messages(taken: list[Inbound], n: int) -> list[InboundMessage]:
@@ -130,7 +140,7 @@ async def test_a_refused_session_raises_so_the_service_retries_after_a_backoff()
                 return None
 
             with pytest.raises(Exception):  # noqa: B017 - discord.py's own, for the backoff
-                await asyncio.wait_for(listener.listen(nothing), 10)
+                await asyncio.wait_for(listener.listen(nothing, NoCursor()), 10)
     finally:
         Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
 

@@ -95,7 +95,7 @@ class Dropping:
     def __init__(self) -> None:
         self.opened = 0
 
-    async def listen(self, deliver: Any) -> None:
+    async def listen(self, deliver: Any, cursor: Any) -> None:
         self.opened += 1
         if self.opened <= 2:
             raise ConnectionResetError(f"dropped #{self.opened}")

@@ -135,6 +135,8 @@ async def test_a_channel_of_ones_own_runs_through_the_service(database_url: str)
             return [r.last_error or "" for r in rows]
 
         assert await eventually(lost) == ["the platform could not deliver it: hawk"]
+        # The perch kept its place as it read: four coos, the garbled one among them.
+        assert await service.app.store.service_setting("cursor:pigeon") == "4"
 
 
 async def test_the_console_previews_a_channel_of_ones_own(database_url: str) -> None:

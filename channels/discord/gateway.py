@@ -17,7 +17,7 @@ import yarl
 from channels.discord import interactions
 from channels.discord.codec import DiscordCodec
 from channels.discord.quiet import quiet_voice_warning
-from core.channels import Deliver, Inbound, Malformed
+from core.channels import Cursor, Deliver, Inbound, Malformed
 
 with warnings.catch_warnings():  # discord.py imports audioop (voice), deprecated since 3.11
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -40,7 +40,7 @@ class GatewayListener:
         self.api_url = api_url.rstrip("/")
         self.gateway_url = gateway_url
 
-    async def listen(self, deliver: Deliver) -> None:
+    async def listen(self, deliver: Deliver, cursor: Cursor) -> None:
         quiet_voice_warning()  # the bot never speaks: that voice is unsupported is no news
         Route.BASE = self.api_url
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.gateway_url)

@@ -20,7 +20,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from channels.slack.codec import SlackCodec
-from core.channels import Deliver, InboundMessage, Malformed
+from core.channels import Cursor, Deliver, InboundMessage, Malformed
 
 log = logging.getLogger("switchboard.slack")
 
@@ -35,7 +35,7 @@ class SocketModeListener:
         self.app_token = app_token
         self.api_url = api_url
 
-    async def listen(self, deliver: Deliver) -> None:
+    async def listen(self, deliver: Deliver, cursor: Cursor) -> None:
         web = AsyncWebClient(base_url=self.api_url)
         client = SocketModeClient(self.app_token, web_client=web, logger=log)
 
