@@ -87,6 +87,9 @@ class InboundMessage(BaseModel):
     # The `external_id` of the message this one edits: it takes that message's place if the
     # agent has not read it yet, and is a message of its own if it has.
     edits: Name | None = None
+    # Why the platform cannot vouch that this message answers for its sender (an email without
+    # its request's token, or without a trusted DKIM pass): it may talk, but decides nothing.
+    unvouched: Text = ""
     # A platform's short-lived handle for answering this sender alone (a Discord interaction's
     # token): a notice to them (why a click was refused) goes through it, seen by no one else.
     private_reply: str = ""

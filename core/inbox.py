@@ -50,13 +50,10 @@ def interpret(message: InboundMessage, request: RequestInfo) -> Response | None:
             case "reject":
                 return RejectWith(message.action.reason or "rejected")
             case "answer":
-                return AnswerWith(message.action.value or message.text)
+                return AnswerWith(_option(message.action.value or message.text, request))
     text = message.text.strip()
     if request.kind == "question":
-        chosen = text.strip(".)#") if text else ""
-        if chosen.isdecimal() and 1 <= int(chosen) <= len(request.options):
-            return AnswerWith(request.options[int(chosen) - 1])  # "2": the second option
-        return AnswerWith(text) if text else None
+        return AnswerWith(_option(text, request)) if text else None
     word, _, rest = text.partition(" ")
     word = word.strip(".,!:;").lower()
     if word in YES:
@@ -100,6 +97,14 @@ def which_one(requests: list[RequestInfo]) -> str:
 def _gist(question: str, limit: int = 60) -> str:
     line = " ".join(question.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _option(answer: str, request: RequestInfo) -> str:
+    """An answer as given, or the option it names by its number ("2": the second)."""
+    chosen = answer.strip().strip(".)#")
+    if chosen.isdecimal() and 1 <= int(chosen) <= len(request.options):
+        return request.options[int(chosen) - 1]
+    return answer.strip()
 
 
 def outcome_text(request: RequestInfo, name: str | None = None) -> str:
@@ -157,6 +162,8 @@ def route(config: InboxConfig, s: Situation) -> Routing:
                 f"You may not answer {request.id}: it is for {', '.join(request.recipients)}."
             )
         response = interpret(message, request)
+        if response is not None and message.unvouched:
+            return refuse(f"Not taken as an answer to {request.id}: {message.unvouched}.")
         if response is None:
             code = reply_code(request.id)
             return refuse(

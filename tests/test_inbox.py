@@ -270,3 +270,22 @@ def test_an_edit_takes_the_messages_place_until_the_agent_has_read_it(
             "deploy api 2.4.2",
         )
         assert (routed.thread_id, event.sender) == ("th-9", "bob")
+
+
+def test_a_message_the_platform_cannot_vouch_for_talks_but_decides_nothing(
+    config: InboxConfig,
+) -> None:
+    """An email from Alice's address without its request's token: not her approval."""
+    why = "it came without the request's token (reply to the request's own email)"
+    unvouched = message("APPROVE", sender="U0ALICE", unvouched=why)
+    routed = route(config, situation(unvouched, ALICE, request()))
+    assert isinstance(routed, Refuse)
+    assert routed.detail == f"Not taken as an answer to req-0000000001: {why}."
+    which = request("req-0000000003", kind="question", options=["Full refund", "Store credit"])
+    numbered = message(
+        sender="U0ALICE", action=Action(request_id=which.id, decision="answer", value="2")
+    )
+    answered = route(config, situation(numbered, ALICE, which))
+    assert isinstance(answered, Append)
+    [said] = answered.events
+    assert isinstance(said, HumanResponded) and said.answer == "Store credit"
