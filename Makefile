@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The browser test drives Debian's Chromium: Playwright cannot download its own browsers here.
 CHROMIUM := /usr/bin/chromium
+# The email channel's IMAP tests run against Debian's Dovecot (tests/doubles/dovecot.py).
+DOVECOT := /usr/sbin/dovecot
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export SWITCHBOARD_PEOPLE ?= deploy/people.demo.toml
@@ -31,7 +33,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) | $(CHROMIUM)
+pytest: $(STAMP) | $(CHROMIUM) $(DOVECOT)
 	$(BIN)/pytest
 
 # The binary is the stamp: installed once, and again only if it goes missing.
@@ -43,6 +45,20 @@ $(CHROMIUM): | $(STAMP)
 			|| { cat $(VENV)/chromium.log; exit 1; }; \
 	else \
 		echo "no $(CHROMIUM) and no apt-get: tests/test_browser.py will be skipped"; \
+	fi
+
+$(DOVECOT): | $(STAMP)
+	@if command -v apt-get > /dev/null; then \
+		echo "installing Debian's dovecot-imapd for the IMAP tests (log: $(VENV)/dovecot.log)"; \
+		( $(SUDO) apt-get update -q && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -q --no-install-recommends dovecot-imapd ) > $(VENV)/dovecot.log 2>&1 \
+			|| { cat $(VENV)/dovecot.log; exit 1; }; \
+		if [ -d /run/systemd/system ]; then \
+			echo "stopping the system-wide Dovecot the package started: the tests run their own"; \
+			$(SUDO) systemctl disable --now dovecot.service dovecot.socket >> $(VENV)/dovecot.log 2>&1; \
+		fi; \
+	else \
+		echo "no $(DOVECOT) and no apt-get: the IMAP tests in tests/test_mail_servers.py will be skipped"; \
 	fi
 
 bench: $(STAMP)
