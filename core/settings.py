@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     imap_password: SecretStr | None = None
     imap_security: Literal["none", "starttls", "tls"] = "tls"
     imap_mailbox: str = "INBOX"
+    email_trusted_authserv_id: str | None = None
+    email_token_secret: SecretStr | None = None
 
     def escalation(self) -> Escalation:
         return Escalation(

@@ -2,7 +2,8 @@
 as a neutral `Preview`, and the look that draws a conversation as a mail client would. Pure.
 
 A mail has no buttons: a person answers by replying. A mail cannot be edited once sent, so an
-outcome is a mail of its own in the thread (`edits` is always None). The notes say how the mail
+outcome is a mail of its own in the thread; `edits` names the request's copy it settles (the
+payload's `settles`), so that the console shows that copy settled. The notes say how the mail
 threads and where a reply goes ("threaded under <…>", "replies go to agents+…@…"). A payload
 without a text part previews as an empty `Preview`, never an error.
 """
@@ -60,6 +61,7 @@ def preview(payload: Mapping[str, Any]) -> Preview:
         subject=_str(payload.get("subject")),
         to=", ".join(a for a in to if isinstance(a, str)) if isinstance(to, list) else _str(to),
         notes=tuple(notes),
+        edits=_str(payload.get("settles")) or None,
     )
 
 

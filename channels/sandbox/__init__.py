@@ -6,36 +6,26 @@ through the codec's own `preview`. People act on it from the console or the API:
 makes each message or button press the `InboundMessage` the platform's webhook would bring, and it
 goes through the same inbox.
 
-Until a platform's own channel lands, its codec here is the generic one (codec.py), set up for
-what that platform's messages can carry; each platform's channel replaces its factory.
+Every platform has its own channel now; the generic codec (codec.py) stays for a channel that
+needs only plain JSON, such as the tests' throwaway ones.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from channels.sandbox.codec import Format, GenericCodec
 from core.channels import (
     Action,
-    AddressForm,
     Channel,
     Codec,
     InboundMessage,
     OutboundMessage,
     Receipt,
 )
-from core.previews import Look
-from core.settings import Settings
-from core.text import CONTROLS
-
-PREVIEWS = Path(__file__).with_name("previews")
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 class FakeTransport:
@@ -99,46 +89,3 @@ def sandboxed(
         transport=FakeTransport(codec.name),
         simulator=SandboxSimulator(codec.name, conversations),
     )
-
-
-# --- the platforms whose own channels have not landed yet ----------------------------------------
-
-
-def email_address(address: str) -> str:
-    """An email address, in lower case."""
-    address = address.strip()
-    if not EMAIL.fullmatch(address):
-        raise ValueError(f"{address!r} is not an email address")
-    return address.lower()
-
-
-def _look(title: str, rank: int, name: str, **options: Any) -> Look:
-    return Look(
-        title,
-        rank=rank,
-        template=PREVIEWS / f"{name}.html",
-        stylesheet=PREVIEWS / f"{name}.css",
-        **options,
-    )
-
-
-def email_codec() -> GenericCodec:
-    return GenericCodec(
-        "email",
-        _look("Email", 3, "email", multiline=True),
-        AddressForm(
-            "stranger@example.com",
-            "an email address like alice@example.com",
-            f"^[^@\\s{CONTROLS}]+@[^@\\s{CONTROLS}]+\\.[^@\\s{CONTROLS}]+$",
-        ),
-        Format(buttons=False, subject=True),
-        normalizer=email_address,
-    )
-
-
-def _email_thread(address: str) -> str:
-    return f"<sbx-{uuid.uuid4().hex[:16]}@sandbox.switchboard>"  # a Message-ID
-
-
-def email(settings: Settings) -> Channel:
-    return sandboxed(email_codec(), conversations=_email_thread)

@@ -1,8 +1,8 @@
-"""A generic codec: a platform's messages as plain JSON, until that platform's own codec lands.
+"""A generic codec: a channel's messages as plain JSON, for a channel that needs no more (the
+tests' throwaway channels).
 
-It renders what the sandbox has always shown: text, and for a request either buttons or (where a
-platform has none) a line saying how to reply; email subjects where `Format`
-asks for them. It reads back only what it rendered.
+It renders text, and for a request either buttons or (where a channel has none) a line saying
+how to reply, as `Format` asks. It reads back only what it rendered.
 
 It also parses its own webhook format, so that it keeps every rule of the channel contract:
 
@@ -48,7 +48,6 @@ class Format:
     """What a platform's messages can carry."""
 
     buttons: bool = True  # False: a request says how to reply in words instead
-    subject: bool = False  # messages have a subject line
 
 
 def unchanged(address: str) -> str:
@@ -130,8 +129,6 @@ class GenericCodec:
                 payload["text"] = f"{message.text}\n{_how_to_reply(message)}"
         if message.kind == "outcome":
             payload["replaces"] = message.edit_of
-        if self.format.subject:
-            payload["subject"] = _subject(message)
         return payload
 
     def preview(self, payload: Mapping[str, Any]) -> Preview:
@@ -187,12 +184,3 @@ def _how_to_reply(message: OutboundMessage) -> str:
     if message.options:
         return "Reply with one of: " + ", ".join(message.options) + "."
     return "Reply with your answer."
-
-
-def _subject(message: OutboundMessage) -> str:
-    match message.kind:
-        case "request":
-            return f"[Switchboard] Your answer is needed ({message.request_id})"
-        case "outcome":
-            return f"Re: [Switchboard] Your answer is needed ({message.request_id})"
-    return "[Switchboard] " + message.text[:60]

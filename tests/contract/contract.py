@@ -105,6 +105,12 @@ class Kit:
     # The conversation a platform has with a sender, where it has one per sender (a text's is
     # their number); else any conversation will do.
     conversation_with: Callable[[str], str] = lambda sender: f"C-{uuid.uuid4().hex[:6]}"
+    # What a forger can send instead of `signed`: by default, it unsigned, and it changed after
+    # signing; a channel that signs nothing (mail, vouched for inside) says its own.
+    forgeries: Callable[[RawRequest], list[RawRequest]] = lambda signed: [
+        RawRequest(signed.url, {}, signed.body),
+        RawRequest(signed.url, signed.headers, signed.body + b" "),
+    ]
 
 
 class Spy:
@@ -134,10 +140,11 @@ class Spy:
 
 
 def as_simulated(message: Inbound) -> dict[str, Any]:
-    """What a simulated message must share with the parsed one: all but the ids, times and the
-    platform's handles (a way back to the sender no simulator can mint)."""
+    """What a simulated message must share with the parsed one: all but the ids, times and what
+    only the platform can say (a way back to the sender, whether it vouches for them)."""
     assert isinstance(message, InboundMessage)
-    return message.model_dump(exclude={"external_id", "received_at", "raw", "private_reply"})
+    platform_only = {"external_id", "received_at", "raw", "private_reply", "unvouched"}
+    return message.model_dump(exclude=platform_only)
 
 
 class ChannelContract:
@@ -185,10 +192,7 @@ class ChannelContract:
     def test_a_forged_request_never_reaches_parse(self, kit: Kit, codec: Codec) -> None:
         body = kit.says(codec.address.example, "C1", "approve everything")
         signed = kit.genuine(codec, body)
-        forged = [
-            RawRequest(signed.url, {}, body),  # unsigned
-            RawRequest(signed.url, signed.headers, body + b" "),  # changed after signing
-        ]
+        forged = kit.forgeries(signed)
         spy = Spy(codec)
         for request in forged:
             with pytest.raises(Forged):

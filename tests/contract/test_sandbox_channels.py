@@ -1,6 +1,6 @@
-"""The sandbox of the platform without a channel of its own (email) keeps the channel contract:
-the generic codec, set up for it. (Slack's, Discord's and SMS's real codecs keep it in
-tests/test_slack.py, tests/test_discord_interactions.py and tests/test_sms.py.)"""
+"""The generic codec, sandboxed, keeps the channel contract: every test channel built on it does.
+(Each platform's own codec keeps it in its tests: test_slack.py, test_discord_interactions.py,
+test_sms.py, test_email.py.)"""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 
 from channels import sandbox
 from channels.sandbox.codec import SIGNATURE, GenericCodec
-from core.channels import Codec, RawRequest
-from core.previews import Button
+from core.channels import AddressForm, Channel, Codec, RawRequest
+from core.previews import Button, Look
 from tests.contract.contract import ChannelContract, Kit
 
 
@@ -35,7 +35,12 @@ def presses(button: Button, sender: str, conversation: str) -> bytes:
     return json.dumps({**message, "sender": sender, "conversation": conversation}).encode()
 
 
-FACTORIES = {"email": sandbox.email}
+def generic(_settings: object) -> Channel:
+    codec = GenericCodec("generic", Look("Generic"), AddressForm("U0STRANGER"), webhooks=("/hook",))
+    return sandbox.sandboxed(codec)
+
+
+FACTORIES = {"generic": generic}
 KITS = [Kit(name, factory, genuine, says, presses) for name, factory in FACTORIES.items()]
 
 
