@@ -168,7 +168,7 @@ class MailboxListener:
             log.warning("email: message %d is gone from %s before it was read", uid, self.mailbox)
             return
         try:
-            items = self.read(raw)
+            items = await asyncio.to_thread(self.read, raw)  # a crafted mail costs CPU: not here
         except Malformed as e:  # kept in the mailbox, logged, passed over
             log.warning("email: message %d in %s is not a mail: %s", uid, self.mailbox, e)
             return
