@@ -531,3 +531,135 @@ class TestEmailKeepsTheContract(ChannelContract):
     @pytest.fixture
     def kit(self) -> Kit:
         return KIT
+
+
+@needs_dovecot
+async def test_a_restart_in_the_middle_of_fifty_mails_loses_and_repeats_nothing(
+    dovecot: Dovecot,
+) -> None:
+    cursor = KeptCursor()
+    kept: dict[str, int] = {}  # by Message-ID, as the inbox keeps them: a repeat is dropped
+
+    async def started() -> str | None:
+        return cursor.position
+
+    async with reading(dovecot, cursor) as taken:
+        await eventually(started)
+        for n in range(50):
+            await dovecot.append(incoming(n, "batch"), user=MAILBOX_USER)
+        await arrived(taken, 20)  # stopped in the middle of the mailbox
+    for m in taken:
+        kept[m.external_id] = kept.get(m.external_id, 0) + 1
+    async with reading(dovecot, cursor) as taken:
+        await arrived(taken, 50 - len(kept))
+        await asyncio.sleep(0.3)  # a repeat would be here by now
+    for m in taken:
+        kept[m.external_id] = kept.get(m.external_id, 0) + 1
+    assert len(kept) == 50 and max(kept.values()) == 1
+
+
+@needs_dovecot
+async def test_out_of_office_spoofs_and_bounces_decide_nothing_and_a_bounce_asks_elsewhere(
+    dovecot: Dovecot, database_url: str
+) -> None:
+    """Erin's out-of-office reply is neither an answer nor answered; Mallory's APPROVE from
+    Erin's address, without the token, decides nothing; then Erin's mail bounces for good and
+    she is asked on Slack."""
+    erin = Person(
+        id="erin",
+        name="Erin Example",
+        roles=["deploy-approver"],
+        channels=["email", "slack"],
+        identities={"email": ERIN_MAIL, "slack": "U0ERIN"},
+    )
+    bob = Person(id="bob", name="Bob", identities={"slack": "U0BOB"})
+    async with SmtpDouble(Security.PLAIN) as smtp:
+        settings = service_settings(
+            database_url,
+            email_from=f"Switchboard <{MAILBOX_USER}>",
+            smtp_host=smtp.host,
+            smtp_port=smtp.port,
+            smtp_security="none",
+            imap_host=dovecot.host,
+            imap_port=dovecot.port,
+            imap_security="none",
+            imap_username=MAILBOX_USER,
+            imap_password="mailbox-pw",
+        )
+        async with running(settings, people=[erin, bob]) as service:
+            slack = simulator(service, "slack")
+            await service.inbox.accept(
+                slack.simulate(
+                    sender="U0BOB", conversation="C1:1", text="deploy api 2.4.1 to production"
+                )
+            )
+
+            async def asked() -> list[EmailMessage]:
+                return [m.message for m in smtp.received if ERIN_MAIL in m.rcpt_tos]
+
+            [request] = await eventually(asked)
+            away = reply(
+                request,
+                "I am out of the office until Monday.",
+                sender=f"Erin <{ERIN_MAIL}>",
+                headers={"Auto-Submitted": "auto-replied"},
+            )
+            spoofed = reply(request, "APPROVE", sender=f"Erin <{ERIN_MAIL}>", address=MAILBOX_USER)
+            for raw in (away, spoofed):
+                await dovecot.append(raw, user=MAILBOX_USER)
+
+            async def refused() -> list[object]:
+                rows = await service.app.store.inbox(channel="email")
+                return [r for r in rows if r.outcome == "refused"]
+
+            [spoof] = await eventually(refused)
+            assert "without the request's token" in spoof.detail  # type: ignore[attr-defined]
+            assert await service.app.store.requests(status="approved") == []
+            assert (
+                len(await service.app.store.inbox(channel="email")) == 1
+            )  # the away mail: kept out
+
+            bounce = f"""From: Mail Delivery System <MAILER-DAEMON@mx.example.com>
+To: {MAILBOX_USER}
+Subject: Undelivered Mail Returned to Sender
+Message-ID: <bounce-{uuid.uuid4().hex[:8]}@mx.example.com>
+Return-Path: <>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
+
+--b1
+Content-Type: text/plain
+
+Your message could not be delivered.
+
+--b1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.com
+
+Final-Recipient: rfc822; {ERIN_MAIL}
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 user unknown
+
+--b1
+Content-Type: text/rfc822-headers
+
+Message-ID: {request["Message-ID"]}
+Subject: {request["Subject"]}
+
+--b1--
+""".replace("\\n", "\\r\\n").encode()
+            await dovecot.append(bounce, user=MAILBOX_USER)
+
+            async def on_slack() -> list[object]:
+                rows = await service.app.store.outbox(channel="slack")
+                return [
+                    r
+                    for r in rows
+                    if r.kind == "request" and r.recipient == "erin" and r.status == "sent"
+                ]
+
+            await eventually(on_slack)
+            [dead] = await service.app.store.outbox(channel="email", status="dead")
+            assert dead.last_error is not None and "5.1.1" in dead.last_error
