@@ -225,6 +225,11 @@ async def test_reports_come_in_any_order_and_a_failure_is_retried_or_sent_elsewh
             assert report is not None and report.answered == 200
         [row] = [r for r in await board.rows(channel="sms") if r.message_id == asked.sid]
         assert row.delivery == "delivered"
+        shown = await board.http.get(
+            f"/api/v1/requests/{row.request_id}", headers={"authorization": "Bearer test-token"}
+        )
+        [copy] = [d for d in shown.json()["deliveries"] if d["message_id"] == asked.sid]
+        assert copy["delivery"] == "delivered"  # the API and the console show the report
 
         # A second request: Erin's phone is off (30003), then her number looks like a landline.
         slack = simulator(board.service, "slack")

@@ -43,6 +43,11 @@ class Delivery(BaseModel):
     last_error: str | None
     created_at: datetime
     sent_at: datetime | None
+    delivery: str | None = Field(
+        None,
+        description="The platform's furthest report on the message: sent, delivered, read or"
+        " failed (a failure's reason is in last_error); null before any report.",
+    )
 
     @classmethod
     def of(cls, item: OutboxItem) -> Delivery:
