@@ -41,12 +41,13 @@ Decision = Literal["approve", "reject", "answer"]
 
 
 class Action(BaseModel):
-    """A button press or a command: which request, which decision or option, and why."""
+    """A button press or a command: which request, which decision or option, and why. Without a
+    decision it is the reference alone (a reply to a request's own mail): the words decide."""
 
     model_config = ConfigDict(frozen=True)
 
     request_id: Name | None = None  # an explicit reference: button id, reply token, reply code
-    decision: Decision
+    decision: Decision | None = None
     value: Text = ""  # the chosen option or the answer's text
     reason: Text = ""
 

@@ -42,7 +42,8 @@ class InboxConfig:
 
 
 def interpret(message: InboundMessage, request: RequestInfo) -> Response | None:
-    """What a message says to a request: a button's decision, or a text like "yes" / "no, because"."""
+    """What a message says to a request: a button's decision, or a text like "yes" / "no, because"
+    (whose first word decides, whatever lines follow)."""
     if message.action is not None:
         match message.action.decision:
             case "approve":
@@ -54,8 +55,9 @@ def interpret(message: InboundMessage, request: RequestInfo) -> Response | None:
     text = message.text.strip()
     if request.kind == "question":
         return AnswerWith(_option(text, request)) if text else None
-    word, _, rest = text.partition(" ")
-    word = word.strip(".,!:;").lower()
+    parts = text.split(maxsplit=1)  # the first word, on a line of its own or not, and the rest
+    word = parts[0].strip(".,!:;").lower() if parts else ""
+    rest = parts[1] if len(parts) > 1 else ""
     if word in YES:
         return ApproveWith(rest.strip())
     if word in NO:
@@ -100,8 +102,8 @@ def _gist(question: str, limit: int = 60) -> str:
 
 
 def _option(answer: str, request: RequestInfo) -> str:
-    """An answer as given, or the option it names by its number ("2": the second)."""
-    chosen = answer.strip().strip(".)#")
+    """An answer as given, or the option its first line names by number ("2": the second)."""
+    chosen = answer.strip().partition("\n")[0].strip().strip(".)#")
     if chosen.isdecimal() and 1 <= int(chosen) <= len(request.options):
         return request.options[int(chosen) - 1]
     return answer.strip()

@@ -32,12 +32,16 @@ from core.channels import (
     RequestContext,
 )
 from core.errors import Misconfigured
+from core.humans import Approve, Reject
+from core.inbox import interpret
 from core.previews import Button
 from core.records import Person
+from core.settings import Settings
 from tests.contract.contract import ChannelContract, Kit
 from tests.doubles.dovecot import DOVECOT, Dovecot, running_dovecot
 from tests.doubles.smtp import Security, SmtpDouble
 from tests.fixtures import eventually, running, service_settings, simulator
+from tests.test_inbox import request
 
 CODEC = EmailCodec("Switchboard <agents@example.com>", b"test-secret")
 TRUSTING = EmailCodec(
@@ -104,15 +108,18 @@ def test_a_reply_approve_to_the_requests_address_approves_it_in_its_thread() -> 
     asked = sent()
     assert str(asked["Reply-To"]).startswith("agents+req-0000000001.")
     read = one(CODEC.read(reply(asked, "APPROVE")))
-    assert read.action == Action(request_id="req-0000000001", decision="approve")
+    assert read.action == Action(request_id="req-0000000001")  # the token: which request
     assert read.unvouched == "" and read.sender == ALICE and read.sender_name == "Alice Example"
     assert read.conversation == CODEC.render(APPROVAL)["conversation"]
     assert read.text == "APPROVE"  # the quoted request is not part of it
+    assert interpret(read, request()) == Approve("")  # and the inbox reads it as any reply
 
+    greeted = one(CODEC.read(reply(asked, "Hi Switchboard,\n\nApprove\n\nThanks, Alice")))
+    assert greeted.text == "Approve"  # the greeting above it and the sign-off below: gone
+    assert interpret(greeted, request()) == Approve("")
     rejected = one(CODEC.read(reply(asked, "Reject: not during the freeze, please")))
-    assert rejected.action == Action(
-        request_id="req-0000000001", decision="reject", reason="not during the freeze, please"
-    )
+    assert rejected.action == Action(request_id="req-0000000001")
+    assert interpret(rejected, request()) == Reject("not during the freeze, please")
 
 
 def test_without_its_token_a_reply_decides_nothing() -> None:
@@ -418,6 +425,22 @@ async def test_a_changed_uidvalidity_reads_again_what_came_since_the_last_read(
 ERIN_MAIL = "erin@example.com"
 
 
+def mail_settings(database_url: str, smtp: SmtpDouble, dovecot: Dovecot) -> Settings:
+    """Email real: out through the SMTP double, in from the agents' mailbox on Dovecot."""
+    return service_settings(
+        database_url,
+        email_from=f"Switchboard <{MAILBOX_USER}>",
+        smtp_host=smtp.host,
+        smtp_port=smtp.port,
+        smtp_security="none",
+        imap_host=dovecot.host,
+        imap_port=dovecot.port,
+        imap_security="none",
+        imap_username=MAILBOX_USER,
+        imap_password="mailbox-pw",
+    )
+
+
 @needs_dovecot
 async def test_an_approver_replies_approve_by_email_and_the_tool_runs(
     dovecot: Dovecot, database_url: str
@@ -433,54 +456,42 @@ async def test_an_approver_replies_approve_by_email_and_the_tool_runs(
         identities={"email": ERIN_MAIL},
     )
     bob = Person(id="bob", name="Bob", identities={"slack": "U0BOB"})
-    async with SmtpDouble(Security.PLAIN) as smtp:
-        settings = service_settings(
-            database_url,
-            email_from=f"Switchboard <{MAILBOX_USER}>",
-            smtp_host=smtp.host,
-            smtp_port=smtp.port,
-            smtp_security="none",
-            imap_host=dovecot.host,
-            imap_port=dovecot.port,
-            imap_security="none",
-            imap_username=MAILBOX_USER,
-            imap_password="mailbox-pw",
+    async with (
+        SmtpDouble(Security.PLAIN) as smtp,
+        running(mail_settings(database_url, smtp, dovecot), [erin, bob]) as service,
+    ):
+        assert not service.channels["email"].sandbox
+        await service.check_channels()
+        slack = simulator(service, "slack")
+        await service.inbox.accept(
+            slack.simulate(
+                sender="U0BOB", conversation="C1:1", text="deploy api 2.4.1 to production"
+            )
         )
-        async with running(settings, people=[erin, bob]) as service:
-            assert not service.channels["email"].sandbox
-            await service.check_channels()
-            slack = simulator(service, "slack")
-            await service.inbox.accept(
-                slack.simulate(
-                    sender="U0BOB", conversation="C1:1", text="deploy api 2.4.1 to production"
-                )
-            )
 
-            async def asked() -> list[EmailMessage]:
-                return [m.message for m in smtp.received if ERIN_MAIL in m.rcpt_tos]
+        async def asked() -> list[EmailMessage]:
+            return [m.message for m in smtp.received if ERIN_MAIL in m.rcpt_tos]
 
-            [request] = await eventually(asked)
-            assert "Reply APPROVE" in request.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-            await dovecot.append(
-                reply(request, "Approve", sender=f"Erin <{ERIN_MAIL}>"), user=MAILBOX_USER
-            )
+        [request] = await eventually(asked)
+        assert "Reply APPROVE" in request.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        await dovecot.append(
+            reply(request, "Approve", sender=f"Erin <{ERIN_MAIL}>"), user=MAILBOX_USER
+        )
 
-            async def approved() -> list[object]:
-                return await service.app.store.requests(status="approved")
+        async def approved() -> list[object]:
+            return await service.app.store.requests(status="approved")
 
-            [decided] = await eventually(approved)
-            assert (decided.decided_by, decided.decided_via) == ("erin", "email")
+        [decided] = await eventually(approved)
+        assert (decided.decided_by, decided.decided_via) == ("erin", "email")
 
-            async def settled() -> list[EmailMessage]:
-                found = await asked()
-                return found if len(found) == 2 else []
+        async def settled() -> list[EmailMessage]:
+            found = await asked()
+            return found if len(found) == 2 else []
 
-            _, outcome = await eventually(settled)
-            assert outcome["In-Reply-To"] == request["Message-ID"]
-            assert outcome["Subject"] == f"Re: {request['Subject']}"
-            assert (
-                "Approved by Erin Example via email" in outcome.get_body(("plain",)).get_content()
-            )  # type: ignore[union-attr]
+        _, outcome = await eventually(settled)
+        assert outcome["In-Reply-To"] == request["Message-ID"]
+        assert outcome["Subject"] == f"Re: {request['Subject']}"
+        assert "Approved by Erin Example via email" in outcome.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
 
 # --- the channel contract ------------------------------------------------------------------------
@@ -573,53 +584,41 @@ async def test_out_of_office_spoofs_and_bounces_decide_nothing_and_a_bounce_asks
         identities={"email": ERIN_MAIL, "slack": "U0ERIN"},
     )
     bob = Person(id="bob", name="Bob", identities={"slack": "U0BOB"})
-    async with SmtpDouble(Security.PLAIN) as smtp:
-        settings = service_settings(
-            database_url,
-            email_from=f"Switchboard <{MAILBOX_USER}>",
-            smtp_host=smtp.host,
-            smtp_port=smtp.port,
-            smtp_security="none",
-            imap_host=dovecot.host,
-            imap_port=dovecot.port,
-            imap_security="none",
-            imap_username=MAILBOX_USER,
-            imap_password="mailbox-pw",
+    async with (
+        SmtpDouble(Security.PLAIN) as smtp,
+        running(mail_settings(database_url, smtp, dovecot), [erin, bob]) as service,
+    ):
+        slack = simulator(service, "slack")
+        await service.inbox.accept(
+            slack.simulate(
+                sender="U0BOB", conversation="C1:1", text="deploy api 2.4.1 to production"
+            )
         )
-        async with running(settings, people=[erin, bob]) as service:
-            slack = simulator(service, "slack")
-            await service.inbox.accept(
-                slack.simulate(
-                    sender="U0BOB", conversation="C1:1", text="deploy api 2.4.1 to production"
-                )
-            )
 
-            async def asked() -> list[EmailMessage]:
-                return [m.message for m in smtp.received if ERIN_MAIL in m.rcpt_tos]
+        async def asked() -> list[EmailMessage]:
+            return [m.message for m in smtp.received if ERIN_MAIL in m.rcpt_tos]
 
-            [request] = await eventually(asked)
-            away = reply(
-                request,
-                "I am out of the office until Monday.",
-                sender=f"Erin <{ERIN_MAIL}>",
-                headers={"Auto-Submitted": "auto-replied"},
-            )
-            spoofed = reply(request, "APPROVE", sender=f"Erin <{ERIN_MAIL}>", address=MAILBOX_USER)
-            for raw in (away, spoofed):
-                await dovecot.append(raw, user=MAILBOX_USER)
+        [request] = await eventually(asked)
+        away = reply(
+            request,
+            "I am out of the office until Monday.",
+            sender=f"Erin <{ERIN_MAIL}>",
+            headers={"Auto-Submitted": "auto-replied"},
+        )
+        spoofed = reply(request, "APPROVE", sender=f"Erin <{ERIN_MAIL}>", address=MAILBOX_USER)
+        for raw in (away, spoofed):
+            await dovecot.append(raw, user=MAILBOX_USER)
 
-            async def refused() -> list[object]:
-                rows = await service.app.store.inbox(channel="email")
-                return [r for r in rows if r.outcome == "refused"]
+        async def refused() -> list[object]:
+            rows = await service.app.store.inbox(channel="email")
+            return [r for r in rows if r.outcome == "refused"]
 
-            [spoof] = await eventually(refused)
-            assert "without the request's token" in spoof.detail  # type: ignore[attr-defined]
-            assert await service.app.store.requests(status="approved") == []
-            assert (
-                len(await service.app.store.inbox(channel="email")) == 1
-            )  # the away mail: kept out
+        [spoof] = await eventually(refused)
+        assert "without the request's token" in spoof.detail  # type: ignore[attr-defined]
+        assert await service.app.store.requests(status="approved") == []
+        assert len(await service.app.store.inbox(channel="email")) == 1  # the away mail: kept out
 
-            bounce = f"""From: Mail Delivery System <MAILER-DAEMON@mx.example.com>
+        bounce = f"""From: Mail Delivery System <MAILER-DAEMON@mx.example.com>
 To: {MAILBOX_USER}
 Subject: Undelivered Mail Returned to Sender
 Message-ID: <bounce-{uuid.uuid4().hex[:8]}@mx.example.com>
@@ -650,16 +649,16 @@ Subject: {request["Subject"]}
 
 --b1--
 """.replace("\\n", "\\r\\n").encode()
-            await dovecot.append(bounce, user=MAILBOX_USER)
+        await dovecot.append(bounce, user=MAILBOX_USER)
 
-            async def on_slack() -> list[object]:
-                rows = await service.app.store.outbox(channel="slack")
-                return [
-                    r
-                    for r in rows
-                    if r.kind == "request" and r.recipient == "erin" and r.status == "sent"
-                ]
+        async def on_slack() -> list[object]:
+            rows = await service.app.store.outbox(channel="slack")
+            return [
+                r
+                for r in rows
+                if r.kind == "request" and r.recipient == "erin" and r.status == "sent"
+            ]
 
-            await eventually(on_slack)
-            [dead] = await service.app.store.outbox(channel="email", status="dead")
-            assert dead.last_error is not None and "5.1.1" in dead.last_error
+        await eventually(on_slack)
+        [dead] = await service.app.store.outbox(channel="email", status="dead")
+        assert dead.last_error is not None and "5.1.1" in dead.last_error

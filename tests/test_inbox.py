@@ -289,3 +289,22 @@ def test_a_message_the_platform_cannot_vouch_for_talks_but_decides_nothing(
     assert isinstance(answered, Append)
     [said] = answered.events
     assert isinstance(said, HumanResponded) and said.answer == "Store credit"
+
+
+def test_a_reference_without_a_decision_is_decided_by_its_words(config: InboxConfig) -> None:
+    """A reply to a request's own mail: the token names the request, the text decides."""
+    named = Action(request_id="req-0000000001")
+    no = message("no\nnot during the freeze", sender="U0ALICE", action=named)
+    rejected = route(config, situation(no, ALICE, request()))
+    assert isinstance(rejected, Append) and rejected.request_id == "req-0000000001"
+    [decided] = rejected.events
+    assert isinstance(decided, ApprovalDecided)
+    assert not decided.approved and decided.reason == "not during the freeze"
+    which = request("req-0000000003", kind="question", options=["Full refund", "Store credit"])
+    two = message("2\nthanks!", sender="U0ALICE", action=Action(request_id=which.id))
+    answered = route(config, situation(two, ALICE, which))
+    assert isinstance(answered, Append)
+    [said] = answered.events
+    assert isinstance(said, HumanResponded) and said.answer == "Store credit"
+    unclear = message("which build?", sender="U0ALICE", action=named)
+    assert isinstance(route(config, situation(unclear, ALICE, request())), Refuse)

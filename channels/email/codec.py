@@ -13,8 +13,10 @@ carries a token in its Reply-To, `agents+<token>@domain`: the request's id and a
 of the recipient's address, under a key only this server has. A reply sent to that address
 answers that request; without a valid token (a forwarded mail, a guessed address) it decides
 nothing (`unvouched`), and neither does a mail without a DKIM or DMARC pass from
-EMAIL_TRUSTED_AUTHSERV_ID, when it is set. The first meaningful line of the reply decides:
-APPROVE (or yes, ok…), REJECT and a reason, an option's number, or for a question the answer.
+EMAIL_TRUSTED_AUTHSERV_ID, when it is set. The reply from its first meaningful line on is the
+message, and the token its reference to the request (an `Action` without a decision): core reads
+it as any text reply, APPROVE (or yes, ok…), REJECT and a reason, an option's number, or for a
+question the answer.
 
 Auto-replies, list mail and bounces are never answers: a bounce of our mail is the delivery's
 failure (the request goes to the person's next channel when it is permanent); the others are
@@ -60,8 +62,6 @@ ADDRESS = AddressForm(
 )
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 PREFIX = re.compile(r"^\s*((re|aw|sv|fwd?|wg|tr)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
-YES = {"approve", "approved", "yes", "y", "ok", "lgtm"}
-NO = {"reject", "rejected", "no", "n", "deny", "denied"}
 SIGNATURE = 16  # hex characters of a token's HMAC
 
 
@@ -213,8 +213,12 @@ class EmailCodec:
         ):
             unvouched = f"{self.trusted_authserv_id} did not vouch for it (no DKIM or DMARC pass)"
         reply = mail.reply.strip()
-        text = reply or (topic(mail.subject) if root == mail.message_id else "")
-        action = _decision(request_id, first_line(reply)) if not unvouched else None
+        line = first_line(reply)  # what decides: from here on (a greeting above it is not)
+        text = reply[reply.find(line) :] if line else reply
+        if not text and root == mail.message_id:
+            text = topic(mail.subject)  # a new mail said all in its subject
+        referenced = request_id is not None and not unvouched
+        action = Action(request_id=request_id) if referenced else None
         return InboundMessage(
             channel=NAME,
             external_id=mail.message_id,
@@ -227,22 +231,6 @@ class EmailCodec:
             unvouched=unvouched,
             raw=f"mail {mail.message_id}",
         )
-
-
-def _decision(request_id: str | None, line: str) -> Action | None:
-    """APPROVE, REJECT and a reason, or an option's number, on the reply's first line; else
-    None: the inbox reads the reply (a question's answer) in the request's conversation."""
-    if request_id is None:
-        return None
-    word, _, rest = line.strip().partition(" ")
-    word = word.strip(".,!:;").lower()
-    if word in YES:
-        return Action(request_id=request_id, decision="approve")
-    if word in NO:
-        return Action(request_id=request_id, decision="reject", reason=rest.strip(" ,.:-"))
-    if word.strip(".)#").isdecimal() and not rest.strip():
-        return Action(request_id=request_id, decision="answer", value=word.strip(".)#"))
-    return None
 
 
 def _subject(message: OutboundMessage) -> str:

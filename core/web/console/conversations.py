@@ -135,15 +135,15 @@ def conversations(
 def _inbound(item: InboxItem, name: str | None) -> Message:
     action = item.action or {}
     text = item.text
-    if action:
-        label = str(action.get("value") or action.get("decision", "")).capitalize()
+    if action.get("decision"):  # a press; a reference alone is a reply, its words shown
+        label = str(action.get("value") or action["decision"]).capitalize()
         text = f"pressed {label}" + (f" ({item.text})" if item.text else "")
     return Message(
         "in",
         item.received_at,
         name or item.sender,
         text,
-        "action" if action else "message",
+        "action" if action.get("decision") else "message",
         address=item.sender,
         person=item.person_id,
         result=item.outcome,
