@@ -40,15 +40,10 @@ async def double() -> AsyncIterator[DiscordDouble]:
     """A running double with discord.py pointed at it, and put back afterwards."""
     users: dict[str, str | dd.DiscordUser] = {ADA: dd.DiscordUser("ada", "Ada"), BOB: "bob"}
     guilds = [dd.guild(GUILD, "Switchboard", {GENERAL: "general"})]
-    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    async with DiscordDouble(users=users, guilds=guilds) as running:
+    async with DiscordDouble(users=users, guilds=guilds) as running:  # puts them back
         discord.http.Route.BASE = running.api_url
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(running.gateway_url)
-        try:
-            yield running
-        finally:
-            discord.http.Route.BASE = base
-            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
+        yield running
 
 
 @contextlib.asynccontextmanager
@@ -330,3 +325,12 @@ async def test_a_modal_submission_reaches_the_client(double: DiscordDouble) -> N
         assert rows[0]["components"][0]["value"] == "not today"
     # discord.py's bare defer() of a modal submission is a deferred update (6), not 5:
     assert [r.type for r in double.interaction_responses] == [6]
+
+
+async def test_the_double_puts_discord_pys_addresses_back_as_it_stops() -> None:
+    before = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+    async with DiscordDouble() as running:
+        discord.http.Route.BASE = running.api_url  # as the channel's transport does
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(running.gateway_url)
+    after = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+    assert after == before

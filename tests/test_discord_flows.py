@@ -10,7 +10,6 @@ import copy
 from collections.abc import AsyncIterator
 from typing import Any
 
-from channels.discord.gateway import DiscordWebSocket, Route
 from core.humans import Approve, respond
 from core.records import Person
 from core.service import Service
@@ -36,23 +35,12 @@ PEOPLE = [
 ]
 
 
-@contextlib.contextmanager
-def discord_base() -> Any:
-    """discord.py keeps its REST base and gateway in class attributes: put them back after."""
-    base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
-    try:
-        yield
-    finally:
-        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
-
-
 @contextlib.asynccontextmanager
 async def loopback_discord() -> AsyncIterator[DiscordDouble]:
     users = {ALICE: "alice", BOB: "bob", DANA: "dana"}
     server = dd.guild(GUILD, "ops", {GENERAL: "general", RANDOM: "random"})
-    with discord_base():
-        async with DiscordDouble(users=users, guilds=[server]) as discord_api:
-            yield discord_api
+    async with DiscordDouble(users=users, guilds=[server]) as discord_api:
+        yield discord_api
 
 
 @contextlib.asynccontextmanager

@@ -17,7 +17,7 @@ from nacl.signing import SigningKey
 
 from channels.discord.codec import DiscordCodec
 from channels.discord.components import render
-from channels.discord.gateway import DiscordWebSocket, GatewayListener, Route
+from channels.discord.gateway import GatewayListener
 from core.channels import Acknowledged, Inbound, InboundMessage, OutboundMessage
 from core.records import Person
 from core.service import Service
@@ -33,27 +33,23 @@ DM = "1500000000000000005"
 @contextlib.asynccontextmanager
 async def listening() -> AsyncIterator[tuple[DiscordDouble, list[Inbound]]]:
     """The listener connected to a loopback Discord; what it hands in, as it comes."""
-    base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
     taken: list[Inbound] = []
 
     async def deliver(item: Inbound) -> None:
         taken.append(item)
 
-    try:
-        async with DiscordDouble(users={ERIN: "erin"}) as discord_api:
-            listener = GatewayListener(
-                DiscordCodec(), dd.TOKEN, discord_api.api_url, discord_api.gateway_url
-            )
-            task = asyncio.create_task(listener.listen(deliver, NoCursor()))
-            try:
-                await discord_api.connected()
-                yield discord_api, taken
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-    finally:
-        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
+    async with DiscordDouble(users={ERIN: "erin"}) as discord_api:
+        listener = GatewayListener(
+            DiscordCodec(), dd.TOKEN, discord_api.api_url, discord_api.gateway_url
+        )
+        task = asyncio.create_task(listener.listen(deliver, NoCursor()))
+        try:
+            await discord_api.connected()
+            yield discord_api, taken
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 class NoCursor:
@@ -128,21 +124,17 @@ async def test_a_dropped_socket_resumes_with_nothing_lost_or_doubled() -> None:
 
 
 async def test_a_refused_session_raises_so_the_service_retries_after_a_backoff() -> None:
-    base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
-    try:
-        async with DiscordDouble() as discord_api:
-            discord_api.reject_identify(4004)
-            listener = GatewayListener(
-                DiscordCodec(), dd.TOKEN, discord_api.api_url, discord_api.gateway_url
-            )
+    async with DiscordDouble() as discord_api:
+        discord_api.reject_identify(4004)
+        listener = GatewayListener(
+            DiscordCodec(), dd.TOKEN, discord_api.api_url, discord_api.gateway_url
+        )
 
-            async def nothing(_item: Inbound) -> None:
-                return None
+        async def nothing(_item: Inbound) -> None:
+            return None
 
-            with pytest.raises(Exception):  # noqa: B017 - discord.py's own, for the backoff
-                await asyncio.wait_for(listener.listen(nothing, NoCursor()), 10)
-    finally:
-        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
+        with pytest.raises(Exception):  # noqa: B017 - discord.py's own, for the backoff
+            await asyncio.wait_for(listener.listen(nothing, NoCursor()), 10)
 
 
 async def test_asked_in_slack_approved_with_a_discord_button_the_copy_is_edited(
@@ -158,49 +150,45 @@ async def test_asked_in_slack_approved_with_a_discord_button_the_copy_is_edited(
         identities={"discord": ERIN},
     )
     bob = Person(id="bob", name="Bob", identities={"slack": "U0BOB"})
-    base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
-    try:
-        async with DiscordDouble(users={ERIN: "alice"}) as discord_api:
-            settings = service_settings(
-                database_url,
-                discord_bot_token=dd.TOKEN,
-                discord_api_url=discord_api.api_url,
-                discord_gateway_url=discord_api.gateway_url,
+    async with DiscordDouble(users={ERIN: "alice"}) as discord_api:
+        settings = service_settings(
+            database_url,
+            discord_bot_token=dd.TOKEN,
+            discord_api_url=discord_api.api_url,
+            discord_gateway_url=discord_api.gateway_url,
+        )
+        async with running(settings, people=[alice, bob]) as service:
+            assert not service.channels["discord"].sandbox
+            await service.check_channels()
+            await discord_api.connected()
+            slack = simulator(service, "slack")
+            asked = slack.simulate(
+                sender="U0BOB", conversation="C1:1.0", text="deploy api 2.4.1 to production"
             )
-            async with running(settings, people=[alice, bob]) as service:
-                assert not service.channels["discord"].sandbox
-                await service.check_channels()
-                await discord_api.connected()
-                slack = simulator(service, "slack")
-                asked = slack.simulate(
-                    sender="U0BOB", conversation="C1:1.0", text="deploy api 2.4.1 to production"
-                )
-                await service.inbox.accept(asked)
+            await service.inbox.accept(asked)
 
-                async def posted() -> list[dd.PostedMessage]:
-                    return [m for m in discord_api.messages if m.components]
+            async def posted() -> list[dd.PostedMessage]:
+                return [m for m in discord_api.messages if m.components]
 
-                [request] = await eventually(posted)
-                [row] = request.components
-                approve = next(c for c in row["components"] if c["label"] == "Approve")
-                click = dd.component_click(ERIN, request.data, approve["custom_id"])
-                await discord_api.dispatch("INTERACTION_CREATE", click)
+            [request] = await eventually(posted)
+            [row] = request.components
+            approve = next(c for c in row["components"] if c["label"] == "Approve")
+            click = dd.component_click(ERIN, request.data, approve["custom_id"])
+            await discord_api.dispatch("INTERACTION_CREATE", click)
 
-                async def edited() -> bool:
-                    buttons = [c for row in request.components for c in row["components"]]
-                    disabled = bool(buttons) and all(c.get("disabled") for c in buttons)
-                    return disabled and request.content.startswith("Approved by Alice")
+            async def edited() -> bool:
+                buttons = [c for row in request.components for c in row["components"]]
+                disabled = bool(buttons) and all(c.get("disabled") for c in buttons)
+                return disabled and request.content.startswith("Approved by Alice")
 
-                await eventually(edited)
-                [thread] = await service.app.store.threads()
+            await eventually(edited)
+            [thread] = await service.app.store.threads()
 
-                async def done() -> bool:
-                    found = await service.app.store.thread(thread.id)
-                    return found is not None and found.status == "done"
+            async def done() -> bool:
+                found = await service.app.store.thread(thread.id)
+                return found is not None and found.status == "done"
 
-                await eventually(done)
-    finally:
-        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
+            await eventually(done)
 
 
 # --- /discord/interactions, for deployments that take interactions over HTTP ------------------
@@ -226,20 +214,16 @@ async def over_http(
         channels=["discord"],
         identities={"discord": ERIN},
     )
-    base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
-    try:
-        async with DiscordDouble(users={ERIN: "alice"}) as discord_api:
-            settings = service_settings(
-                database_url,
-                discord_bot_token=dd.TOKEN,
-                discord_public_key=SIGNING.verify_key.encode().hex(),
-                discord_api_url=discord_api.api_url,
-                discord_gateway_url=discord_api.gateway_url,
-            )
-            async with running(settings, people=[alice]) as service, client_for(service) as http:
-                yield service, http, discord_api
-    finally:
-        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
+    async with DiscordDouble(users={ERIN: "alice"}) as discord_api:
+        settings = service_settings(
+            database_url,
+            discord_bot_token=dd.TOKEN,
+            discord_public_key=SIGNING.verify_key.encode().hex(),
+            discord_api_url=discord_api.api_url,
+            discord_gateway_url=discord_api.gateway_url,
+        )
+        async with running(settings, people=[alice]) as service, client_for(service) as http:
+            yield service, http, discord_api
 
 
 async def test_an_interaction_over_http_is_checked_read_and_answered(database_url: str) -> None:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from channels.discord.gateway import DiscordWebSocket, Route
 from storage.migrate import upgrade
 from tests.doubles import discord as dd
 from tests.doubles.discord import DiscordDouble
@@ -27,13 +26,9 @@ ALICE, BOB, ERIN = "100000000000000001", "100000000000000002", "1000000000000000
 
 @contextlib.asynccontextmanager
 async def loopback_discord(**options: bool) -> AsyncIterator[DiscordDouble]:
-    base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
-    try:
-        users = {ALICE: "alice", BOB: "bob", ERIN: "erin"}
-        async with DiscordDouble(users=users, **options) as discord_api:
-            yield discord_api
-    finally:
-        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
+    users = {ALICE: "alice", BOB: "bob", ERIN: "erin"}
+    async with DiscordDouble(users=users, **options) as discord_api:
+        yield discord_api
 
 
 def settings(discord_api: DiscordDouble, token: str = dd.TOKEN) -> dict[str, str]:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from channels.discord.components import render
-from channels.discord.transport import DiscordTransport, Route
+from channels.discord.transport import DiscordTransport
 from core.channels import DeliveryFailed, OutboundMessage, RequestContext
 from core.errors import Misconfigured
 from tests.doubles import discord as dd
@@ -29,12 +29,8 @@ APPROVAL = OutboundMessage(
 
 @pytest.fixture
 async def discord_api() -> AsyncIterator[DiscordDouble]:
-    base = Route.BASE
-    try:
-        async with DiscordDouble(users={ERIN: "erin"}) as running:
-            yield running
-    finally:
-        Route.BASE = base  # the transport set this process's REST base
+    async with DiscordDouble(users={ERIN: "erin"}) as running:
+        yield running
 
 
 @pytest.fixture
@@ -100,17 +96,13 @@ async def test_a_refused_token_is_one_line(discord_api: DiscordDouble) -> None:
 
 
 async def test_without_the_message_content_intent_the_check_says_where_to_enable_it() -> None:
-    base = Route.BASE
-    try:
-        async with DiscordDouble(message_content=False) as portal_switch_off:
-            transport = DiscordTransport(dd.TOKEN, portal_switch_off.api_url)
-            try:
-                with pytest.raises(Misconfigured) as refused:
-                    await transport.check()
-            finally:
-                await transport.close()
-    finally:
-        Route.BASE = base
+    async with DiscordDouble(message_content=False) as portal_switch_off:
+        transport = DiscordTransport(dd.TOKEN, portal_switch_off.api_url)
+        try:
+            with pytest.raises(Misconfigured) as refused:
+                await transport.check()
+        finally:
+            await transport.close()
     assert str(refused.value) == (
         "discord: the bot may not read message content: enable the Message Content intent"
         " in the Developer Portal (Bot → Privileged Gateway Intents)"

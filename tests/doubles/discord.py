@@ -6,8 +6,9 @@ Discord's error JSON, its 429 handling, and the gateway protocol (HELLO, IDENTIF
 heartbeats, RESUME with replay, close codes). Verified with discord.py 2.7 in
 tests/test_discord_double.py.
 
-discord.py has no base URL option, so point it at the double with two class attributes, and
-put them back afterwards (tests/test_discord_double.py does this in a fixture)::
+discord.py has no base URL option, so point it at the double with two class attributes (the
+channel's transport and gateway listener set them from DISCORD_API_URL and DISCORD_GATEWAY_URL);
+the double puts back whatever they held when it started, as it stops::
 
     discord.http.Route.BASE = double.api_url  # REST, including webhooks and interactions
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(double.gateway_url)
@@ -32,6 +33,7 @@ import datetime
 import itertools
 import json
 import uuid
+import warnings
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +41,11 @@ from types import TracebackType
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+with warnings.catch_warnings():  # discord.py imports audioop (voice), deprecated since 3.11
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from discord.gateway import DiscordWebSocket
+    from discord.http import Route
 
 TOKEN = "MTEwMDAwMDAwMDAwMDAwMDAwMQ.double.switchboard-discord-double"
 APPLICATION_ID = "1100000000000000001"
@@ -268,6 +275,7 @@ class DiscordDouble:
         return f"ws://127.0.0.1:{self._port}/gateway"
 
     async def __aenter__(self) -> DiscordDouble:
+        self._pointed = (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)  # put back on exit
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -282,6 +290,7 @@ class DiscordDouble:
     ) -> None:
         await self._runner.cleanup()
         self._port = None
+        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = self._pointed
 
     @property
     def bot_user(self) -> dict[str, Any]:
