@@ -119,7 +119,7 @@ class SqlReceiving(SqlSteps):
                 )
                 return Received("started", f"new {agent} thread", thread_id, runnable=True)
             case Append(thread_id, events, outcome, request_id, outbox_messages):
-                state, last_seq = self.load_state(conn, thread_id)
+                state, last_seq = self.load_state(conn, thread_id, lock=True)
                 after = fold(events, state)
                 step = Step(
                     thread_id,

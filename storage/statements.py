@@ -69,11 +69,14 @@ class Statements:
             .where(threads.c.id == bindparam("b_id"), threads.c.lease_owner == bindparam("b_owner"))
             .values(lease_owner=None, lease_until=0.0)
         )
-        self.thread_state = prepare(
-            select(threads.c.agent, threads.c.requester, threads.c.state, threads.c.last_seq).where(
-                threads.c.id == bindparam("b_id")
-            )
-        )
+        thread_state = select(
+            threads.c.agent, threads.c.requester, threads.c.state, threads.c.last_seq
+        ).where(threads.c.id == bindparam("b_id"))
+        self.thread_state = prepare(thread_state)
+        # On PostgreSQL, an inbound message appending to a thread holds its row until it commits,
+        # so a worker's step waits and then fails instead of the message (SQLite writes one at a
+        # time anyway and renders no FOR UPDATE).
+        self.thread_state_locked = prepare(thread_state.with_for_update())
         self.events_after = prepare(
             select(events.c.seq, events.c.type, events.c.tokens, events.c.data)
             .where(events.c.thread_id == bindparam("b_id"), events.c.seq > bindparam("b_after"))

@@ -287,9 +287,13 @@ class SqlSteps(Database):
     async def state(self, thread_id: str) -> tuple[ExecutionState, int]:
         return await self._run(lambda conn: self.load_state(conn, thread_id))
 
-    def load_state(self, conn: Connection, thread_id: str) -> tuple[ExecutionState, int]:
-        cursor = self.cursor(conn)
-        cursor.execute(self.sql.thread_state.sql, self.sql.thread_state.params({"b_id": thread_id}))
+    def load_state(
+        self, conn: Connection, thread_id: str, *, lock: bool = False
+    ) -> tuple[ExecutionState, int]:
+        cursor, read = self.cursor(conn), self.sql.thread_state
+        if lock:
+            read = self.sql.thread_state_locked
+        cursor.execute(read.sql, read.params({"b_id": thread_id}))
         row = cursor.fetchone()
         if row is None:
             raise NotFound("thread", thread_id)
