@@ -145,6 +145,18 @@ class ApprovalDecided(_Event):
     via: str = "cli"
 
 
+class AnswerRefused(_Event):
+    """Someone answered an open request and was not taken: not one of its recipients, not in the
+    directory, or not vouched for by their channel (an email without the request's token). The
+    request stays open; the event is for the people reading the thread, not for the model."""
+
+    type: Literal["answer_refused"] = "answer_refused"
+    request_id: str
+    by: str  # a person's id, or channel:sender for someone the directory does not know
+    via: str
+    reason: Text
+
+
 class RequestEscalated(_Event):
     """An open request went unanswered: re-sent on the next channel, or widened to more people."""
 
@@ -225,6 +237,7 @@ Event = Annotated[
     | HumanRequested
     | HumanResponded
     | ApprovalDecided
+    | AnswerRefused
     | RequestEscalated
     | RequestTimedOut
     | ErrorCompacted

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from core.agent import Agent
 from core.channels import InboundMessage
 from core.errors import NotAllowed
-from core.events import MessageEdited, MessageReceived
+from core.events import AnswerRefused, MessageEdited, MessageReceived
 from core.humans import Answer as AnswerWith
 from core.humans import Approve as ApproveWith
 from core.humans import Reject as RejectWith
@@ -135,6 +135,16 @@ def route(config: InboxConfig, s: Situation) -> Routing:
         notice = OutboxMessage.notice_to(message, detail, person=person.id if person else None)
         return Refuse(detail, notice)
 
+    def refuse_answer(request: RequestInfo, detail: str) -> Append:
+        """A refused answer to an open request: told to its sender, and kept in the request's
+        thread, so whoever reads the thread sees who tried to decide it and why it did not count."""
+        notice = OutboxMessage.notice_to(message, detail, person=person.id if person else None)
+        by = person.id if person else f"{via}:{message.sender}"
+        refused = AnswerRefused(
+            request_id=request.id, by=by, via=via, reason=detail, at=message.received_at
+        )
+        return Append(request.thread_id, [refused], "refused", request.id, [notice], detail)
+
     referenced = message.action is not None and message.action.request_id is not None
     if referenced and not s.requests:
         return refuse(f"There is no request {message.action.request_id}.")  # type: ignore[union-attr]
@@ -152,20 +162,26 @@ def route(config: InboxConfig, s: Situation) -> Routing:
             return refuse(which_one(requests))
     if requests and (referenced or len(requests) == 1):
         request = requests[0]
-        if person is None:
-            return refuse("Only people in the directory can answer requests; you are not in it.")
+        if person is None:  # told nothing about the request, not even how it was settled
+            stranger = "Only people in the directory can answer requests; you are not in it."
+            return (
+                refuse_answer(request, stranger) if request.status == "open" else refuse(stranger)
+            )
         if request.status != "open":
             decider = s.deciders.get(request.decided_by or "")
             return refuse(
                 f"Already settled: {outcome_text(request, decider.name if decider else None)}."
             )
         if not may_answer(person, request):
-            return refuse(
-                f"You may not answer {request.id}: it is for {', '.join(request.recipients)}."
+            return refuse_answer(
+                request,
+                f"You may not answer {request.id}: it is for {', '.join(request.recipients)}.",
             )
         response = interpret(message, request)
         if response is not None and message.unvouched:
-            return refuse(f"Not taken as an answer to {request.id}: {message.unvouched}.")
+            return refuse_answer(
+                request, f"Not taken as an answer to {request.id}: {message.unvouched}."
+            )
         if response is None:
             code = reply_code(request.id)
             return refuse(
@@ -175,7 +191,7 @@ def route(config: InboxConfig, s: Situation) -> Routing:
         try:
             decision = decision_for(request, person, response, via)
         except NotAllowed as e:
-            return refuse(str(e))
+            return refuse_answer(request, str(e))
         outcome = OutboxMessage.outcome_of(request.id)
         return Append(request.thread_id, [decision], "answered", request.id, [outcome])
     if message.action is not None:

@@ -45,9 +45,10 @@ class Start:
 class Append:
     thread_id: str
     events: list[Event]
-    outcome: Literal["continued", "answered"]
+    outcome: Literal["continued", "answered", "refused"]
     request_id: str | None = None
     outbox: list[OutboxMessage] = field(default_factory=list)
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from core.errors import InvalidTransition
 from core.events import (
+    AnswerRefused,
     ApprovalDecided,
     BudgetWarned,
     ContextCompacted,
@@ -171,6 +172,8 @@ def apply(state: ExecutionState, event: Event) -> ExecutionState:
             return replace(s, status=_move(s, target, event), open_requests=open_requests)
         case HumanResponded() | ApprovalDecided() | RequestTimedOut():
             return _answered(s, event)
+        case AnswerRefused():
+            return s  # the request stays as it was, open or settled since
         case RequestEscalated():
             request = s.open_requests.get(event.request_id)
             level = 1 if event.step == "resend" else 2

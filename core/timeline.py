@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from core.events import (
+    AnswerRefused,
     ApprovalDecided,
     BudgetWarned,
     ContextCompacted,
@@ -71,6 +72,8 @@ def describe(event: Event) -> str:
             verdict = "approved" if event.approved else "rejected"
             reason = f": {event.reason}" if event.reason else ""
             return f"{event.decided_by} via {event.via} {verdict} {event.request_id}{reason}"
+        case AnswerRefused():
+            return f"{event.by} via {event.via} was not taken for {event.request_id}: {_short(event.reason)}"
         case RequestEscalated(step="resend"):
             return f"{event.request_id} unanswered: re-sent on the next preferred channel"
         case RequestEscalated():

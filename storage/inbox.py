@@ -118,7 +118,7 @@ class SqlReceiving(SqlSteps):
                     conversation=message.conversation,
                 )
                 return Received("started", f"new {agent} thread", thread_id, runnable=True)
-            case Append(thread_id, events, outcome, request_id, outbox_messages):
+            case Append(thread_id, events, outcome, request_id, outbox_messages, detail):
                 state, last_seq = self.load_state(conn, thread_id, lock=True)
                 after = fold(events, state)
                 step = Step(
@@ -130,7 +130,7 @@ class SqlReceiving(SqlSteps):
                 )
                 self.write_step(conn, step)
                 runnable = after.status.value in RUNNABLE
-                return Received(outcome, "", thread_id, request_id, runnable=runnable)
+                return Received(outcome, detail, thread_id, request_id, runnable=runnable)
             case Refuse(detail, notice):
                 if notice is not None:
                     key = f"inbox:{message.channel}:{message.external_id}"

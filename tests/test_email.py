@@ -32,11 +32,13 @@ from core.channels import (
     RequestContext,
 )
 from core.errors import Misconfigured
+from core.events import AnswerRefused
 from core.humans import Approve, Reject
 from core.inbox import interpret
 from core.previews import Button
 from core.records import Person
 from core.settings import Settings
+from core.timeline import describe
 from tests.contract.contract import ChannelContract, Kit
 from tests.doubles.dovecot import DOVECOT, Dovecot, running_dovecot
 from tests.doubles.smtp import Security, SmtpDouble
@@ -615,6 +617,12 @@ async def test_out_of_office_spoofs_and_bounces_decide_nothing_and_a_bounce_asks
 
         [spoof] = await eventually(refused)
         assert "without the request's token" in spoof.detail  # type: ignore[attr-defined]
+        [asking] = await service.app.store.requests()
+        timeline = [e.event for e in await service.app.store.events(asking.thread_id)]
+        [attempt] = [e for e in timeline if isinstance(e, AnswerRefused)]
+        assert (attempt.by, attempt.via, attempt.request_id) == ("erin", "email", asking.id)
+        assert "without the request's token" in attempt.reason
+        assert "was not taken" in describe(attempt)  # as the console's timeline reads it
         assert await service.app.store.requests(status="approved") == []
         assert len(await service.app.store.inbox(channel="email")) == 1  # the away mail: kept out
 

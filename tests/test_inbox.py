@@ -9,7 +9,13 @@ import pytest
 
 from core.agent import Agent
 from core.channels import Action, InboundMessage
-from core.events import ApprovalDecided, HumanResponded, MessageEdited, MessageReceived
+from core.events import (
+    AnswerRefused,
+    ApprovalDecided,
+    HumanResponded,
+    MessageEdited,
+    MessageReceived,
+)
 from core.inbox import InboxConfig, reply_code, route
 from core.records import Person, RequestInfo, ThreadInfo
 from core.situation import Append, Edited, Ignore, Refuse, Situation, Start
@@ -109,7 +115,18 @@ def test_unknown_senders_talk_only_to_public_agents_and_never_answer(config: Inb
     assert public.event.sender == "sms:+15550109999"
     click = message(sender="U0X", action=Action(request_id="req-0000000001", decision="approve"))
     answer = route(config, situation(click, None, request()))
-    assert isinstance(answer, Refuse) and "Only people in the directory" in answer.detail
+    assert isinstance(answer, Append) and answer.outcome == "refused"
+    assert "Only people in the directory" in answer.detail
+    [refused] = answer.events  # kept in the request's thread, who and where
+    assert isinstance(refused, AnswerRefused) and (refused.by, refused.via) == (
+        "slack:U0X",
+        "slack",
+    )
+    [notice] = answer.outbox
+    assert notice.kind == "notice" and notice.address == "U0X"
+    settled = request(status="approved", decided_by="alice", decided_via="discord")
+    late = route(config, situation(click, None, settled))
+    assert isinstance(late, Refuse) and "Approved" not in late.detail  # told nothing about it
 
 
 def test_a_button_decides_the_request_it_names(config: InboxConfig) -> None:
@@ -172,7 +189,11 @@ def test_a_question_takes_the_text_as_its_answer(config: InboxConfig) -> None:
 def test_only_recipients_may_answer(config: InboxConfig) -> None:
     click = message(action=Action(request_id="req-0000000001", decision="approve"))
     routed = route(config, situation(click, BOB, request()))
-    assert isinstance(routed, Refuse) and "may not answer" in routed.detail
+    assert isinstance(routed, Append) and routed.outcome == "refused"
+    assert routed.thread_id == "th-1" and "may not answer" in routed.detail
+    [refused] = routed.events
+    assert isinstance(refused, AnswerRefused) and refused.by == "bob"
+    assert refused.reason == routed.detail
 
 
 def test_a_late_click_is_told_who_decided_how_and_when(config: InboxConfig) -> None:
@@ -279,8 +300,9 @@ def test_a_message_the_platform_cannot_vouch_for_talks_but_decides_nothing(
     why = "it came without the request's token (reply to the request's own email)"
     unvouched = message("APPROVE", sender="U0ALICE", unvouched=why)
     routed = route(config, situation(unvouched, ALICE, request()))
-    assert isinstance(routed, Refuse)
+    assert isinstance(routed, Append) and routed.outcome == "refused"
     assert routed.detail == f"Not taken as an answer to req-0000000001: {why}."
+    assert [type(e) for e in routed.events] == [AnswerRefused]
     which = request("req-0000000003", kind="question", options=["Full refund", "Store credit"])
     numbered = message(
         sender="U0ALICE", action=Action(request_id=which.id, decision="answer", value="2")
