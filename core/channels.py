@@ -368,8 +368,21 @@ class Simulator(Protocol):
     """A sandbox's stand-in for the platform: what its webhook would bring for a person's act."""
 
     def simulate(
-        self, *, sender: str, conversation: str, text: str = "", action: Action | None = None
-    ) -> InboundMessage: ...
+        self,
+        *,
+        sender: str,
+        conversation: str,
+        text: str = "",
+        action: Action | None = None,
+        answering: Mapping[str, Any] | None = None,
+    ) -> InboundMessage:
+        """`answering`: the payload of the message the person replies to (the latest one sent
+        to them in the conversation), for a platform whose replies carry it, as a mail's
+        recipient and References do. The message's conversation is the platform's name for
+        where it was said, which may be more than `conversation` said (a mail's subject).
+        Raises Malformed for what the platform would never bring (a sender that is no address
+        there)."""
+        ...
 
     def new_conversation(self, address: str) -> str:
         """A new conversation's id, as the platform would name it."""

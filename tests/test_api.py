@@ -467,6 +467,7 @@ async def test_sandbox_messages_start_a_thread_and_a_button_press_approves_it(
         "detail": pressed.json()["detail"],
         "thread_id": thread_id,
         "request_id": request["id"],
+        "conversation": "dm:1001",
     }
     done = await reaches(api, thread_id, "done")
     assert f"alice via discord approved {request['id']}" in [e["summary"] for e in done["events"]]

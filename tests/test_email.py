@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import default
@@ -26,6 +26,7 @@ from core.channels import (
     Codec,
     DeliveryFailed,
     DeliveryStatus,
+    Inbound,
     InboundMessage,
     OutboundMessage,
     RawRequest,
@@ -133,7 +134,8 @@ def test_without_its_token_a_reply_decides_nothing() -> None:
         )
     )
     plain = one(CODEC.read(reply(asked, "APPROVE", address="agents@example.com")))
-    for read in (forwarded, guessed, plain):
+    accented = one(CODEC.read(reply(asked, "APPROVE", address="agents+réq-1.00ü@example.com")))
+    for read in (forwarded, guessed, plain, accented):
         assert read.action is None and read.text == "APPROVE"
         assert read.unvouched == (
             "it came without the request's token: reply to the request's own email"
@@ -184,6 +186,12 @@ def test_a_thread_is_its_first_message_id_and_subject_and_our_answers_join_it() 
     )
     assert payload["conversation"] == read.conversation and payload["reply_to"] is None
     assert payload["message_id"] == CODEC.render(answer)["message_id"]  # a retry: the same mail
+
+    del started["Subject"]  # a mail without one: our answers keep it so, or they would be apart
+    untitled = one(CODEC.read(bytes(started)))
+    answer = answer.model_copy(update={"conversation": untitled.conversation})
+    assert CODEC.render(answer)["subject"] == "Re:"
+    assert CODEC.render(answer)["conversation"] == untitled.conversation == "<first@example.com>"
 
 
 def test_a_bounce_fails_the_delivery_and_an_auto_reply_is_no_answer() -> None:
@@ -344,7 +352,12 @@ def incoming(n: int, subject: str = "status?") -> bytes:
 
 
 @contextlib.asynccontextmanager
-async def reading(dovecot: Dovecot, cursor: KeptCursor) -> AsyncIterator[list[InboundMessage]]:
+async def reading(
+    dovecot: Dovecot,
+    cursor: KeptCursor,
+    read: Callable[[bytes], list[Inbound]] = CODEC.read,
+    **options: float,
+) -> AsyncIterator[list[InboundMessage]]:
     """The listener on the mailbox, handing in what it reads."""
     taken: list[InboundMessage] = []
 
@@ -353,7 +366,7 @@ async def reading(dovecot: Dovecot, cursor: KeptCursor) -> AsyncIterator[list[In
         taken.append(item)
 
     listener = MailboxListener(
-        CODEC.read, dovecot.host, dovecot.port, "none", MAILBOX_USER, "mailbox-pw"
+        read, dovecot.host, dovecot.port, "none", MAILBOX_USER, "mailbox-pw", **options
     )
     task = asyncio.create_task(listener.listen(deliver, cursor))
     try:
@@ -400,6 +413,34 @@ async def test_the_mailbox_is_read_once_across_restarts_and_idle_wakes_it(
         assert again == ["message 4", "message 5"] and len(taken) == 2
     stored = await dovecot.messages(user=MAILBOX_USER)
     assert all("\\Seen" not in m.flags for m in stored)  # read with BODY.PEEK[]: left unread
+
+
+@needs_dovecot
+async def test_without_idle_it_polls_and_passes_over_a_mail_that_breaks_the_reader(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server that offers no IDLE is asked again every few seconds; a crafted mail that finds
+    a bug in the reader is logged and left in the mailbox, and the next one is read."""
+
+    def read(raw: bytes) -> list[Inbound]:
+        if b"crafted" in raw:
+            raise TypeError("a bug the crafted mail found")
+        return CODEC.read(raw)
+
+    cursor = KeptCursor()
+
+    async def started() -> str | None:
+        return cursor.position
+
+    with running_dovecot({MAILBOX_USER: "mailbox-pw"}, idle=False) as polled:
+        async with reading(polled, cursor, read, poll_seconds=0.2) as taken:
+            await eventually(started)
+            await polled.append(incoming(1, "crafted"), user=MAILBOX_USER)
+            await polled.append(incoming(2), user=MAILBOX_USER)
+            [read_one] = await arrived(taken, 1)
+        assert read_one.text == "message 2"
+        assert len(await polled.messages(user=MAILBOX_USER)) == 2  # the crafted one: kept
+    assert "could not be read: passed over" in caplog.text
 
 
 @needs_dovecot

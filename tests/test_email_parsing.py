@@ -5,6 +5,7 @@ sender. `read` raises NotMail and nothing else, whatever the bytes."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from email import message_from_bytes
@@ -16,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from channels.email.codec import EmailCodec
 from channels.email.mail import Mail, NotMail, authenticated, plus_token, read
 from channels.email.mail_bounce import Failure
 from channels.email.mail_text import (
@@ -26,7 +28,7 @@ from channels.email.mail_text import (
     new_text,
     unflow,
 )
-from core.channels import Attachment
+from core.channels import Attachment, InboundMessage, Malformed
 
 MAIL = Path(__file__).parent / "mail"
 REQUEST_ID = "<req-417.a1b2c3@switchboard.example.com>"
@@ -720,10 +722,24 @@ def test_what_is_no_mail_raises_not_mail(data: bytes) -> None:
         read(data)
 
 
+def test_control_characters_in_headers_become_spaces() -> None:
+    """An encoded-word may hold any character: none reaches what core takes."""
+    data = (
+        b"From: =?utf-8?q?Bob=01Example?= <bob@example.com>\r\n"
+        b"Subject: =?utf-8?q?deploy=00api=1B[31m?=\r\n"
+        b"Message-ID: <a\x01b@example.com>\r\n\r\nAPPROVE\r\n"
+    )
+    [taken] = CODEC.read(data)
+    assert isinstance(taken, InboundMessage)
+    assert (taken.sender_name, taken.external_id) == ("Bob Example", "<ab@example.com>")
+    assert taken.conversation == "<ab@example.com> deploy api [31m"
+
+
 def test_not_mail_is_a_value_error() -> None:
     assert issubclass(NotMail, ValueError)
 
 
+CODEC = EmailCodec("Switchboard <agents@example.com>", b"the tests' key")
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -744,6 +760,7 @@ HEADER_NAMES = [
 ]  # fmt: skip
 PIECES = [
     *"abc@.<>\"()\\,;:=?* \t", "=?utf-8?q?", "=?utf-8?b?", "?=", "\r\n ", "\x00", "\xff", "ü",
+    "\x01", "=00", "=01", "=?utf-8?q?=01?=", "agents+",
     "multipart/", "text/html", "boundary=", "charset=", "filename*=", "''", "%ff", "group:",
     "dkim=pass", "header.d=", "rfc822;", "99999", "-0000", "message/rfc822", "report-type=",
 ]  # fmt: skip
@@ -763,12 +780,15 @@ bodies = st.lists(
 def test_read_raises_only_not_mail_on_any_headers(
     headers: list[tuple[str, str]], sender: str, body: str
 ) -> None:
-    """Mail-shaped input, where the standard library's header parser has its own failures."""
+    """Mail-shaped input, where the standard library's header parser has its own failures; and
+    the codec, which makes it what core takes, refuses it only as Malformed."""
     lines = [f"From: {sender}", *(f"{name}: {value}" for name, value in headers)]
     data = ("\r\n".join(lines) + "\r\n\r\n" + body).encode("utf-8", "surrogateescape")
     m = read(data)
     assert isinstance(authenticated(m, "a.example", "b.example"), bool)
     assert isinstance(first_line(m.reply), str)
+    with contextlib.suppress(Malformed):
+        assert isinstance(CODEC.read(data), list)
 
 
 @FUZZ

@@ -1,17 +1,16 @@
 """The email channel: mail out over SMTP (aiosmtplib), mail in from an IMAP mailbox (aioimaplib),
 read and written with the standard library's `email` package. Without SMTP_HOST, IMAP_HOST and
-EMAIL_FROM it runs as its sandbox: its own codec, writing and reading mail as they would be, with
-a fake transport."""
+EMAIL_FROM it runs as its sandbox (sandbox.py): its own codec, writing and reading mail as they
+would be, sending none."""
 
 from __future__ import annotations
 
 import hashlib
-import uuid
 
 from channels.email.codec import EmailCodec
 from channels.email.mailbox import MailboxListener
+from channels.email.sandbox import MailSandbox, MailSimulator
 from channels.email.transport import SmtpTransport
-from channels.sandbox import sandboxed
 from core.channels import Channel
 from core.errors import Misconfigured
 from core.settings import Settings
@@ -23,7 +22,8 @@ def email(settings: Settings) -> Channel:
     public_url = settings.switchboard_public_url
     sender = settings.email_from or "agents@switchboard.example"
     if not (settings.smtp_host and settings.imap_host and settings.email_from):
-        return sandboxed(EmailCodec(sender, SANDBOX_SECRET, public_url), conversations=_thread)
+        codec = EmailCodec(sender, SANDBOX_SECRET, public_url)
+        return Channel(codec, MailSandbox(), simulator=MailSimulator(codec))
     if settings.imap_username is None or settings.imap_password is None:
         raise Misconfigured("email: set IMAP_USERNAME and IMAP_PASSWORD for the mailbox to read")
     if settings.imap_security == "starttls":
@@ -58,8 +58,3 @@ def email(settings: Settings) -> Channel:
         settings.imap_mailbox,
     )
     return Channel(codec, transport, listener=listener, check=transport.check)
-
-
-def _thread(address: str) -> str:
-    """A new mail in the sandbox: its thread is named by its Message-ID."""
-    return f"<sbx-{uuid.uuid4().hex[:16]}@sandbox.switchboard>"

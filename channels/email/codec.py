@@ -137,14 +137,14 @@ class EmailCodec:
     def render(self, message: OutboundMessage) -> dict[str, Any]:
         root, subject = parse_conversation(message.conversation or "")
         own = self._message_id(message.idempotency_key)
-        if not subject:
-            subject = _subject(message)
         threaded = bool(root)
+        if not threaded:
+            subject = _subject(message)  # in a thread, its own even if none: another is another
         token = self.token(message.request_id, message.address) if message.request_id else None
         payload = compose(
             message,
             sender=self.sender,
-            subject=f"Re: {subject}" if threaded else subject,
+            subject=f"Re: {subject}".rstrip() if threaded else subject,
             message_id=own,
             in_reply_to=root or None,
             references=[root] if root else [],
@@ -172,7 +172,8 @@ class EmailCodec:
         if not token or "." not in token:
             return None
         request_id = token.rpartition(".")[0]
-        return request_id if hmac.compare_digest(token, self.token(request_id, sender)) else None
+        expected = self.token(request_id, sender).encode()
+        return request_id if hmac.compare_digest(token.encode(), expected) else None
 
     def _message_id(self, key: str) -> str:
         return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{self.domain}>"

@@ -33,6 +33,9 @@ from channels.email.mail_text import (
     unflow,
 )
 from core.channels import Attachment
+from core.text import CONTROLS
+
+_CONTROL = re.compile(f"[{CONTROLS}]")
 
 __all__ = ["Bounce", "Mail", "NotMail", "authenticated", "plus_token", "read"]
 
@@ -147,7 +150,9 @@ def _raw(message: Message, name: str) -> str | None:
 
 
 def _unfolded(value: str) -> str:
-    return " ".join(value.split())
+    """A header's value on one line, its control characters (an encoded-word may hold any)
+    made spaces: every header read passes here."""
+    return " ".join(_CONTROL.sub(" ", value).split())
 
 
 def _first_id(message: Message, name: str) -> str | None:
@@ -161,10 +166,11 @@ def _addresses(message: Message, name: str) -> list[tuple[str, str]]:
     for header in message.get_all(name) or []:
         addresses = getattr(header, "addresses", None)
         if addresses is None:  # one the registry could not parse: a plain string
-            found.append(parseaddr(str(header)))
+            name, spec = parseaddr(str(header))
+            found.append((_unfolded(name), _unfolded(spec)))
             continue
         for address in addresses:
-            spec = address.addr_spec
+            spec = _unfolded(address.addr_spec)
             found.append((_unfolded(address.display_name), "" if spec == "<>" else spec))
     return found
 

@@ -172,6 +172,11 @@ class MailboxListener:
         except Malformed as e:  # kept in the mailbox, logged, passed over
             log.warning("email: message %d in %s is not a mail: %s", uid, self.mailbox, e)
             return
+        except Exception:  # a mail that breaks the reader must not stop the mailbox at it
+            log.exception(
+                "email: message %d in %s could not be read: passed over", uid, self.mailbox
+            )
+            return
         for item in items:
             await deliver(item)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +64,13 @@ class SandboxSimulator:
     conversations: Callable[[str], str] = new_sandbox_conversation
 
     def simulate(
-        self, *, sender: str, conversation: str, text: str = "", action: Action | None = None
+        self,
+        *,
+        sender: str,
+        conversation: str,
+        text: str = "",
+        action: Action | None = None,
+        answering: Mapping[str, Any] | None = None,
     ) -> InboundMessage:
         return InboundMessage(
             channel=self.channel,

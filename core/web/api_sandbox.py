@@ -8,11 +8,12 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.config import JsonDict
 
-from core.channels import Action
+from core.channels import Action, Malformed
 from core.errors import NotFound
+from core.web.console.conversations import answering
 from core.web.deps import ServiceDep
 from core.web.fields import SAYS_SOMETHING, Name, choices, says_something
-from core.web.problems import ProblemError, problem_responses
+from core.web.problems import ProblemError, problem_responses, unprocessable
 
 router = APIRouter(prefix="/sandbox", tags=["sandbox"])
 
@@ -52,6 +53,10 @@ class Accepted(BaseModel):
     detail: str
     thread_id: str | None
     request_id: str | None
+    conversation: str = Field(
+        description="Where the platform says it was said: the conversation given, or more of it"
+        " (a new mail's thread takes its subject)."
+    )
 
 
 @router.post(
@@ -75,13 +80,22 @@ async def inject(channel: ChannelName, body: SandboxMessage, service: ServiceDep
             f"{channel} is connected to the real platform: only sandbox channels take injected messages",
             kind="not-a-sandbox",
         )
-    message = simulator.simulate(
-        sender=body.sender, conversation=body.conversation, text=body.text, action=body.action
-    )
+    sent = await service.app.store.outbox(channel=channel)
+    try:
+        message = simulator.simulate(
+            sender=body.sender,
+            conversation=body.conversation,
+            text=body.text,
+            action=body.action,
+            answering=answering(sent, body.conversation, body.sender),
+        )
+    except Malformed as e:  # what the platform would never bring (a sender that is no address)
+        raise unprocessable(str(e), kind="not-on-the-platform", at=("body",)) from None
     received = await service.inbox.accept(message)
     return Accepted(
         outcome=received.outcome,
         detail=received.detail,
         thread_id=received.thread_id,
         request_id=received.request_id,
+        conversation=message.conversation,
     )

@@ -211,10 +211,11 @@ def dovecot_version() -> str:
 
 @contextlib.contextmanager
 def running_dovecot(
-    users: Mapping[str, str] | None = None, *, within: float = 10.0
+    users: Mapping[str, str] | None = None, *, idle: bool = True, within: float = 10.0
 ) -> Iterator[Dovecot]:
     """Start Dovecot with `users` (login name to password; one default user otherwise), wait
-    until it greets on its port, and stop it, and every process it started, at the end."""
+    until it greets on its port, and stop it, and every process it started, at the end.
+    `idle=False`: a server that does not offer IDLE, before or after login."""
     users = dict(users or {USER: PASSWORD})
     version = dovecot_version()
     if not version.startswith("2.3."):
@@ -224,7 +225,7 @@ def running_dovecot(
     with tempfile.TemporaryDirectory(prefix="dovecot-") as name:
         directory = Path(name)
         port = free_port()
-        config = _configure(directory, users, port)
+        config = _configure(directory, users, port, idle)
         log = directory / "dovecot.log"
         with log.open("ab") as output:
             # Its own session, so that whatever Dovecot leaves behind can be ended as a group.
@@ -242,7 +243,7 @@ def running_dovecot(
             _stop(process)
 
 
-def _configure(directory: Path, users: Mapping[str, str], port: int) -> Path:
+def _configure(directory: Path, users: Mapping[str, str], port: int, idle: bool) -> Path:
     """Write the passwd file and dovecot.conf; returns the configuration's path."""
     account = pwd.getpwnam("nobody") if os.geteuid() == 0 else pwd.getpwuid(os.geteuid())
     passwd = directory / "passwd"
@@ -263,6 +264,7 @@ def _configure(directory: Path, users: Mapping[str, str], port: int) -> Path:
             uid=account.pw_uid,
             gid=account.pw_gid,
         )
+        + ("" if idle else WITHOUT_IDLE)
     )
     return config
 
@@ -306,6 +308,14 @@ service imap-login {{
 service anvil {{
   chroot =
 }}
+"""
+
+# Dovecot's own capabilities less IDLE, named in full: the login process offers these too.
+WITHOUT_IDLE = """\
+protocol imap {
+  imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT THREAD=REFERENCES \
+UIDPLUS LITERAL+ NAMESPACE UNSELECT CHILDREN
+}
 """
 
 

@@ -184,3 +184,18 @@ def actors(channel: str, people: list[Person], stranger: str) -> list[Actor]:
     """The people with an address on the channel, and a stranger at `stranger`."""
     found = [Actor(p.id, p.name, p.identities[channel]) for p in people if channel in p.identities]
     return [*found, Actor(STRANGER, "Someone not in the directory", stranger)]
+
+
+def answering(outbox: list[OutboxItem], conversation: str, address: str) -> dict[str, Any] | None:
+    """The payload of the latest message sent to `address` in `conversation`: what a reply
+    there answers (a mail client replies to the mail it shows last)."""
+    sent = [
+        row
+        for row in outbox
+        if row.conversation == conversation
+        and (row.address or "").lower() == address.lower()
+        and row.status == "sent"
+        and row.payload
+    ]
+    latest = max(sent, key=lambda row: utc(row.sent_at or row.created_at), default=None)
+    return latest.payload if latest else None

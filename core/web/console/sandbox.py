@@ -13,12 +13,18 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from markupsafe import Markup
 
-from core.channels import Action, Decision
+from core.channels import Action, Decision, Malformed
 from core.previews import Look
 from core.service import Service
 from core.situation import Received
 from core.text import Name, Text
-from core.web.console.conversations import Actor, Conversation, actors, conversations
+from core.web.console.conversations import (
+    Actor,
+    Conversation,
+    actors,
+    answering,
+    conversations,
+)
 from core.web.console.render import Live, Looks, live, looks_of, ordered, page, panel, skin
 from core.web.console.signin import Console
 
@@ -213,8 +219,19 @@ async def _act(
             status=409,
         )
     conversation = conversation or simulator.new_conversation(actor.address)
-    message = simulator.simulate(
-        sender=actor.address, conversation=conversation, text=text, action=action
-    )
+    sent = await service.app.store.outbox(channel=channel_name)
+    try:
+        message = simulator.simulate(
+            sender=actor.address,
+            conversation=conversation,
+            text=text,
+            action=action,
+            answering=answering(sent, conversation, actor.address),
+        )
+    except Malformed as e:
+        refused = Received("refused", f"{channel_name} would not bring that: {e}")
+        return await _page(service, channel_name, actor.id, conversation, flash=refused, status=422)
     received = await service.inbox.accept(message)
-    return await _page(service, channel_name, actor.id, conversation, flash=received, push=True)
+    return await _page(
+        service, channel_name, actor.id, message.conversation, flash=received, push=True
+    )
