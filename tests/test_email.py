@@ -419,7 +419,7 @@ async def test_the_mailbox_is_read_once_across_restarts_and_idle_wakes_it(
 async def test_without_idle_it_polls_and_passes_over_a_mail_that_breaks_the_reader(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A server that offers no IDLE is asked again every few seconds; a crafted mail that finds
+    """A server that offers no IDLE is asked again and again; a crafted mail that finds
     a bug in the reader is logged and left in the mailbox, and the next one is read."""
 
     def read(raw: bytes) -> list[Inbound]:
