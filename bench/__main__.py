@@ -1,6 +1,7 @@
 """`python -m bench`: print the platform's own costs as a table, then one JSON line to diff.
 
 `python -m bench server` runs only the server benches (a real server loaded over HTTP).
+`python -m bench email` runs only the email channel's (a real server, Dovecot and SMTP on loopback).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import cli, hotpath, server, steps, throughput
+from bench import email as mail
 from bench.databases import fresh_postgres, fresh_sqlite
 
 KS = (10, 50, 200)
@@ -98,6 +100,12 @@ def _server(label: str, directory: Path, database: server.Database) -> dict[str,
     return figures.as_json()
 
 
+def _email(directory: Path) -> dict[str, Any]:
+    figures = mail.measure(directory)
+    print("\n".join(mail.rows(figures)))
+    return figures.as_json()
+
+
 def _profile(url: str, n: int = 15) -> None:
     loop_stats, db_stats = hotpath.profile(url, PROFILE_K)
     for label, stats in (("event-loop thread", loop_stats), ("database thread", db_stats)):
@@ -143,7 +151,7 @@ def main() -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "only", nargs="?", choices=["server"], help="run only these benches (default: all)"
+        "only", nargs="?", choices=["server", "email"], help="run only these benches (default: all)"
     )
     parser.add_argument(
         "--postgres", metavar="URL", help="also run the step and server figures on PostgreSQL"
@@ -166,8 +174,10 @@ def main() -> None:
             )
             result["throughput"] = _throughput(fresh_sqlite(directory, "throughput"))
             result["cli"] = _cli(fresh_sqlite(directory, "cli"), directory)
-        result["sqlite_server"] = _server("SQLite", directory, server.sqlite(directory))
-        if args.postgres:
+        servers = everything or args.only == "server"
+        if servers:
+            result["sqlite_server"] = _server("SQLite", directory, server.sqlite(directory))
+        if args.postgres and servers:
             if everything:
                 with fresh_postgres(args.postgres) as url:
                     result["postgres_steps"] = _steps(
@@ -177,7 +187,9 @@ def main() -> None:
             result["postgres_server"] = _server(
                 "PostgreSQL", directory, server.postgres(args.postgres)
             )
-        if args.profile:
+        if everything or args.only == "email":
+            result["email"] = _email(directory)
+        if args.profile and servers:
             if everything:
                 _profile(fresh_sqlite(directory, "profile"))
             server.profile(directory)
