@@ -25,12 +25,27 @@ class ApprovalPolicy:
     """Who may approve a tool call: person ids and `role:NAME` entries; optionally only `when`.
 
     The request goes to the first entry at once, to the others if it is still open at the
-    escalation's widening step.
+    escalation's widening step. `required` distinct people must approve (one rejection decides);
+    with `distinct_roles`, each for another entry of `approvers` (one of role:dba, one of
+    role:sre), all of which are asked at once. The thread's requester may not decide it (four
+    eyes) unless `allow_self_approval`.
     """
 
     approvers: tuple[str, ...]
     when: Callable[[Any], bool] | None = None
     escalation: Escalation | None = None  # overrides the agent's and the default
+    required: int = 1
+    distinct_roles: bool = False
+    allow_self_approval: bool = False
+
+    def __post_init__(self) -> None:
+        if self.required < 1:
+            raise ValueError(f"an approval needs at least one approver, not {self.required}")
+        if self.distinct_roles and self.required > len(self.approvers):
+            raise ValueError(
+                f"{self.required} approvals from distinct entries of {len(self.approvers)}"
+                " approvers cannot be given"
+            )
 
     def applies(self, arguments: BaseModel) -> bool:
         return self.when is None or self.when(arguments)

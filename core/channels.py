@@ -114,6 +114,11 @@ class RequestContext(BaseModel):
     tool: str | None = None
     arguments: dict[str, Any] = {}
     deadline: datetime | None = None
+    # An approval's: who may decide it ("Who may decide: role:deploy-approver (not Bob, who
+    # asked)"), and how far it is when it needs several ("1 of 2: approved by Alice via
+    # discord; waiting for one more"), for its copies to show.
+    deciders: str = ""
+    progress: str = ""
 
 
 class OutboundMessage(BaseModel):

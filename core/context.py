@@ -58,6 +58,13 @@ def _json(value: Any) -> str:
     return to_json(value, fallback=str).decode()
 
 
+# What the model reads under a rejected or timed-out approval: the decision is final.
+NOT_APPROVED = (
+    "The action was not approved and must not be retried: do not request it again; tell the"
+    " requester it was not done, and why."
+)
+
+
 def _capped(text: str) -> str:
     if len(text) <= MAX_MESSAGE_CHARS:
         return text
@@ -89,21 +96,29 @@ def render_event(event: Event) -> str:
             return _tag(
                 "human_answer", _capped(event.answer), request=event.request_id, by=event.responder
             )
-        case ApprovalDecided():
-            decision = "approved" if event.approved else "rejected"
+        case ApprovalDecided(approved=True):
             return _tag(
                 "approval",
                 event.reason,
                 request=event.request_id,
-                decision=decision,
+                decision="approved",
+                by=event.decided_by,
+            )
+        case ApprovalDecided():
+            reason = f"Reason: {event.reason}\n" if event.reason else ""
+            return _tag(
+                "approval",
+                reason + NOT_APPROVED,
+                request=event.request_id,
+                decision="rejected",
                 by=event.decided_by,
             )
         case RequestTimedOut(kind="approval"):
             return _tag(
                 "approval",
-                "no decision before the deadline",
+                "No decision before the deadline.\n" + NOT_APPROVED,
                 request=event.request_id,
-                decision="timed out: denied",
+                decision="timed out",
             )
         case RequestTimedOut():
             return _tag(

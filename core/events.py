@@ -82,7 +82,7 @@ class ModelFailed(_Event):
     """The model's output was unusable (broken JSON, unknown tool, bad arguments) or its call failed."""
 
     type: Literal["model_failed"] = "model_failed"
-    reason: Literal["invalid_output", "provider_error"]
+    reason: Literal["invalid_output", "provider_error", "not_approved"]
     error: str
     output: str = ""
 
@@ -125,6 +125,13 @@ class HumanRequested(_Event):
     resend_at: datetime | None = None  # escalation: re-send on each recipient's next channel
     widen_at: datetime | None = None  # then ask the next approvers or escalation contacts
     deadline: datetime | None = None  # then time out: an approval is denied
+    # An approval's policy: how many distinct people must approve (one rejection decides), each
+    # for another entry of the recipients when `distinct_roles`; whether the thread's requester,
+    # who may not decide it otherwise (four eyes), may approve it.
+    required: int = 1
+    distinct_roles: bool = False
+    requester: str | None = None
+    self_approval: bool = False
 
 
 class HumanResponded(_Event):
@@ -136,6 +143,9 @@ class HumanResponded(_Event):
 
 
 class ApprovalDecided(_Event):
+    """One person's approval or rejection. With a quorum, an approval settles the request only
+    when it is the last one needed; a rejection settles it at once."""
+
     type: Literal["approval_decided"] = "approval_decided"
     request_id: str
     approved: bool
@@ -143,6 +153,8 @@ class ApprovalDecided(_Event):
     arguments_hash: str
     reason: Text = ""
     via: str = "cli"
+    counted_as: str | None = None  # with distinct roles: the recipients' entry it stands for
+    own_request: bool = False  # the requester approved their own, as the policy allows
 
 
 class AnswerRefused(_Event):

@@ -49,19 +49,63 @@ def may_answer(person: Person, request: RequestInfo) -> bool:
     )
 
 
+def why_not(person: Person, request: RequestInfo) -> str:
+    """Why `person`, one of its recipients, may not decide the approval `request` now; "" when
+    they may. The requester may not (four eyes), unless the policy allows it; nor may anyone
+    approve twice."""
+    if request.kind != "approval":
+        return ""
+    if person.id == request.requester and not request.self_approval:
+        return f"You asked for this, so someone else must decide {request.id} (four eyes)."
+    if any(a.by == person.id for a in request.approvals):
+        more = request.waiting_for
+        return f"You approved {request.id} already; it waits for {more} more approval{'s' * (more > 1)}."
+    return ""
+
+
+def _counted_as(person: Person, request: RequestInfo) -> str | None:
+    """The recipients' entry an approval by `person` stands for, when each must be another:
+    the first one they are, or have the role of, that no approval stands for yet."""
+    taken = {a.counted_as for a in request.approvals}
+    return next(
+        (
+            entry
+            for entry in request.recipients
+            if entry not in taken
+            and (entry == person.id or entry in {f"role:{r}" for r in person.roles})
+        ),
+        None,
+    )
+
+
 def decision_for(
     request: RequestInfo, person: Person, response: Response, via: str
 ) -> ApprovalDecided | HumanResponded:
     match response:
         case Approve(reason) | Reject(reason) if request.kind == "approval":
             assert request.arguments_hash is not None
+            if why := why_not(person, request):
+                raise NotAllowed(why)
+            approved = isinstance(response, Approve)
+            counted_as = None
+            if approved and request.distinct_roles:
+                counted_as = _counted_as(person, request)
+                if counted_as is None:
+                    taken = {a.counted_as for a in request.approvals}
+                    left = ", ".join(e for e in request.recipients if e not in taken)
+                    raise NotAllowed(
+                        f"{request.id} needs its next approval from {left}: yours would stand"
+                        " for an entry already approved."
+                    )
             return ApprovalDecided(
                 request_id=request.id,
-                approved=isinstance(response, Approve),
+                approved=approved,
                 decided_by=person.id,
                 arguments_hash=request.arguments_hash,
                 reason=reason,
                 via=via,
+                counted_as=counted_as,
+                own_request=person.id == request.requester,
             )
         case Answer(text) if request.kind == "question":
             chosen = next((o for o in request.options if o.lower() == text.strip().lower()), text)
@@ -91,13 +135,18 @@ async def respond(
     outcome = OutboxMessage.outcome_of(request.id)
     try:
         await append(store, request.thread_id, [decision], outbox=[outcome])
-    except InvalidTransition:
-        # Someone decided between our read and our write: they won.
+    except (InvalidTransition, ValueError):
+        # Someone decided between our read and our write (they won), or this person's other
+        # approval of it just went in.
         raced = await store.request(request_id)
         if raced is not None and raced.status != "open":
             raise AlreadyDecided(raced) from None
+        if raced is not None and (why := why_not(person, raced)):
+            raise NotAllowed(why) from None
         raise
-    return request.model_copy(update={**settlement(decision), "decided_at": decision.at})
+    decided = await store.request(request_id)
+    assert decided is not None
+    return decided
 
 
 def settlement(decision: ApprovalDecided | HumanResponded) -> dict[str, str]:

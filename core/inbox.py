@@ -20,7 +20,7 @@ from core.events import AnswerRefused, MessageEdited, MessageReceived
 from core.humans import Answer as AnswerWith
 from core.humans import Approve as ApproveWith
 from core.humans import Reject as RejectWith
-from core.humans import Response, decision_for, may_answer
+from core.humans import Response, decision_for, may_answer, why_not
 from core.records import OutboxMessage, RequestInfo
 from core.situation import Append, Ignore, Received, Refuse, Routing, Situation, Start
 from core.state import Status
@@ -109,12 +109,18 @@ def _option(answer: str, request: RequestInfo) -> str:
     return answer.strip()
 
 
-def outcome_text(request: RequestInfo, name: str | None = None) -> str:
-    """How a settled request reads wherever it was sent: "Approved by Alice via discord, 14:02"."""
+def outcome_text(request: RequestInfo, names: Mapping[str, str] | None = None) -> str:
+    """How a request reads wherever it was sent: "Approved by Alice via discord, 14:02 UTC";
+    one that needs more approvals, how far it is: "1 of 2: approved by Alice via discord;
+    waiting for one more". `names`: people's names by id."""
+    names = names or {}
     when = f", {request.decided_at:%H:%M} UTC" if request.decided_at else ""
-    who = name or request.decided_by or "someone"
+    approvals = " and ".join(f"{names.get(a.by, a.by)} via {a.via}" for a in request.approvals)
     match request.status:
+        case "approved" if len(request.approvals) > 1:
+            return f"Approved by {approvals}{when}"
         case "approved" | "rejected" | "answered":
+            who = names.get(request.decided_by or "", request.decided_by or "someone")
             reason = (
                 f": {request.answer}" if request.answer and request.status != "answered" else ""
             )
@@ -124,7 +130,26 @@ def outcome_text(request: RequestInfo, name: str | None = None) -> str:
             return "Timed out: " + ("denied" if request.kind == "approval" else "no answer") + when
         case "cancelled":
             return f"Cancelled{when}"
+        case "open" if request.approvals:
+            more = request.waiting_for
+            waiting = "one more" if more == 1 else f"{more} more"
+            return f"{len(request.approvals)} of {request.required}: approved by {approvals}; waiting for {waiting}"
     return "Waiting for an answer"
+
+
+def deciders_text(request: RequestInfo, names: Mapping[str, str] | None = None) -> str:
+    """Who may decide an approval, as its copies say: "Who may decide: role:deploy-approver, two
+    of them (not Bob, who asked)"."""
+    if request.kind != "approval":
+        return ""
+    names = names or {}
+    who = ", ".join(names.get(r, r) for r in request.recipients)
+    if request.required > 1:
+        each = " each for another" if request.distinct_roles else ""
+        who += f"; {request.required} different people must approve{each}"
+    if request.requester and not request.self_approval:
+        who += f" (not {names.get(request.requester, request.requester)}, who asked)"
+    return f"Who may decide: {who}"
 
 
 def route(config: InboxConfig, s: Situation) -> Routing:
@@ -149,6 +174,10 @@ def route(config: InboxConfig, s: Situation) -> Routing:
     if referenced and not s.requests:
         return refuse(f"There is no request {message.action.request_id}.")  # type: ignore[union-attr]
     requests = s.requests
+    if not referenced and person is not None:
+        # What they may not decide (their own request, one they approved) is not what their
+        # words are about: they talk in the thread. A press on it is told why, below.
+        requests = [r for r in requests if not why_not(person, r)]
     if not referenced and requests:
         # A reply may name its request by id ("yes req-…") or by code ("YES 417", "417 2").
         named, said = by_code(message.text, requests)
@@ -168,10 +197,8 @@ def route(config: InboxConfig, s: Situation) -> Routing:
                 refuse_answer(request, stranger) if request.status == "open" else refuse(stranger)
             )
         if request.status != "open":
-            decider = s.deciders.get(request.decided_by or "")
-            return refuse(
-                f"Already settled: {outcome_text(request, decider.name if decider else None)}."
-            )
+            known = {p.id: p.name for p in s.deciders.values()}
+            return refuse(f"Already settled: {outcome_text(request, known)}.")
         if not may_answer(person, request):
             return refuse_answer(
                 request,

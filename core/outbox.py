@@ -27,7 +27,7 @@ from core.channels import (
     OutboundMessage,
     RequestContext,
 )
-from core.inbox import outcome_text, reply_code
+from core.inbox import deciders_text, outcome_text, reply_code
 from core.models.retry import Backoff
 from core.records import OutboxItem, OutboxMessage, RequestInfo
 from core.routing import expand, outcome_route, reply_route, request_route
@@ -124,11 +124,10 @@ class Dispatcher:
                         item, request, thread, people, self.channels, blocked
                     )
                     deliveries, why = await self.not_asked_yet(request.id, deliveries, why)
-            case "outcome":
+            case "outcome":  # settled, or a step towards it (one approval of several)
                 request = await self.store.request(item.request_id or "")
                 assert request is not None
-                decider = await self.store.person(request.decided_by or "")
-                text = outcome_text(request, decider.name if decider else None)
+                text = outcome_text(request, {p.id: p.name for p in await self.store.people()})
                 copies = await self.store.outbox(request_id=request.id)
                 deliveries = outcome_route(item, copies, text)
                 why = "" if deliveries else "no copy of the request was sent"
@@ -202,6 +201,7 @@ class Dispatcher:
         requester = (
             await self.store.person(thread.requester) if thread and thread.requester else None
         )
+        named = {p.id: p.name for p in await self.store.people()}
         context = RequestContext(
             question=request.question,
             requester=requester.name if requester else thread.requester if thread else None,
@@ -209,15 +209,24 @@ class Dispatcher:
             tool=request.tool,
             arguments=request.arguments or {},
             deadline=request.deadline,
+            deciders=deciders_text(request, named),
+            progress=outcome_text(request, named) if request.approvals else "",
         )
-        return message.model_copy(
-            update={
-                "request_kind": request.kind,
-                "options": tuple(request.options),
-                "reply_code": reply_code(request.id),
-                "context": context,
-            }
-        )
+        update: dict[str, Any] = {
+            "request_kind": request.kind,
+            "options": tuple(request.options),
+            "reply_code": reply_code(request.id),
+            "context": context,
+        }
+        # A step towards a quorum: those still to decide get the request again, as it now
+        # stands (its copy edited where the platform can); those who approved, the progress.
+        if (
+            item.kind == "outcome"
+            and request.status == "open"
+            and not any(a.by == item.recipient for a in request.approvals)
+        ):
+            update.update(kind="request", text=request.question)
+        return message.model_copy(update=update)
 
     async def reported(self, status: DeliveryStatus) -> None:
         """The platform's report on a message it took: recorded; a failure is handled as a

@@ -33,6 +33,15 @@ class ThreadInfo(BaseModel):
     cost: float
 
 
+class GivenApproval(BaseModel):
+    """One person's approval of a request that needs several: who, where and when."""
+
+    by: str
+    via: str
+    at: datetime
+    counted_as: str | None = None  # with distinct roles: the recipients' entry it stands for
+
+
 class RequestInfo(BaseModel):
     id: str
     thread_id: str
@@ -55,6 +64,18 @@ class RequestInfo(BaseModel):
     decided_via: str | None
     decided_at: datetime | None
     answer: str | None
+    # An approval's policy (events.HumanRequested) and the approvals given so far, the last
+    # one's included once it settles the request.
+    required: int = 1
+    distinct_roles: bool = False
+    requester: str | None = None
+    self_approval: bool = False
+    approvals: list[GivenApproval] = []
+
+    @property
+    def waiting_for(self) -> int:
+        """How many more approvals an open approval needs."""
+        return max(0, self.required - len(self.approvals))
 
 
 class Person(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
+from core.humans import why_not
 from core.records import OutboxItem, OutboxMessage, Person, RequestInfo, ThreadInfo
 
 
@@ -63,6 +64,14 @@ def request_route(
     targets = expand(item.recipient or "", people)
     if not targets:
         return [], f"no one in the directory is {item.recipient}"
+    # Not asked: whoever may not decide it (the requester, under four eyes; one who approved).
+    skipped = [p.id for p in targets if why_not(p, request)]
+    targets = [p for p in targets if p.id not in skipped]
+    if not targets:
+        return (
+            [],
+            f"no one but {', '.join(skipped)} is {item.recipient}, and they may not decide it",
+        )
     deliveries, missing = [], []
     for person in targets:
         channels = [

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from pydantic_core import to_jsonable_python
 
 from core import decide as d
-from core.agent import Agent
+from core.agent import Agent, ApprovalPolicy
 from core.context import (
     SUMMARY_INSTRUCTIONS,
     ContextWindow,
@@ -296,7 +296,7 @@ class _Run:
                     to, ask.question, options=tuple(ask.options), urgency=ask.urgency
                 )
                 await self.commit(
-                    [*before, *self.resolved(), request], outbox=[self.request_out(request)]
+                    [*before, *self.resolved(), request], outbox=self.request_out(request)
                 )
             case RequestApproval(tool=tool_name, arguments=arguments, reason=reason):
                 await self.gate(before, tool_name, arguments, reason)
@@ -339,12 +339,35 @@ class _Run:
             await self.invalid_call(before, needless)
             return
         exact = parsed.model_dump(mode="json")
+        if why := self.state.denied.get(arguments_hash(tool_name, exact)):
+            await self.refuse_again(before, tool_name, exact, why)
+            return
         asker = f" for {self.requester}" if self.requester else ""
         question = f"Approve {tool_name}{asker}: {_args_text(exact)}?" + (
             f" Reason: {reason}" if reason else ""
         )
-        request = self.approval(tool_name, exact, question, policy.approvers)
-        await self.commit([*before, *self.resolved(), request], outbox=[self.request_out(request)])
+        request = self.approval(tool_name, exact, question, policy)
+        await self.commit([*before, *self.resolved(), request], outbox=self.request_out(request))
+
+    async def refuse_again(
+        self, before: list[Event], tool_name: str, arguments: dict[str, Any], why: str
+    ) -> None:
+        """The same action asked for again after it was not approved: the decision stands. The
+        model gets the refusal, and the thread ends by telling the requester."""
+        refusal = (
+            f"{tool_name}({_args_text(arguments)}) was not approved ({why}); it is not asked for"
+            " again unless someone writes in this conversation."
+        )
+        said = f"Not done: {refusal}"
+        await self.commit(
+            [
+                *before,
+                ModelFailed(reason="not_approved", error=refusal),
+                ReplySent(text=said, to=self.requester),
+                ThreadFinished(outcome="failure", message=said),
+            ],
+            outbox=[OutboxMessage.reply(said, to=self.requester)],
+        )
 
     async def invalid_call(self, before: list[Event], error: str) -> None:
         """The model's choice cannot be carried out as asked: an error it sees next step."""
@@ -386,7 +409,7 @@ class _Run:
         request = self.question(
             to, question, purpose="recovery", options=("it took effect", "it did not")
         )
-        await self.commit([request], outbox=[self.request_out(request)])
+        await self.commit([request], outbox=self.request_out(request))
 
     async def escalate(
         self, purpose: RequestPurpose, question: str, options: tuple[str, ...] = ()
@@ -399,7 +422,7 @@ class _Run:
             return
         request = self.question(to, question, purpose=purpose, options=options)
         log.warning("thread %s: %s", self.thread_id, question)
-        await self.commit([request], outbox=[self.request_out(request)])
+        await self.commit([request], outbox=self.request_out(request))
 
     # --- the model -----------------------------------------------------------------------------
 
@@ -484,16 +507,25 @@ class _Run:
         )
 
     def approval(
-        self, tool: str, arguments: dict[str, Any], question: str, approvers: tuple[str, ...]
+        self, tool: str, arguments: dict[str, Any], question: str, policy: ApprovalPolicy
     ) -> HumanRequested:
-        """An approval of this call of `tool`, bound to exactly these arguments by their hash."""
-        return self.human_requested(
+        """An approval of this call of `tool`, bound to exactly these arguments by their hash,
+        to be given as `policy` says: by how many, and not by the requester unless it allows."""
+        request = self.human_requested(
             kind="approval",
             purpose="approval",
             question=question,
-            recipients=approvers,
+            recipients=policy.approvers,
             tool=tool,
             arguments=arguments,
+        )
+        return request.model_copy(
+            update=dict(
+                required=policy.required,
+                distinct_roles=policy.distinct_roles,
+                requester=self.requester,
+                self_approval=policy.allow_self_approval,
+            )
         )
 
     def human_requested(
@@ -532,10 +564,11 @@ class _Run:
         )
 
     @staticmethod
-    def request_out(request: HumanRequested) -> OutboxMessage:
-        """The request goes to its first recipient now; escalation adds the others later."""
-        recipient = request.recipients[0] if request.recipients else None
-        return OutboxMessage.request(request.request_id, request.question, to=recipient)
+    def request_out(request: HumanRequested) -> list[OutboxMessage]:
+        """The request goes to its first recipient now, escalation adds the others later; an
+        approval from distinct entries goes to each of them at once."""
+        firsts = request.recipients if request.distinct_roles else request.recipients[:1]
+        return [OutboxMessage.request(request.request_id, request.question, to=r) for r in firsts]
 
     async def commit(
         self,

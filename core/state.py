@@ -84,6 +84,10 @@ class ExecutionState(BaseModel):
     open_requests: dict[str, HumanRequested] = {}
     escalated: dict[str, int] = {}  # request id → escalation steps taken (1 re-sent, 2 widened)
     approved: dict[str, HumanRequested] = {}  # approved, not yet run
+    approvals: dict[str, tuple[str, ...]] = {}  # an open request's approvers so far (a quorum)
+    # Actions not approved (rejected, timed out), by arguments hash, with why: not asked again
+    # until a person writes in the thread.
+    denied: dict[str, str] = {}
     pending_call: ToolCalled | None = None  # intent recorded, no result yet
     budget_grants: int = 1  # how many times the budget was granted (a human can extend it)
     budget_refused: bool = False
@@ -126,7 +130,7 @@ def apply(state: ExecutionState, event: Event) -> ExecutionState:
             if s.status is Status.CANCELLED:
                 raise InvalidTransition(event.type, s.status, Status.INTAKE)
             target: Status = Status.INTAKE if s.status in (Status.DONE, Status.FAILED) else s.status
-            return replace(s, status=_move(s, target, event), steps=0)
+            return replace(s, status=_move(s, target, event), steps=0, denied={})
         case MessageEdited():
             if s.status is Status.CANCELLED:
                 raise InvalidTransition(event.type, s.status, s.status)
@@ -201,7 +205,11 @@ def apply(state: ExecutionState, event: Event) -> ExecutionState:
             if s.status is Status.CANCELLED:
                 raise InvalidTransition(event.type, s.status, Status.CANCELLED)
             return replace(
-                s, status=_move(s, Status.CANCELLED, event), open_requests={}, escalated={}
+                s,
+                status=_move(s, Status.CANCELLED, event),
+                open_requests={},
+                escalated={},
+                approvals={},
             )
         case ThreadFinished():
             finished = Status.DONE if event.outcome == "success" else Status.FAILED
@@ -211,6 +219,7 @@ def apply(state: ExecutionState, event: Event) -> ExecutionState:
                 open_requests={},
                 escalated={},
                 approved={},
+                approvals={},
                 outcome_message=event.message,
             )
     raise TypeError(f"unknown event {event!r}")  # pragma: no cover - the union is closed
@@ -226,13 +235,31 @@ def _answered(
     request = state.open_requests.get(event.request_id)
     if request is None:
         raise InvalidTransition(event.type, state.status, Status.RUNNING)
-    if isinstance(event, ApprovalDecided) and event.arguments_hash != request.arguments_hash:
-        raise ValueError(f"approval of {event.request_id} is for other arguments than requested")
+    if isinstance(event, ApprovalDecided):
+        if event.arguments_hash != request.arguments_hash:
+            raise ValueError(
+                f"approval of {event.request_id} is for other arguments than requested"
+            )
+        given = state.approvals.get(event.request_id, ())
+        if event.decided_by in given:
+            raise ValueError(f"{event.decided_by} approved {event.request_id} already")
+        if event.approved and len(given) + 1 < request.required:  # one more, not the last
+            return replace(
+                state, approvals={**state.approvals, event.request_id: (*given, event.decided_by)}
+            )
     open_requests = {k: r for k, r in state.open_requests.items() if k != event.request_id}
     escalated = {k: n for k, n in state.escalated.items() if k != event.request_id}
-    approved = state.approved
+    approvals = {k: a for k, a in state.approvals.items() if k != event.request_id}
+    approved, denied = state.approved, state.denied
     if isinstance(event, ApprovalDecided) and event.approved:
         approved = {**approved, event.request_id: request}
+    elif request.kind == "approval" and request.arguments_hash:
+        why = (
+            f"rejected by {event.decided_by}" + (f": {event.reason}" if event.reason else "")
+            if isinstance(event, ApprovalDecided)
+            else "no decision before the deadline (timed out: denied)"
+        )
+        denied = {**denied, request.arguments_hash: why}
     grants, refused = state.budget_grants, state.budget_refused
     if request.purpose == "budget" and not isinstance(event, ApprovalDecided):
         extend = isinstance(event, HumanResponded) and event.answer.strip().lower() == "continue"
@@ -242,6 +269,8 @@ def _answered(
         open_requests=open_requests,
         escalated=escalated,
         approved=approved,
+        approvals=approvals,
+        denied=denied,
         budget_grants=grants,
         budget_refused=refused,
         # A person's answer to an escalation or a recovery question is a fresh start.

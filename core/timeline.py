@@ -71,7 +71,12 @@ def describe(event: Event) -> str:
         case ApprovalDecided():
             verdict = "approved" if event.approved else "rejected"
             reason = f": {event.reason}" if event.reason else ""
-            return f"{event.decided_by} via {event.via} {verdict} {event.request_id}{reason}"
+            said = f"{event.decided_by} via {event.via} {verdict} {event.request_id}{reason}"
+            if event.counted_as:
+                said += f" (for {event.counted_as})"
+            if event.own_request:
+                said += " (their own request: its policy allows it)"
+            return said
         case AnswerRefused():
             return f"{event.by} via {event.via} was not taken for {event.request_id}: {_short(event.reason)}"
         case RequestEscalated(step="resend"):

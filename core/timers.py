@@ -75,7 +75,8 @@ class Timers:
             log.warning("request %s timed out", request.id)
         elif request.level < 1 and request.resend_at is not None and now >= request.resend_at:
             events = [RequestEscalated(request_id=request.id, step="resend", at=now)]
-            outbox = [self._copy(request, request.recipients[0], rank=1)]
+            firsts = request.recipients if request.distinct_roles else request.recipients[:1]
+            outbox = [self._copy(request, r, rank=1) for r in firsts]
         elif request.level < 2 and request.widen_at is not None and now >= request.widen_at:
             added = await self._escalation_contacts(request)
             events = [RequestEscalated(request_id=request.id, step="widen", added=added, at=now)]

@@ -80,8 +80,9 @@ class SqlReceiving(SqlSteps):
             edited=self._edited(conn, cursor, message) if message.edits else None,
         )
         for request in situation.requests:
-            if request.decided_by and (decider := person_with(sql, cursor, request.decided_by)):
-                situation.deciders[decider.id] = decider
+            for who in {w for w in (request.decided_by, *(a.by for a in request.approvals)) if w}:
+                if decider := person_with(sql, cursor, who):
+                    situation.deciders[decider.id] = decider
         received = self._apply(conn, message, route(situation))
         if received.outcome == "ignored":  # not for the agent: no row, no text kept
             return received

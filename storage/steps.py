@@ -28,7 +28,7 @@ from core.events import (
     load_event,
 )
 from core.humans import settlement
-from core.records import LoadedThread, RequestInfo, Step, StoredEvent
+from core.records import GivenApproval, LoadedThread, RequestInfo, Step, StoredEvent
 from core.state import ExecutionState, Status, fold
 from storage.database import Database
 from storage.notify import notify
@@ -242,8 +242,15 @@ class SqlSteps(Database):
                         decided_via=None,
                         decided_at=None,
                         answer=None,
+                        required=event.required,
+                        distinct_roles=event.distinct_roles,
+                        requester=event.requester,
+                        self_approval=event.self_approval,
+                        approvals=[],
                     ),
                 )
+            case ApprovalDecided(approved=True):
+                self._approve(conn, cursor, event)
             case ApprovalDecided() | HumanResponded():
                 decision: dict[str, Any] = {**settlement(event), "decided_at": event.at}
                 if isinstance(event, ApprovalDecided):
@@ -269,6 +276,31 @@ class SqlSteps(Database):
                 )
             case ThreadFinished() | ThreadCancelled():
                 sql.cancel_requests.execute(cursor, {"b_id": thread_id, "decided_at": event.at})
+
+    def _approve(self, conn: Connection, cursor: Any, event: ApprovalDecided) -> None:
+        """One approval more: kept with the others; the last one needed settles the request.
+        Read and written under the thread's step, which no other writer passes at once."""
+        rows = self.sql.request.fetch(cursor, {"b_id": event.request_id})
+        if not rows:
+            raise NotFound("request", event.request_id)
+        given = GivenApproval(
+            by=event.decided_by, via=event.via, at=event.at, counted_as=event.counted_as
+        )
+        approvals = [*rows[0]["approvals"], given.model_dump(mode="json")]
+        if len(approvals) < rows[0]["required"]:
+            if rows[0]["status"] != "open":
+                raise AlreadyDecided(RequestInfo.model_validate(rows[0]))
+            conn.execute(
+                update(requests)
+                .where(requests.c.id == event.request_id)
+                .values(approvals=approvals)
+            )
+            return
+        decision: dict[str, Any] = {**settlement(event), "decided_at": event.at}
+        self._settle(conn, cursor, event.request_id, {**decision, "b_hash": event.arguments_hash})
+        conn.execute(
+            update(requests).where(requests.c.id == event.request_id).values(approvals=approvals)
+        )
 
     def _settle(
         self, conn: Connection, cursor: Any, request_id: str, decision: dict[str, Any]

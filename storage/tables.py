@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, Index, Integer, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
@@ -65,6 +65,17 @@ class HumanRequestRow(SQLModel, table=True):
     decided_via: str | None = None
     decided_at: datetime | None = None
     answer: str | None = Field(default=None, sa_column=Column(Text))
+    required: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
+    distinct_roles: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+    requester: str | None = None
+    self_approval: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+    approvals: list[dict[str, object]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
 
 
 class ModelCallRow(SQLModel, table=True):

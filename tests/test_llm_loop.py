@@ -53,5 +53,6 @@ async def test_deploy_over_http_with_a_rate_limit_a_broken_reply_and_an_approval
         "request_approval",
         "check_release",
         "deploy",
+        "rollback",
     ]
     assert "approved" in bodies[-1]["messages"][1]["content"]

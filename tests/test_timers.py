@@ -253,8 +253,9 @@ async def test_an_approval_past_its_deadline_is_denied_and_the_model_is_told(
 
     state = await make_runtime(model).advance(thread)
     assert state.status is Status.FAILED
-    assert 'decision="timed out: denied"' in model.requests[-1].context
-    assert "no decision before the deadline" in model.requests[-1].context
+    assert 'decision="timed out"' in model.requests[-1].context
+    assert "must not be retried" in model.requests[-1].context
+    assert "No decision before the deadline" in model.requests[-1].context
 
 
 async def test_a_question_past_its_deadline_gets_no_answer(

@@ -23,7 +23,14 @@ def test_the_prompt_renders_and_names_the_tools() -> None:
 
 def test_the_model_is_offered_exactly_the_tools_and_the_builtins() -> None:
     names = [spec["function"]["name"] for spec in agent.actions.specs]
-    assert names == ["contact_human", "reply", "request_approval", "check_release", "deploy"]
+    assert names == [
+        "contact_human",
+        "reply",
+        "request_approval",
+        "check_release",
+        "deploy",
+        "rollback",
+    ]
 
 
 async def test_the_demo_asks_the_approver_then_deploys(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from core.models.demo import Block, result_of, since_last_message
+from core.models.demo import Block, not_approved, result_of, since_last_message
 
 _ORDER = re.compile(r"#?(\d{5})\b")
 
@@ -35,10 +35,9 @@ def play(blocks: list[Block]) -> tuple[str, dict[str, Any]]:
         return "lookup_order", {"order_id": found[1]}
     if "refund" not in text.lower():
         return "reply", {"message": f"Order {order['id']} ({order['item']}) is {order['status']}."}
-    rejected = [b for b in recent if b.tag == "approval" and b.attrs.get("decision") == "rejected"]
-    if rejected:
+    if why := not_approved(recent):  # final: said, never asked again
         return "reply", {
-            "message": f"I'm sorry, the refund was declined: {rejected[-1].body or 'no reason given'}.",
+            "message": f"I'm sorry, the refund was not approved: {why}.",
             "outcome": "failure",
         }
     refund = result_of(recent, "issue_refund")

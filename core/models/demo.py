@@ -55,6 +55,25 @@ def result_of(blocks: list[Block], tool: str) -> Any | None:
     return found[-1].json() if found else None
 
 
+def not_approved(blocks: list[Block]) -> str | None:
+    """Why the last approval among `blocks` was not given ("Alice rejected it: not today", "no
+    one decided in time"), or None when none was refused."""
+    refused = [
+        b
+        for b in blocks
+        if b.tag == "approval" and b.attrs.get("decision") in ("rejected", "timed out")
+    ]
+    if not refused:
+        return None
+    last = refused[-1]
+    if last.attrs["decision"] == "timed out":
+        return "no one approved it before the deadline"
+    reason = next((line[8:] for line in last.body.splitlines() if line.startswith("Reason: ")), "")
+    return f"{last.attrs.get('by', 'the approver')} rejected it" + (
+        f" ({reason})" if reason else ""
+    )
+
+
 DemoPolicy = Callable[[list[Block]], tuple[str, dict[str, Any]]]
 
 

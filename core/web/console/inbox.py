@@ -49,7 +49,7 @@ async def _card(service: Service, request: RequestInfo, people: list[Person]) ->
         [r for r in rows if r.kind == "request" and r.channel is not None],
         [p for p in people if may_answer(p, request)],
         [p for p in people if not may_answer(p, request)],
-        outcome=outcome_text(request, names(people).get(request.decided_by or "")),
+        outcome=outcome_text(request, names(people)),
     )
 
 
