@@ -147,15 +147,20 @@ async def _answer_here(a: App, thread_id: str, out: Console) -> bool:
     """The terminal acts as the human: False when there is no one to answer or no input."""
     from rich.markup import escape
 
-    from core.humans import Answer, Approve, Reject, may_answer, respond
+    from core.humans import Answer, Approve, Reject, may_answer, respond, why_not
+    from core.inbox import outcome_text
 
     people = await a.store.people()
-    for request in await a.store.requests(thread_id=thread_id):
-        allowed = [p for p in people if may_answer(p, request)]
+    names = {p.id: p.name for p in people}
+    pending = await a.store.requests(thread_id=thread_id)
+    while pending:
+        request = pending.pop(0)
+        allowed = [p for p in people if may_answer(p, request) and not why_not(p, request)]
         if not allowed:
             out.print(
-                f"[yellow]No one in the people directory may answer {request.id}"
-                f" ({', '.join(request.recipients)}); set SWITCHBOARD_PEOPLE.[/]"
+                f"[yellow]No one in the people directory may decide {request.id}"
+                f" ({', '.join(request.recipients)}, not the requester); set"
+                " SWITCHBOARD_PEOPLE.[/]"
             )
             return False
         person = allowed[0]
@@ -175,7 +180,10 @@ async def _answer_here(a: App, thread_id: str, out: Console) -> bool:
                 response = Answer(await _ask(f"Answer as {person.id}{options}: "))
         except EOFError:
             return False
-        await respond(a.store, request.id, person.id, response, via="terminal")
+        settled = await respond(a.store, request.id, person.id, response, via="terminal")
+        if settled.status == "open":  # one approval of several: the next person is asked
+            out.print(f"[dim]{escape(outcome_text(settled, names))}[/]")
+            pending.insert(0, settled)
     return True
 
 
@@ -319,6 +327,12 @@ def respond(
         return await record(a.store, request, person, chosen[0], via="cli")
 
     settled = _with_app(work)
+    if settled.status == "open":  # one approval of several
+        _console().print(
+            f"{settled.id}: approved by {person}; it waits for {settled.waiting_for} more"
+            f" ({len(settled.approvals)} of {settled.required})."
+        )
+        return
     _console().print(
         f"{settled.id}: {settled.status} by {settled.decided_by}."
         " A running `switchboard serve` continues the thread; without one,"

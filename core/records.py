@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, computed_field
 
 from core.channels import InboundMessage
 from core.events import Event
@@ -64,18 +64,23 @@ class RequestInfo(BaseModel):
     decided_via: str | None
     decided_at: datetime | None
     answer: str | None
-    # An approval's policy (events.HumanRequested) and the approvals given so far, the last
-    # one's included once it settles the request.
-    required: int = 1
-    distinct_roles: bool = False
-    requester: str | None = None
-    self_approval: bool = False
-    approvals: list[GivenApproval] = []
+    # An approval's policy (events.HumanRequested) and the approvals given so far.
+    required: int = Field(1, description="How many distinct people must approve (an approval).")
+    distinct_roles: bool = Field(
+        False, description="Each approval must stand for another entry of `recipients`."
+    )
+    requester: str | None = Field(
+        None, description="Who asked for it: they may not decide it, unless `self_approval`."
+    )
+    self_approval: bool = Field(False, description="The policy lets the requester approve.")
+    approvals: list[GivenApproval] = Field(
+        [], description="The approvals given so far, the last one's too once it settled it."
+    )
 
+    @computed_field(description="How many more approvals it needs.")  # type: ignore[prop-decorator]
     @property
     def waiting_for(self) -> int:
-        """How many more approvals an open approval needs."""
-        return max(0, self.required - len(self.approvals))
+        return max(0, self.required - len(self.approvals)) if self.kind == "approval" else 0
 
 
 class Person(BaseModel):

@@ -340,7 +340,14 @@ class _Run:
             return
         exact = parsed.model_dump(mode="json")
         if why := self.state.denied.get(arguments_hash(tool_name, exact)):
-            await self.refuse_again(before, tool_name, exact, why)
+            await self.refuse(
+                before,
+                f"{tool_name}({_args_text(exact)}) was not approved ({why}); it is not asked for"
+                " again unless someone writes in this conversation.",
+            )
+            return
+        if short := await self.too_few_deciders(policy):
+            await self.refuse(before, f"{tool_name}({_args_text(exact)}) {short}")
             return
         asker = f" for {self.requester}" if self.requester else ""
         question = f"Approve {tool_name}{asker}: {_args_text(exact)}?" + (
@@ -349,15 +356,31 @@ class _Run:
         request = self.approval(tool_name, exact, question, policy)
         await self.commit([*before, *self.resolved(), request], outbox=self.request_out(request))
 
-    async def refuse_again(
-        self, before: list[Event], tool_name: str, arguments: dict[str, Any], why: str
-    ) -> None:
-        """The same action asked for again after it was not approved: the decision stands. The
-        model gets the refusal, and the thread ends by telling the requester."""
-        refusal = (
-            f"{tool_name}({_args_text(arguments)}) was not approved ({why}); it is not asked for"
-            " again unless someone writes in this conversation."
+    async def too_few_deciders(self, policy: ApprovalPolicy) -> str:
+        """Why `policy` cannot be met by the directory as it is (fewer people may decide than
+        must approve), or "": a request that could never be approved is not sent."""
+        people = await self.rt.store.people()
+        may = {
+            p.id: p.name
+            for p in people
+            if (p.id in policy.approvers or any(f"role:{r}" in policy.approvers for r in p.roles))
+            and (p.id != self.requester or policy.allow_self_approval)
+        }
+        if len(may) >= policy.required:
+            return ""
+        who = ", ".join(may.values()) or "no one"
+        requester = next((p.name for p in people if p.id == self.requester), None)
+        asked = (
+            f" ({requester} asked for it)" if requester and not policy.allow_self_approval else ""
         )
+        return (
+            f"needs {policy.required} different approvers, and only {who} may approve it here"
+            f"{asked}: it cannot be approved until the people directory has more."
+        )
+
+    async def refuse(self, before: list[Event], refusal: str) -> None:
+        """An approval that is not asked for (its action was refused before; too few may give
+        it): the model gets the refusal, and the thread ends by telling the requester."""
         said = f"Not done: {refusal}"
         await self.commit(
             [

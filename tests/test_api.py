@@ -254,6 +254,42 @@ async def test_a_deploy_launched_by_api_is_refused_to_bob_and_approved_by_alice(
     assert (await api.get("/api/v1/requests", params={"thread_id": thread_id})).json() == []
 
 
+async def test_a_rollback_takes_two_approvals_through_the_api_and_never_the_requesters(
+    api: httpx.AsyncClient,
+) -> None:
+    rollback = "roll back api in production to 2.4.0"
+    launched = await api.post(
+        "/api/v1/threads", json={"agent": "deploy", "message": rollback, "requester": "bob"}
+    )
+    thread_id = launched.json()["id"]
+    await reaches(api, thread_id, "waiting_human")
+    request = await open_request(api, thread_id)
+    assert (request["required"], request["requester"], request["waiting_for"]) == (2, "bob", 2)
+    respond = f"/api/v1/requests/{request['id']}/respond"
+    first = await api.post(respond, json={"as": "erin", "decision": "approve"})
+    assert first.status_code == 200, first.text
+    assert (first.json()["status"], first.json()["waiting_for"]) == ("open", 1)
+    assert [(a["by"], a["via"]) for a in first.json()["approvals"]] == [("erin", "api")]
+    twice = problem(await api.post(respond, json={"as": "erin", "decision": "approve"}), 403)
+    assert "already" in twice["detail"]
+    last = await api.post(respond, json={"as": "alice", "decision": "approve"})
+    assert (last.json()["status"], last.json()["waiting_for"]) == ("approved", 0)
+    await reaches(api, thread_id, "done")
+
+    # Alice asks: she may not approve, and Erin alone cannot make two. Not sent; she is told.
+    own = await api.post(
+        "/api/v1/threads", json={"agent": "deploy", "message": rollback, "requester": "alice"}
+    )
+    failed = await reaches(api, own.json()["id"], "failed")
+    [told] = [e for e in failed["events"] if e["type"] == "reply_sent"]
+    assert told["to"] == "alice"
+    assert (
+        "needs 2 different approvers, and only Erin may approve it here (Alice asked for it)"
+        in (told["text"])
+    )
+    assert (await api.get("/api/v1/requests", params={"thread_id": own.json()["id"]})).json() == []
+
+
 async def test_a_thread_shows_where_its_request_went_and_who_answered(
     api: httpx.AsyncClient,
 ) -> None:

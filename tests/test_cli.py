@@ -87,6 +87,34 @@ def test_detach_respond_resume_across_processes(cli: Any) -> None:
     assert [(t["id"], t["status"]) for t in threads] == [(thread, "done")]
 
 
+def test_nobody_approves_their_own_request_and_a_rollback_takes_two(cli: Any) -> None:
+    """The issue's steps: Alice asks for a production deploy and tries to approve it herself;
+    then Bob asks for a rollback, which Alice and Erin must both approve."""
+    cli("run", "deploy", "deploy api 2.4.1 to production", "--detach", "--as", "alice")
+    [own] = json.loads(cli("requests", "--json").stdout)
+    refused = cli("respond", own["id"], "--approve", "--as", "alice", ok=False)
+    assert "You asked for this, so someone else must decide" in refused.stderr
+    assert "approved by erin" in cli("respond", own["id"], "--approve", "--as", "erin").stdout
+
+    back = json.loads(
+        cli(
+            "run", "deploy", "roll back api in production to 2.4.0", "--detach", "--json",
+            "--as", "bob",
+        ).stdout
+    )  # fmt: skip
+    [rollback] = json.loads(cli("requests", "--json").stdout)
+    assert rollback["required"] == 2
+    first = cli("respond", rollback["id"], "--approve", "--as", "alice")
+    assert "approved by alice; it waits for 1 more (1 of 2)" in first.stdout
+    again = cli("respond", rollback["id"], "--approve", "--as", "alice", ok=False)
+    assert "You approved" in again.stderr and "already" in again.stderr
+    cli("respond", rollback["id"], "--approve", "--as", "erin")
+    assert json.loads(cli("resume", back["thread_id"], "--json").stdout)["status"] == "done"
+    shown = json.loads(cli("show", back["thread_id"], "--json").stdout)
+    rolled = [e for e in shown["events"] if e["type"] == "tool_succeeded"][-1]
+    assert rolled["result"]["status"] == "rolled back"
+
+
 def test_the_terminal_answers_as_the_approver(cli: Any) -> None:
     done = cli(
         "run", "deploy", "deploy api 2.4.1 to production", "--as", "bob", stdin="n\nchange freeze\n"

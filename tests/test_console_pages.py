@@ -31,3 +31,30 @@ async def test_the_inbox_shows_messages_no_channel_could_deliver(service: Servic
         page = (await console.get("/")).text
     assert "dead letters" in page
     assert "no channel &#39;teams&#39; is configured" in page
+
+
+async def test_an_approval_shows_who_may_decide_and_how_far_it_is(service: Service) -> None:
+    """A rollback Bob asked for: two must approve, Bob may not; after Alice, one more."""
+    thread = await service.app.runtime.start(
+        "deploy", "roll back api in production to 2.4.0", requester="bob"
+    )
+    service.changed(thread)  # a worker takes it on
+    [request] = await eventually(service.app.store.requests)
+    transport = httpx.ASGITransport(app=create_app(service))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://console", cookies={COOKIE: service.api_token}
+    ) as console:
+        before = (await console.get("/")).text
+        answered = await console.post(
+            f"/requests/{request.id}/respond",
+            data={"person": "alice", "decision": "approve"},
+            headers={"hx-request": "true"},
+        )
+    assert "2 different people must approve" in before and "not Bob, who asked" in before
+    may = before.split('label="May answer"')[1].split("</optgroup>")[0]
+    assert "Alice" in may and "Erin" in may and "Bob" not in may
+    assert answered.status_code == 200, answered.text
+    assert "1 of 2: approved by Alice via console; waiting for one more" in answered.text
+    assert "Recorded: it waits for more approvals." in answered.text
+    may = answered.text.split('label="May answer"')[1].split("</optgroup>")[0]
+    assert "Erin" in may and "Alice" not in may  # she approved: only Erin is left

@@ -17,7 +17,7 @@ from core.events import (
     MessageReceived,
 )
 from core.inbox import InboxConfig, reply_code, route
-from core.records import Person, RequestInfo, ThreadInfo
+from core.records import GivenApproval, Person, RequestInfo, ThreadInfo
 from core.situation import Append, Edited, Ignore, Refuse, Situation, Start
 from tests.fixtures import PEOPLE
 
@@ -330,3 +330,51 @@ def test_a_reference_without_a_decision_is_decided_by_its_words(config: InboxCon
     assert isinstance(said, HumanResponded) and said.answer == "Store credit"
     unclear = message("which build?", sender="U0ALICE", action=named)
     assert isinstance(route(config, situation(unclear, ALICE, request())), Refuse)
+
+
+def test_the_requester_is_told_they_may_not_decide_and_talks_on_in_the_thread(
+    config: InboxConfig,
+) -> None:
+    """Alice asked for this deploy: her press is refused (and kept in the thread); her words
+    are a message in her conversation, not an answer she cannot give."""
+    own = request(requester="alice")
+    press = message(sender="U0ALICE", action=Action(request_id=own.id, decision="approve"))
+    refused = route(config, situation(press, ALICE, own))
+    assert isinstance(refused, Append) and refused.outcome == "refused"
+    assert refused.detail.startswith("You asked for this, so someone else must decide")
+    assert [type(e) for e in refused.events] == [AnswerRefused]
+    [notice] = refused.outbox
+    assert notice.address == "U0ALICE" and notice.text == refused.detail
+    said = route(
+        config,
+        situation(
+            message("yes, and soon", sender="U0ALICE"), ALICE, own, on=thread("waiting_human")
+        ),
+    )
+    assert isinstance(said, Append) and said.outcome == "continued"
+    allowed = route(config, situation(press, ALICE, request(requester="alice", self_approval=True)))
+    assert isinstance(allowed, Append) and allowed.outcome == "answered"
+    [decided] = allowed.events
+    assert isinstance(decided, ApprovalDecided) and decided.own_request
+
+
+def test_with_distinct_roles_each_approval_stands_for_another_entry(config: InboxConfig) -> None:
+    both = request(
+        recipients=["role:deploy-approver", "role:oncall"], required=2, distinct_roles=True
+    )
+    press = message(sender="U0ALICE", action=Action(request_id=both.id, decision="approve"))
+    first = route(config, situation(press, ALICE, both))
+    assert isinstance(first, Append)
+    [given] = first.events
+    assert isinstance(given, ApprovalDecided) and given.counted_as == "role:deploy-approver"
+    erin_press = press.model_copy(update={"sender": "U0ERIN"})
+    so_far = both.model_copy(
+        update={
+            "approvals": [
+                GivenApproval(by="alice", via="slack", at=NOW, counted_as="role:deploy-approver")
+            ]
+        }
+    )
+    second = route(config, situation(erin_press, ERIN, so_far))  # Erin is no oncall
+    assert isinstance(second, Append) and second.outcome == "refused"
+    assert second.detail.startswith(f"{both.id} needs its next approval from role:oncall")

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from core.channels import Decision
 from core.errors import AlreadyDecided, NotAllowed, SwitchboardError
-from core.humans import Answer, Approve, Reject, may_answer, respond
+from core.humans import Answer, Approve, Reject, may_answer, respond, why_not
 from core.humans import Response as HumanResponse
 from core.inbox import outcome_text
 from core.records import OutboxItem, Person, RequestInfo
@@ -33,7 +33,7 @@ class Card:
     copies: list[OutboxItem]  # one per person and channel it was sent to
     may: list[Person]
     may_not: list[Person]
-    outcome: str = ""
+    outcome: str = ""  # settled: how; open: how far, when it needs several approvals
     person: str = ""  # who answered, or tried to: stays chosen after an error
     error: str = ""
     done: str = ""
@@ -43,12 +43,13 @@ async def _card(service: Service, request: RequestInfo, people: list[Person]) ->
     store = service.app.store
     thread = await store.thread(request.thread_id)
     rows = await store.outbox(request_id=request.id)
+    may = [p for p in people if may_answer(p, request) and not why_not(p, request)]
     return Card(
         request,
         thread.agent if thread else "?",
         [r for r in rows if r.kind == "request" and r.channel is not None],
-        [p for p in people if may_answer(p, request)],
-        [p for p in people if not may_answer(p, request)],
+        may,
+        [p for p in people if p not in may],
         outcome=outcome_text(request, names(people)),
     )
 
@@ -123,7 +124,13 @@ async def answer_request(
     people = await store.people()
     card = await _card(service, settled, people)
     card.error, card.person = error, person
-    card.done = "" if error else "The thread carries on: the agent has the answer."
+    if not error:
+        more = settled.status == "open"  # one approval of several: the others are still asked
+        card.done = (
+            "Recorded: it waits for more approvals."
+            if more
+            else "The thread carries on: the agent has the answer."
+        )
     if not request.headers.get("hx-request"):
         return await _inbox_page(service, card, status)
     looks = looks_of(service.channels)
