@@ -281,3 +281,29 @@ async def test_two_approvers_at_once_are_both_kept_and_the_tool_runs_once(
     finally:
         for s in stores:
             await s.close()
+
+
+async def test_escalation_asks_again_only_those_still_to_approve(
+    store: SqlStore, make_runtime: RuntimeFactory
+) -> None:
+    _, request_id = await started(
+        make_runtime,
+        store,
+        ScriptedModel([CHECK_BACK, ROLLBACK]),
+        "roll back api in production to 2.4.0",
+        clock=lambda: T0,
+    )
+    dispatcher = Dispatcher(store, sandbox())
+    await deliver_all(dispatcher)
+    await respond(store, request_id, "alice", Approve(), via="discord")
+    timers = Timers(store, wake_thread=Woken().thread, wake_outbox=Woken().dispatcher)
+    assert await timers.tick(T0 + timedelta(minutes=30)) == 1  # the re-send
+    await deliver_all(dispatcher)
+    copies = await store.outbox(request_id=request_id, status="sent")
+    again = {(c.recipient, c.channel) for c in copies if c.kind == "request" and c.rank == 1}
+    assert again == {("erin", "sms")}  # her next channel; not Alice, who approved
+    while await timers.tick(T0 + timedelta(hours=24)):
+        pass
+    timed_out = await store.request(request_id)
+    assert timed_out is not None and timed_out.status == "timed_out"
+    assert [a.by for a in timed_out.approvals] == ["alice"]  # kept, though it was not enough
