@@ -359,23 +359,27 @@ class _Run:
     async def too_few_deciders(self, policy: ApprovalPolicy) -> str:
         """Why `policy` cannot be met by the directory as it is (fewer people may decide than
         must approve), or "": a request that could never be approved is not sent."""
-        people = await self.rt.store.people()
+        approvers = [
+            p
+            for p in await self.rt.store.people()
+            if p.id in policy.approvers or any(f"role:{r}" in policy.approvers for r in p.roles)
+        ]
         may = {
-            p.id: p.name
-            for p in people
-            if (p.id in policy.approvers or any(f"role:{r}" in policy.approvers for r in p.roles))
-            and (p.id != self.requester or policy.allow_self_approval)
+            p.id: p.name for p in approvers if p.id != self.requester or policy.allow_self_approval
         }
         if len(may) >= policy.required:
             return ""
-        who = ", ".join(may.values()) or "no one"
-        requester = next((p.name for p in people if p.id == self.requester), None)
-        asked = (
-            f" ({requester} asked for it)" if requester and not policy.allow_self_approval else ""
+        excluded = [p.name for p in approvers if p.id not in may]  # the requester, four eyes
+        asked = f" ({excluded[0]} asked for it)" if excluded else ""
+        needs = (
+            f"needs {policy.required} different approvers, and only"
+            f" {', '.join(may.values()) or 'no one'}"
+            if policy.required > 1
+            else "needs an approver, and no one"
         )
         return (
-            f"needs {policy.required} different approvers, and only {who} may approve it here"
-            f"{asked}: it cannot be approved until the people directory has more."
+            f"{needs} may approve it here{asked}: it cannot be approved until the people"
+            f" directory has more of {', '.join(policy.approvers)}."
         )
 
     async def refuse(self, before: list[Event], refusal: str) -> None:

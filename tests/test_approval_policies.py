@@ -307,3 +307,22 @@ async def test_escalation_asks_again_only_those_still_to_approve(
     timed_out = await store.request(request_id)
     assert timed_out is not None and timed_out.status == "timed_out"
     assert [a.by for a in timed_out.approvals] == ["alice"]  # kept, though it was not enough
+
+
+async def test_an_approval_no_one_in_the_directory_may_give_is_not_sent(
+    store: SqlStore, make_runtime: RuntimeFactory, shipped_agents: dict[str, Agent]
+) -> None:
+    deploy = shipped_agents["deploy"]
+    policy = dataclasses.replace(deploy.approvals["deploy"], approvers=("role:release-manager",))
+    agents = {
+        "deploy": dataclasses.replace(deploy, approvals={**deploy.approvals, "deploy": policy})
+    }
+    runtime = make_runtime(ScriptedModel([CHECK, DEPLOY_PROD]), agents=agents)
+    thread = await runtime.start("deploy", "deploy api 2.4.1 to production", requester="bob")
+    state = await runtime.advance(thread)
+    assert state.status is Status.FAILED
+    assert state.outcome_message.endswith(
+        "needs an approver, and no one may approve it here: it cannot be"
+        " approved until the people directory has more of role:release-manager."
+    )
+    assert await store.requests(status=None) == []
