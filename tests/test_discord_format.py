@@ -521,6 +521,107 @@ def test_a_settled_request_is_the_request_as_asked_with_its_buttons_disabled() -
     assert "discord-btn-approve" not in html
 
 
+DECIDERS = (
+    "Who may decide: role:deploy-approver; 2 different people must approve"
+    " (not Bob Example, who asked)"
+)
+PROGRESS = "1 of 2: approved by Alice Example via slack; waiting for one more"
+QUORUM_CONTEXT = CONTEXT.model_copy(
+    update={"question": APPROVAL.text, "deciders": DECIDERS, "progress": PROGRESS}
+)
+QUORUM = APPROVAL.model_copy(update={"context": QUORUM_CONTEXT})
+# A step towards the quorum, to Erin, who has not decided: her copy drawn again, still live.
+REDRAWN = QUORUM.model_copy(update={"edit_of": "800000000000000002:800000000000000004"})
+
+
+def _fields_of(payload: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {f["name"]: f for f in payload["embeds"][0].get("fields", [])}
+
+
+def test_an_approval_says_who_may_decide_and_how_far_it_is() -> None:
+    payload = render(QUORUM)
+    fields = _fields_of(payload)
+    assert fields["Who may decide"] == {
+        "name": "Who may decide",
+        "value": "role:deploy-approver; 2 different people must approve (not Bob Example, who asked)",
+        "inline": False,
+    }
+    assert fields["Progress"] == {"name": "Progress", "value": PROGRESS, "inline": False}
+    names = list(fields)
+    assert names.index("Who may decide") < names.index("Progress") < names.index("Decide by")
+    shown = preview(payload).text
+    assert "Who may decide: role:deploy-approver; 2 different people must approve" in shown
+    assert f"Progress: {PROGRESS}" in shown
+    assert_within_discord_limits(payload)
+
+
+def test_a_progress_redraw_keeps_its_buttons_live_and_edits_the_copy() -> None:
+    payload = render(REDRAWN)
+    assert payload["message_id"] == "800000000000000002:800000000000000004"
+    assert payload["embeds"][0]["title"] == "Approval needed"
+    assert _fields_of(payload)["Progress"]["value"] == PROGRESS
+    assert [(c["custom_id"], c.get("disabled")) for c in _components(payload)] == [
+        ("sb:approve:req-1", None),
+        ("sb:reject:req-1", None),
+    ]
+    shown = preview(payload)
+    assert [b.action for b in shown.buttons] == [
+        Action(request_id="req-1", decision="approve"),
+        Action(request_id="req-1", decision="reject"),
+    ]
+    assert shown.edits == "800000000000000002:800000000000000004"
+    assert shown.notes == ("edits the request's message; its buttons still work",)
+    html = _page([(REDRAWN, "")])
+    assert "discord-btn discord-btn-approve" in html and "discord-btn-disabled" not in html
+    assert_within_discord_limits(payload)
+
+
+def test_a_progress_step_to_one_who_approved_is_their_copy_waiting_buttons_disabled() -> None:
+    step = OUTCOME.model_copy(update={"text": PROGRESS, "context": QUORUM_CONTEXT})
+    payload = render(step)
+    [embed] = payload["embeds"]
+    assert payload["content"] == PROGRESS and payload["message_id"] == OUTCOME.edit_of
+    assert embed["title"] == "Waiting for more approvals"
+    assert embed["color"] == render(APPROVAL)["embeds"][0]["color"]  # amber: still open
+    assert "Progress" not in _fields_of(payload)  # said on top, not twice
+    assert "Who may decide" in _fields_of(payload)
+    assert all(c["disabled"] for c in _components(payload))
+    assert preview(payload).buttons == ()
+
+
+def test_the_final_outcome_of_a_quorum_says_it_once() -> None:
+    final = "Approved by Alice Example via slack and Erin via sms, 14:02 UTC"
+    context = QUORUM_CONTEXT.model_copy(update={"progress": final})
+    payload = render(OUTCOME.model_copy(update={"text": final, "context": context}))
+    assert payload["embeds"][0]["title"] == "Approved" and payload["content"] == final
+    assert "Progress" not in _fields_of(payload)
+
+
+def test_a_question_shows_no_deciders_field_nor_progress() -> None:
+    context = QUORUM_CONTEXT.model_copy(update={"question": QUESTION.text})
+    payload = render(QUESTION.model_copy(update={"context": context}))
+    assert "Who may decide" not in _fields_of(payload) and "Progress" not in _fields_of(payload)
+    assert "Requested by" in _fields_of(payload)
+
+
+def test_who_may_decide_and_progress_cannot_mention_and_keep_to_discords_limits() -> None:
+    context = QUORUM_CONTEXT.model_copy(
+        update={
+            "deciders": "Who may decide: @everyone <@123>\n" + "role:x, " * 400,
+            "progress": "1 of 2: approved by @here via slack; " + "waiting " * 300,
+            "arguments": {f"k{i}": "v" * 300 for i in range(30)},
+        }
+    )
+    payload = render(QUORUM.model_copy(update={"context": context}))
+    assert_within_discord_limits(payload)
+    fields = _fields_of(payload)
+    deciders, progress = fields["Who may decide"]["value"], fields["Progress"]["value"]
+    assert deciders.startswith(f"@{ZWSP}everyone <@{ZWSP}123> role:x,")
+    assert len(deciders) == 1024 and deciders.endswith("\u2026")
+    assert progress.startswith(f"1 of 2: approved by @{ZWSP}here") and len(progress) == 1024
+    assert "More" in fields  # arguments gave way, counted
+
+
 def test_a_long_reply_previews_whole_and_counts_its_messages() -> None:
     text = "\n\n".join(["word " * 300] * 12)
     payload = render(REPLY.model_copy(update={"text": text}))

@@ -318,6 +318,96 @@ def test_no_text_draws_markup_of_its_own(text: str) -> None:
         _safe(payload["html"])
 
 
+DECIDERS = (
+    "Who may decide: role:deploy-approver; 2 different people must approve"
+    " (not Bob Example, who asked)"
+)
+PROGRESS = "1 of 2: approved by Alice Example via discord; waiting for one more"
+QUORUM_CONTEXT = RequestContext(
+    question=APPROVAL.text,
+    requester="Bob Example",
+    agent="deploy",
+    tool="deploy",
+    arguments={"service": "api", "version": "2.4.1"},
+    deadline=DEADLINE,
+    deciders=DECIDERS,
+    progress=PROGRESS,
+)
+QUORUM = APPROVAL.model_copy(update={"context": QUORUM_CONTEXT})
+
+
+def test_an_approval_says_how_far_it_is_and_who_may_decide() -> None:
+    payload = _mail(QUORUM)
+    assert payload["text"] == (
+        f"Progress: {PROGRESS}\n\n"
+        "Deploy api 2.4.1 to production?\n\n"
+        f"{APPROVE}\n\n"
+        "Decide by 14:00 UTC, 30 Nov 2026; then it is rejected.\n\n"
+        "Requested by:   Bob Example\n"
+        "Agent:          deploy\n"
+        "Tool:           deploy\n"
+        "Who may decide: role:deploy-approver; 2 different people must approve"
+        " (not Bob Example, who asked)\n\n"
+        "Arguments:\n"
+        "  service: api\n"
+        "  version: 2.4.1\n\n"
+        "-- \n"
+        "The whole conversation: https://switchboard.example.com/threads/t-42\n"
+    )
+    html = _words(payload["html"])
+    assert html.startswith(f"Progress: {PROGRESS} Deploy api 2.4.1 to production? {APPROVE}")
+    assert (
+        "Tool deploy Who may decide role:deploy-approver; 2 different people must approve"
+        " (not Bob Example, who asked) Arguments" in html
+    )
+    assert preview(payload).text.startswith(f"Progress: {PROGRESS}\n")
+
+
+def test_an_approval_nobody_approved_yet_has_no_progress_line() -> None:
+    context = QUORUM_CONTEXT.model_copy(update={"progress": ""})
+    payload = _mail(QUORUM.model_copy(update={"context": context}))
+    assert "Progress" not in payload["text"] and "Progress" not in payload["html"]
+    assert "Who may decide: role:deploy-approver;" in payload["text"]
+
+
+def test_a_progress_redraw_is_a_new_mail_that_still_says_how_to_answer() -> None:
+    payload = _mail(QUORUM.model_copy(update={"edit_of": "<m1@example.com>"}))
+    assert payload["text"] == _mail(QUORUM)["text"] and APPROVE in payload["text"]
+    assert payload["reply_to"] == "agents+req-1.abc123@example.com"
+
+
+def test_who_may_decide_and_progress_are_escaped_on_one_line_and_cut() -> None:
+    context = QUORUM_CONTEXT.model_copy(
+        update={
+            "deciders": "Who may decide: <b>Eve</b> &amp;\r\nX-Evil: 1 " + "role:x, " * 100,
+            "progress": "1 of 2: approved by <script>alert(1)</script> via email\n; waiting",
+        }
+    )
+    payload = _mail(QUORUM.model_copy(update={"context": context}))
+    text, html = payload["text"], payload["html"]
+    assert "\nWho may decide: <b>Eve</b> &amp; X-Evil: 1 role:x," in text
+    assert "Progress: 1 of 2: approved by <script>alert(1)</script> via email ; waiting" in text
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<b>Eve</b>" not in html and "&lt;b&gt;Eve&lt;/b&gt; &amp;amp; X-Evil: 1" in html
+    [deciders] = [line for line in text.split("\n") if line.startswith("Who may decide")]
+    assert deciders.endswith("\u2026") and len(deciders) <= len("Who may decide: ") + 300
+
+
+def test_a_question_shows_no_deciders_line_nor_progress() -> None:
+    context = QUORUM_CONTEXT.model_copy(update={"question": QUESTION.text})
+    payload = _mail(QUESTION.model_copy(update={"context": context}))
+    for part in (payload["text"], payload["html"]):
+        assert "Who may decide" not in part and "Progress" not in part
+
+
+def test_a_progress_step_to_one_who_approved_says_how_far_it_is() -> None:
+    step = OUTCOME.model_copy(update={"text": PROGRESS, "context": QUORUM_CONTEXT})
+    assert _lines(_mail(step)["text"])[:2] == [
+        PROGRESS,
+        "The request: Deploy api 2.4.1 to production?",
+    ]
+
+
 def test_a_notice_is_short_and_plain() -> None:
     payload = _mail(NOTICE.model_copy(update={"text": "No request <999>.\nTry **again**."}))
     assert payload["text"] == "No request <999>.\nTry **again**.\n"  # no thread: no footer

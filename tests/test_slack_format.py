@@ -652,6 +652,104 @@ def test_an_outcome_is_the_bold_result_without_buttons() -> None:
     assert not _of_type(payload, "actions")
 
 
+DECIDERS = (
+    "Who may decide: role:deploy-approver; 2 different people must approve"
+    " (not Bob Example, who asked)"
+)
+PROGRESS = "1 of 2: approved by Alice Example via discord; waiting for one more"
+QUORUM_CONTEXT = CONTEXT.model_copy(
+    update={"question": APPROVAL.text, "deciders": DECIDERS, "progress": PROGRESS}
+)
+QUORUM = APPROVAL.model_copy(update={"context": QUORUM_CONTEXT})
+# A step towards the quorum, to Erin, who has not decided: her copy drawn again, still live.
+REDRAWN = QUORUM.model_copy(update={"address": "U0ERIN", "edit_of": "C0DEPLOY:1712345678.000300"})
+
+
+def _notes(payload: Mapping[str, Any]) -> list[str]:
+    return [b["elements"][0]["text"] for b in _of_type(payload, "context")]
+
+
+def test_an_approval_says_who_may_decide_and_how_far_it_is() -> None:
+    payload = render(QUORUM)
+    assert [b["type"] for b in payload["blocks"]] == [
+        "header",
+        "section",  # the progress, under the question
+        "context",
+        "context",
+        "section",
+        "context",
+        "actions",
+    ]
+    assert payload["blocks"][1]["text"]["text"] == f"*Progress:* {PROGRESS}"
+    assert _notes(payload)[:2] == ["Requested by *Bob Example* for the *deploy* agent", DECIDERS]
+    assert preview(payload).text.splitlines()[:4] == [
+        APPROVAL.text,
+        f"*Progress:* {PROGRESS}",
+        "Requested by *Bob Example* for the *deploy* agent",
+        DECIDERS,
+    ]
+    assert_within_slack_limits(payload)
+
+
+def test_an_approval_nobody_approved_yet_shows_who_may_decide_and_no_progress() -> None:
+    context = QUORUM_CONTEXT.model_copy(update={"progress": ""})
+    payload = render(QUORUM.model_copy(update={"context": context}))
+    assert DECIDERS in _notes(payload)
+    assert "Progress" not in preview(payload).text
+
+
+def test_a_progress_redraw_keeps_its_live_buttons_and_names_the_copy_it_replaces() -> None:
+    payload = render(REDRAWN)
+    assert payload["blocks"][0]["block_id"] == "edits:C0DEPLOY:1712345678.000300"
+    [actions] = _of_type(payload, "actions")
+    assert actions["block_id"] == "request:req-1"
+    assert [e["action_id"] for e in actions["elements"]] == [
+        "switchboard:approve",
+        "switchboard:reject",
+    ]
+    shown = preview(payload)
+    assert [(b.label, b.action) for b in shown.buttons] == [
+        ("Approve", Action(request_id="req-1", decision="approve")),
+        ("Reject", Action(request_id="req-1", decision="reject")),
+    ]
+    assert shown.edits == "C0DEPLOY:1712345678.000300"
+    assert f"*Progress:* {PROGRESS}" in shown.text and DECIDERS in shown.text
+    assert_within_slack_limits(payload)
+    html = _page([(REDRAWN, "")])
+    assert "slack-btn slack-btn-approve" in html and PROGRESS in html
+
+
+def test_a_progress_step_to_one_who_approved_is_their_copy_settled_for_them() -> None:
+    step = OUTCOME.model_copy(update={"text": PROGRESS, "context": QUORUM_CONTEXT})
+    payload = render(step)
+    assert payload["text"] == f"*{PROGRESS}*" and not _of_type(payload, "actions")
+    assert preview(payload).edits == OUTCOME.edit_of
+
+
+def test_a_question_shows_no_deciders_line_nor_progress() -> None:
+    context = QUORUM_CONTEXT.model_copy(update={"question": QUESTION.text})
+    shown = preview(render(QUESTION.model_copy(update={"context": context})))
+    assert "Who may decide" not in shown.text and "Progress" not in shown.text
+    assert "Requested by *Bob Example*" in shown.text
+
+
+def test_who_may_decide_and_progress_are_escaped_and_cut() -> None:
+    context = RequestContext(
+        deciders="Who may decide: <!channel> & <@U1>\n" + "role:x, " * 400,
+        progress="1 of 2: approved by *Ann* <!here> via slack; waiting for one more",
+    )
+    payload = render(APPROVAL.model_copy(update={"context": context}))
+    assert_within_slack_limits(payload)
+    [deciders] = _notes(payload)
+    assert deciders.startswith("Who may decide: &lt;!channel&gt; &amp; &lt;@U1&gt; role:x,")
+    assert deciders.endswith("\u2026") and len(deciders) <= 1000
+    progress = payload["blocks"][1]["text"]["text"]
+    assert (
+        progress
+        == "*Progress:* 1 of 2: approved by *Ann* &lt;!here&gt; via slack; waiting for one more"
+    )
+
+
 OPTION_TEXT = st.text(st.characters(codec="utf-8"), max_size=400)
 
 

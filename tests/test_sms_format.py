@@ -421,6 +421,88 @@ def test_any_request_fits_three_segments_with_its_instructions(
     )
 
 
+DECIDERS = (
+    "Who may decide: role:deploy-approver; 2 different people must approve"
+    " (not Bob Example, who asked)"
+)
+PROGRESS = "1 of 2: approved by Alice Example via discord; waiting for one more"
+QUORUM_CONTEXT = RequestContext(
+    question=APPROVAL.text,
+    requester="Bob Example",
+    agent="deploy",
+    tool="deploy",
+    arguments={"service": "api", "version": "2.4.1"},
+    deadline=DEADLINE,
+    deciders=DECIDERS,
+    progress=PROGRESS,
+)
+QUORUM = APPROVAL.model_copy(update={"context": QUORUM_CONTEXT})
+
+
+def test_an_approval_says_how_far_it_is_and_who_may_decide_where_it_fits() -> None:
+    payload = _sms(QUORUM)
+    assert payload["body"] == (
+        "Deploy bot: Deploy api 2.4.1 to production? (for Bob Example)\n"
+        "deploy: service=api, version=2.4.1\n"
+        f"{DECIDERS}\n"
+        f"{PROGRESS}\n"
+        "Decide by 14:00 UTC 30 Nov.\n"
+        f"{APPROVE_417}"
+    )
+    assert payload["segments"] == 3 and payload["encoding"] == "GSM-7"
+
+
+def test_a_progress_redraw_is_a_new_text_that_still_says_how_to_answer() -> None:
+    payload = _sms(QUORUM.model_copy(update={"edit_of": "SM0001"}))
+    assert "settles" not in payload  # a new text, the request again: not a settlement
+    assert payload["body"] == _body(QUORUM) and payload["body"].endswith(f"\n{APPROVE_417}")
+
+
+def test_the_progress_stays_and_who_may_decide_gives_way_to_a_long_question() -> None:
+    question = ("Deploy the api service to production now? " * 8)[:319] + "?"
+    body = _body(QUORUM.model_copy(update={"text": question}))
+    assert segments(body) <= 3
+    assert f"\n{PROGRESS}\nDecide by 14:00 UTC 30 Nov.\n{APPROVE_417}" in body
+    assert "Who may decide" not in body and "service=api" not in body
+    assert body.startswith("Deploy bot: Deploy the api service")
+
+
+def test_long_progress_is_shortened_before_the_question_goes() -> None:
+    context = QUORUM_CONTEXT.model_copy(
+        update={"progress": "1 of 3: approved by Zoë Ångström via sms and " + "Åsa " * 40}
+    )
+    body = _body(QUORUM.model_copy(update={"text": "Ship it? " * 40, "context": context}))
+    assert segments(body) <= 3 and body.endswith(APPROVE_417)
+    assert "\n1 of 3: approved by Zoë Ångström via...\n" in body  # shortened, but there
+    assert body.startswith("Deploy bot: Ship it? Ship it?")
+
+
+def test_a_question_shows_no_deciders_line_nor_progress() -> None:
+    context = QUORUM_CONTEXT.model_copy(update={"question": QUESTION.text})
+    body = _body(QUESTION.model_copy(update={"context": context}))
+    assert "Who may decide" not in body and "1 of 2" not in body
+
+
+def test_a_progress_step_to_one_who_approved_is_no_settlement() -> None:
+    step = OUTCOME.model_copy(update={"text": PROGRESS, "context": QUORUM_CONTEXT})
+    assert _body(step) == f"{PROGRESS} (417)"
+    assert _body(OUTCOME).startswith("Settled: Approved by Alice Example")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.text(max_size=600),
+    st.text(max_size=300),
+    st.text(max_size=300),
+)
+def test_any_approval_with_progress_fits_three_segments_with_its_instructions(
+    question: str, deciders: str, progress: str
+) -> None:
+    context = QUORUM_CONTEXT.model_copy(update={"deciders": deciders, "progress": progress})
+    body = _body(QUORUM.model_copy(update={"text": question, "context": context}))
+    assert 0 < segments(body) <= 3 and body.endswith(APPROVE_417)
+
+
 def test_render_is_deterministic_and_plain_json() -> None:
     for message in (REPLY, APPROVAL, QUESTION, NOTICE, OUTCOME):
         assert _sms(message) == _sms(message)

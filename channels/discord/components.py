@@ -5,13 +5,18 @@ The payload (agreed with the transport):
 
     {"channel_id": "<channel or thread id>" (absent for a DM: then "user_id"),
      "user_id": "<user id>" (only when there is no channel: the transport opens a DM with them),
-     "message_id": "<id>" (an outcome only: the message it edits, PATCH …/messages/{id}),
+     "message_id": "<id>" (the message it edits, PATCH …/messages/{id}: an outcome, or a request
+        drawn again over its copy, its buttons live, as a step towards a quorum),
      "content": text of at most 2,000 characters, "embeds": [...], "components": [...],
      "allowed_mentions": {"parse": []},
      "flags": 64 (a notice with a private way back: posted as an ephemeral follow-up to the
         person's click, which the transport finds in the message, never in the payload),
      "continued": [{"content": ..., "allowed_mentions": {"parse": []}}, ...]
         (a reply longer than one message only)}
+
+An approval's embed says who may decide it and, once it has some of the approvals it needs, how
+far it is (the fields "Who may decide" and "Progress"); a copy of it to someone who approved
+already is drawn settled, titled "Waiting for more approvals".
 
 A conversation is "<channel id>" or "<channel id>:<thread id>" (a thread is a channel of its
 own: the message goes to the thread id); the sandbox names a DM "dm:<user id>".
@@ -31,6 +36,7 @@ options) is always exact.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -60,6 +66,8 @@ DESCRIPTION_SHOWN = 2000  # a request's question in its embed
 KEY_SHOWN = 100
 NAME_SHOWN = 200  # an agent's or a requester's name
 VALUE_SHOWN = 300  # characters of one argument's value shown before "…"
+DECIDERS = "Who may decide"  # the field's name, and how core's line starts
+PROGRESS = "Progress"
 
 # Button styles and component types
 ROW, BUTTON, SELECT = 1, 2, 3
@@ -178,7 +186,7 @@ def render(message: OutboundMessage) -> dict[str, Any]:
         payload["channel_id"] = thread or channel
     else:
         payload["user_id"] = message.address
-    if message.kind == "outcome" and message.edit_of:
+    if message.kind in ("outcome", "request") and message.edit_of:
         payload["message_id"] = message.edit_of
     match message.kind:
         case "request":
@@ -312,8 +320,9 @@ def _select(request_id: str, options: tuple[str, ...]) -> dict[str, Any]:
 def _fields(
     context: RequestContext | None, embed: Mapping[str, Any], *, approval: bool
 ) -> list[dict[str, Any]]:
-    """Who asks, through which agent; the tool and its exact arguments; the deadline: within
-    25 fields and the embed's 6,000 characters (arguments that do not fit are counted)."""
+    """Who asks, through which agent; the tool and its exact arguments; who may decide and how
+    far it is (an approval's); the deadline: within 25 fields and the embed's 6,000 characters
+    (arguments that do not fit are counted)."""
     if context is None:
         return []
     head: list[dict[str, Any]] = []
@@ -324,6 +333,12 @@ def _fields(
     if context.tool:
         head.append(_field("Tool", _code(_clip(context.tool, KEY_SHOWN))))
     tail: list[dict[str, Any]] = []
+    deciders = _one_line(context.deciders).removeprefix(DECIDERS + ":").strip() if approval else ""
+    if deciders:
+        tail.append(_field(DECIDERS, escape_mentions(deciders), False))
+    progress = _one_line(context.progress) if approval else ""
+    if progress:
+        tail.append(_field(PROGRESS, escape_mentions(progress), False))
     if context.deadline is not None:
         when = _timestamps(context.deadline)
         after = "then it is rejected" if approval else "then it closes unanswered"
@@ -345,6 +360,10 @@ def _fields(
             _field("More", f"…and {more} more argument{'s' if more != 1 else ''}, not shown.")
         )
     return head + arguments + tail
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _size(fields: list[dict[str, Any]]) -> int:
@@ -383,27 +402,36 @@ def _timestamps(moment: datetime) -> str:
 
 
 SETTLED = ("Approved", "Rejected", "Answered", "Timed out", "Cancelled")  # an outcome's title
+WAITING = "Waiting for more approvals"  # the title of a step towards a quorum
+_STEP = re.compile(r"\d+ of \d+:")  # how core words that step: "1 of 2: approved by …"
 
 
 def _outcome(message: OutboundMessage) -> dict[str, Any]:
     """The request's message, edited: what became of it on top, coloured by it; the request as
-    it was asked, with its buttons disabled (`components: []` where the request is not known)."""
+    it was asked, with its buttons disabled (`components: []` where the request is not known).
+    A step towards a quorum, to someone who approved already, is drawn so too: their part is
+    done, and the request, still open, is amber and "Waiting for more approvals"."""
     shown = escape_mentions(message.text.strip())
     lowered = shown.lower()
+    step = _STEP.match(shown) is not None  # a step towards a quorum: the request is still open
     if lowered.startswith("approved") or lowered.startswith("answered"):
         colour = GREEN
     elif lowered.startswith(("rejected", "denied", "timed out", "expired", "cancelled")):
         colour = RED
     else:
-        colour = GREY
+        colour = AMBER if step else GREY
     content = _clip(shown, CONTENT_LIMIT)
     if message.context is None or not message.context.question:
         embed = {"description": _clip(shown, EMBED_DESCRIPTION_LIMIT) or EMPTY, "color": colour}
         return _message(content, [embed], [])
-    asked = _request(message.model_copy(update={"text": message.context.question}))
+    context = message.context
+    if _one_line(context.progress) == _one_line(message.text):  # said on top already
+        context = context.model_copy(update={"progress": ""})
+    asked = _request(message.model_copy(update={"text": context.question, "context": context}))
     [embed] = asked["embeds"]
     embed["color"] = colour
-    embed["title"] = next((t for t in SETTLED if lowered.startswith(t.lower())), "Settled")
+    settled = next((t for t in SETTLED if lowered.startswith(t.lower())), None)
+    embed["title"] = settled or (WAITING if step else "Settled")
     embed.pop("footer", None)  # how to answer: no longer
     for row in asked["components"]:
         for component in row["components"]:

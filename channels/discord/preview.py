@@ -75,12 +75,14 @@ def _preview(payload: Mapping[str, Any]) -> Preview:
         notes.append(f"{len(more) + 1} messages")
     if _str(payload.get("user_id")) and not _str(payload.get("channel_id")):
         notes.append("direct message")
+    buttons = _buttons(payload.get("components"))
     edits = _str(payload.get("message_id")) or None
     if edits:
-        notes.append("edits the request's message; its buttons disabled")
+        then = "still work" if buttons else "disabled"  # a request drawn again, or settled
+        notes.append(f"edits the request's message; its buttons {then}")
     return Preview(
         text="\n\n".join(t for t in texts if t),
-        buttons=_buttons(payload.get("components")),
+        buttons=buttons,
         to=_str(payload.get("channel_id")) or _str(payload.get("user_id")),
         notes=tuple(notes),
         edits=edits,

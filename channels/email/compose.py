@@ -22,13 +22,16 @@ reply token; `compose` only lays them out, each on one line. The agent speaks in
 - a reply: the agent's Markdown as written (it reads well as plain text), and drawn as HTML by
   markdown-it-py with raw HTML escaped, links only to http(s) and mailto, images as links (no
   remote image loads), code and tables styled inline;
-- a request: the question, how to answer in the words a person types on a phone ("Reply APPROVE
-  to approve, or REJECT and a reason to reject.", "Reply with the number of your choice:" and the
-  options numbered, "Reply with your answer."), the deadline in UTC ("Decide by 14:00 UTC, 30 Nov
-  2026; then it is rejected."), then who asked, through which agent, the tool and its arguments,
-  each value exactly (a string as written, anything else, or a string that could be misread, in
-  JSON; a long one cut with "…"). A question longer than a few lines follows the instructions,
-  so that those are always in the first lines a phone shows;
+- a request: how far an approval is, once it has some of the approvals it needs ("Progress: 1 of
+  2: approved by Alice via discord; waiting for one more"), the question, how to answer in the
+  words a person types on a phone ("Reply APPROVE to approve, or REJECT and a reason to
+  reject.", "Reply with the number of your choice:" and the options numbered, "Reply with your
+  answer."), the deadline in UTC ("Decide by 14:00 UTC, 30 Nov 2026; then it is rejected."),
+  then who asked, through which agent, with which tool, who may decide (an approval's), and the
+  tool's arguments, each value exactly (a string as written, anything else, or a string that
+  could be misread, in JSON; a long one cut with "…"). A question longer than a few lines
+  follows the instructions, so that those are always in the first lines a phone shows. A mail
+  cannot be edited: the same request with new progress (a step towards a quorum) is a new mail;
 - a notice: the text, plain;
 - an outcome: a mail cannot be edited once sent, so a new one in the thread: what became of the
   request ("Approved by Alice via slack, 14:02 UTC") and its gist.
@@ -79,6 +82,8 @@ KEY_SHOWN = 60  # an argument's name
 VALUE_SHOWN = 300  # an argument's value, before "…"
 ARGUMENTS_SHOWN = 40
 GIST_SHOWN = 140  # the request's question, in its outcome
+DECIDERS_SHOWN = 300  # who may decide an approval
+PROGRESS_SHOWN = 300  # how far it is
 LEAD_CHARS = 300  # a question longer than this, or than LEAD_LINES, follows the instructions
 LEAD_LINES = 4
 ELLIPSIS = "\u2026"
@@ -87,6 +92,8 @@ APPROVAL_HOW = "Reply APPROVE to approve, or REJECT and a reason to reject."
 CHOICE_HOW = "Reply with the number of your choice:"
 ANSWER_HOW = "Reply with your answer."
 HEADERS = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
+DECIDERS = "Who may decide"  # a fact's label, and how core's line starts
+PROGRESS = "Progress"
 
 # 7bit: a non-ASCII body goes as quoted-printable or base64, never as 8bit a server may refuse.
 POLICY = default.clone(cte_type="7bit")
@@ -174,17 +181,20 @@ def _request(message: OutboundMessage) -> tuple[str, Markup]:
     how = APPROVAL_HOW if approval else CHOICE_HOW if options else ANSWER_HOW
     numbered = [f"{i}. {o}" for i, o in enumerate(options, 1)]
     deadline = _deadline(context.deadline, approval)
-    facts = _facts(context)
+    facts = _facts(context, approval)
     arguments = _arguments(context.arguments)
+    progress = _clip(one_line(context.progress), PROGRESS_SHOWN) if approval else ""
 
-    text = [question] if lead else []
+    text = [f"{PROGRESS}: {progress}"] if progress else []
+    text += [question] if lead else []
     text.append("\n".join([how, *numbered]))
     text += [deadline] if deadline else []
     text += [] if lead else [question]
     text += [_aligned(facts)] if facts else []
     text += ["Arguments:\n" + _aligned(arguments, indent="  ")] if arguments else []
 
-    html = [markdown_html(question)] if lead else []
+    html = [_progress_html(progress)] if progress else []
+    html += [markdown_html(question)] if lead else []
     html.append(_how_html(approval, options))
     html += [Markup('<p style="{}">{}</p>').format(_DEADLINE, deadline)] if deadline else []
     html += [] if lead else [markdown_html(question)]
@@ -209,6 +219,10 @@ def _how_html(approval: bool, options: Sequence[str]) -> Markup:
     return Markup('<div style="{}">{}</div>').format(_HOW_BOX, Markup("\n").join(lines))
 
 
+def _progress_html(progress: str) -> Markup:
+    return Markup('<p style="{}"><strong>{}:</strong> {}</p>').format(_PROGRESS, PROGRESS, progress)
+
+
 def _deadline(deadline: datetime | None, approval: bool) -> str:
     if deadline is None:
         return ""
@@ -217,14 +231,18 @@ def _deadline(deadline: datetime | None, approval: bool) -> str:
     return f"Answer by {when(deadline)}; then it closes unanswered."
 
 
-def _facts(context: RequestContext) -> list[tuple[str, str]]:
-    """Who asks, through which agent, with which tool."""
+def _facts(context: RequestContext, approval: bool) -> list[tuple[str, str]]:
+    """Who asks, through which agent, with which tool; who may decide an approval."""
     found = [
         ("Requested by", one_line(context.requester)),
         ("Agent", one_line(context.agent)),
         ("Tool", one_line(context.tool)),
     ]
-    return [(label, _clip(value, NAME_SHOWN)) for label, value in found if value]
+    facts = [(label, _clip(value, NAME_SHOWN)) for label, value in found if value]
+    deciders = one_line(context.deciders).removeprefix(DECIDERS + ":").strip()
+    if approval and deciders:
+        facts.append((DECIDERS, _clip(deciders, DECIDERS_SHOWN)))
+    return facts
 
 
 def _arguments(arguments: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -323,6 +341,7 @@ _HOW_BOX = "margin:0 0 12px;padding:10px 14px;border-left:4px solid #bf8700;back
 _HOW = "margin:0;font-weight:600"
 _OPTION = "margin:4px 0 0"
 _DEADLINE = "margin:0 0 12px;color:#9a3412"
+_PROGRESS = "margin:0 0 12px;padding:6px 10px;background:#ddf4ff;border-left:4px solid #0969da"
 _HEADING = "margin:16px 0 4px;font-weight:600"
 _SETTLED = "margin:0 0 12px;font-weight:600"
 _FOOTER = (

@@ -13,7 +13,11 @@ A click comes back with the `action_id` and `value` set here, which codec.py rea
 `switchboard:answer:<index>` (a button) or `switchboard:answer` (the select) with the value
 `{"r": request id, "v": option}` in JSON. The actions block's `block_id` is `request:<id>`.
 An outcome's section carries `block_id` `edits:<message id>`, so that its preview can say which
-copy it replaces (the transport takes the id from the message itself).
+copy it replaces (the transport takes the id from the message itself); so does a request drawn
+again over its copy (a step towards a quorum: `edit_of` set), whose buttons stay live.
+
+An approval shows who may decide it (a context line) and, once it has some of the approvals it
+needs, how far it is (a section of its own under the question).
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ ID_LIMIT = 255  # a block_id
 BUTTONS_AT_MOST = 5  # more options than this: a select
 QUESTION_SECTIONS = 10  # a request's question longer than this many sections is cut
 NOTICE_SECTIONS = 10
+DECIDERS_SHOWN = 1000  # characters of the "Who may decide" line
+PROGRESS_SHOWN = 1000
 EMPTY = "(no text)"  # Slack refuses a message with no text at all
 REPLY_HINT = "Reply in this thread to answer."
 ELLIPSIS = "\u2026"
@@ -159,13 +165,17 @@ def _request(message: OutboundMessage) -> dict[str, Any]:
     question = mrkdwn(message.text)
     blocks = _question(message.text, question)
     if message.context is not None:
-        blocks += _context(message.context, approval=message.request_kind == "approval")
+        approval = message.request_kind == "approval"
+        if approval and message.context.progress.strip():
+            blocks.append(_section(_progress(message.context.progress)))
+        blocks += _context(message.context, approval=approval)
     if message.request_id is None:  # nothing a click could name: the answer is a reply
         blocks.append(_note(REPLY_HINT))
     elif message.request_kind == "approval":
         blocks.append(_decisions(message.request_id))
     else:
         blocks += _choices(message.request_id, message.options)
+    _mark_edit(blocks, message.edit_of)  # drawn again over its copy, its buttons live
     return {"text": _clip(question, TEXT_LIMIT) or EMPTY, "blocks": blocks}
 
 
@@ -181,12 +191,21 @@ def _note(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
+def _progress(progress: str) -> str:
+    """How far an approval is: "*Progress:* 1 of 2: approved by Alice via discord; …"."""
+    return "*Progress:* " + _clip(escape(" ".join(progress.split())), PROGRESS_SHOWN)
+
+
 def _context(context: RequestContext, *, approval: bool) -> list[dict[str, Any]]:
-    """Who asks, through which agent; the tool and its exact arguments; the deadline."""
+    """Who asks, through which agent; who may decide (an approval's); the tool and its exact
+    arguments; the deadline."""
     blocks = []
     asker = _asker(context)
     if asker:
         blocks.append(_note(asker))
+    deciders = " ".join(context.deciders.split()) if approval else ""
+    if deciders:
+        blocks.append(_note(_clip(escape(deciders), DECIDERS_SHOWN)))
     blocks += _arguments(context.tool, context.arguments)
     if context.deadline is not None:
         when = _date(context.deadline)
@@ -355,11 +374,20 @@ def _outcome(message: OutboundMessage) -> dict[str, Any]:
     one_line = bool(converted) and "\n" not in converted and "*" not in converted
     shown = f"*{converted}*" if one_line else converted
     chunks = _sections(shown, NOTICE_SECTIONS) or [EMPTY]
-    marker = EDITS_BLOCK + message.edit_of if message.edit_of else None
     blocks = [_section(c) for c in chunks]
-    if marker is not None and len(marker) <= ID_LIMIT:
-        blocks[0]["block_id"] = marker
+    _mark_edit(blocks, message.edit_of)
     return _message(chunks, blocks)
+
+
+def _mark_edit(blocks: list[dict[str, Any]], edit_of: str | None) -> None:
+    """Name the copy this message replaces in the id of its first block without one, where the
+    id fits."""
+    marker = EDITS_BLOCK + edit_of if edit_of else None
+    if marker is None or len(marker) > ID_LIMIT:
+        return
+    free = next((b for b in blocks if "block_id" not in b), None)
+    if free is not None:
+        free["block_id"] = marker
 
 
 def _clip(text: str, limit: int) -> str:

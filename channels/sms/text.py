@@ -22,13 +22,24 @@ smart quote does not switch the text to UCS-2 and halve its room. What is really
 
 - a reply: at most 3 segments; a longer one is cut, ending with a link to its conversation in
   the console (`<console>/threads/<thread id>`) where the thread is known;
-- a request: the question (shortened if need be), who it is for, the tool's arguments where they
-  fit, the options numbered, the deadline, and how to answer by its code, which is never cut:
-  "Reply YES 417 to approve or NO 417 and a reason to reject.", "Reply 417 and a number, or
-  417 and your answer.", "Reply 417 and your answer.";
+- a request: the question (shortened if need be), who it is for, the tool's arguments and who may
+  decide where they fit, how far an approval is (its progress: "1 of 2: approved by Alice via
+  discord; waiting for one more"), the options numbered, the deadline, and how to answer by its
+  code, which is never cut: "Reply YES 417 to approve or NO 417 and a reason to reject.", "Reply
+  417 and a number, or 417 and your answer.", "Reply 417 and your answer.". The same request
+  with new progress (a step towards a quorum, `edit_of` set) is a new text of its own, so it says
+  all this again;
 - a notice: the text, within 2 segments;
 - an outcome: a text cannot be edited once sent, so a new short one: "Settled: <what became of
-  it> (417)", within 2 segments.
+  it> (417)", within 2 segments; a step towards a quorum, to someone who approved already, is
+  no settlement: "1 of 2: approved by Alice via sms; waiting for one more (417)".
+
+Who may decide ("Who may decide: role:deploy-approver; 2 different people must approve (not Bob,
+who asked)") is shown whole or not at all, and is the first to give way when the question needs
+the room (then the arguments): the person it reaches may decide (the requester is not asked), a
+quorum shows again in the progress once someone approved, and cut, the line could lose who may
+not. The progress stays, shortened if need be, unless even then the question would keep less
+than QUESTION_KEPT characters.
 """
 
 from __future__ import annotations
@@ -57,6 +68,8 @@ REQUESTER_SHOWN = 32
 OPTION_SHOWN = (60, 30, 16)  # an option's label, shorter as room runs out
 QUESTION_KEPT = 40  # a shortened question keeps at least this much, else options give way
 REPLY_KEPT = 80  # a cut reply keeps at least this much, else it goes without the link
+PROGRESS_SHOWN = (120, 40)  # an approval's progress, shorter if the question needs the room
+DECIDERS_SHOWN = 160  # who may decide, whole or not at all
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -128,7 +141,11 @@ def _outcome(message: OutboundMessage) -> str:
     code = _one_line(message.reply_code)
     suffix = f" ({code})" if code else ""
     said = " ".join(plain(message.text).split()) or "Settled"
-    return fit(f"Settled: {said}", OUTCOME_SEGMENTS, suffix) + suffix
+    said = said if _STEP.match(said) else f"Settled: {said}"
+    return fit(said, OUTCOME_SEGMENTS, suffix) + suffix
+
+
+_STEP = re.compile(r"\d+ of \d+:")  # a step towards a quorum, as core words it: "1 of 2: …"
 
 
 # --- requests ----------------------------------------------------------------------------------
@@ -148,20 +165,22 @@ def _request(message: OutboundMessage) -> str:
     if context.deadline is not None:
         last.append(f"{'Decide' if approval else 'Answer'} by {when(context.deadline)}.")
     last.append(_instruction(approval, code, bool(message.options)))
-    arguments = _arguments(context) if approval else ""
-    if arguments:  # only where the whole question fits with them
-        whole = _lines(head + for_whom, arguments, *last)
-        if fits(whole, REQUEST_SEGMENTS):
-            return whole
+    extras = [e for e in (_arguments(context), _deciders(context)) if e] if approval else []
     options = () if approval else message.options
-    for shown in _option_lists(options):
-        tail = _lines(for_whom, *shown, *last)
-        try:
-            cut = fit(head, REQUEST_SEGMENTS, tail)
-        except ValueError:
-            continue
-        if cut == head or len(cut) >= len(head) - len(question) + QUESTION_KEPT:
-            return cut + tail
+    for progress in _progress(context) if approval else [""]:
+        then = [progress, *last] if progress else last
+        for shown in (extras, extras[:1], extras[1:]):  # only where the whole question fits
+            whole = _lines(head + for_whom, *shown, *then)
+            if shown and fits(whole, REQUEST_SEGMENTS):
+                return whole
+        for listed in _option_lists(options):
+            tail = _lines(for_whom, *listed, *then)
+            try:
+                cut = fit(head, REQUEST_SEGMENTS, tail)
+            except ValueError:
+                continue
+            if cut == head or len(cut) >= len(head) - len(question) + QUESTION_KEPT:
+                return cut + tail
     # Nothing fits with the question (only a name or code too long could do this): the
     # instructions and the code, whole, matter more than the count.
     tail = _lines(for_whom, *last)
@@ -169,6 +188,20 @@ def _request(message: OutboundMessage) -> str:
         return fit(head, REQUEST_SEGMENTS, tail) + tail
     except ValueError:
         return head[:QUESTION_KEPT] + tail
+
+
+def _progress(context: RequestContext) -> list[str]:
+    """How far an approval is, from the fullest to none: shorter where the question needs room."""
+    said = _one_line(gsm_friendly(context.progress))
+    if not said:
+        return [""]
+    return [*dict.fromkeys(_clip(said, limit) for limit in PROGRESS_SHOWN), ""]
+
+
+def _deciders(context: RequestContext) -> str:
+    """Who may decide, on one line, whole or not at all (see the module's docstring)."""
+    said = _one_line(gsm_friendly(context.deciders))
+    return said if len(said) <= DECIDERS_SHOWN else ""
 
 
 def _instruction(approval: bool, code: str, options: bool) -> str:
