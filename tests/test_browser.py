@@ -1,5 +1,6 @@
 """The console in a real browser against a real `switchboard serve`: sign in, ask in the Slack
-sandbox, approve in the Discord sandbox, see the answer in Slack, and a late click told who won."""
+sandbox, approve in the Discord sandbox, see the answer in Slack, and a late click told who won;
+a rollback two people approve, one on Discord and one by SMS, each copy showing how far it is."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from tests.server import Server, running_server
+from tests.server import PEOPLE, Server, running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -41,6 +42,20 @@ expect.set_options(timeout=15_000)  # a slow CI machine; each expect returns as 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with running_server(tmp_path_factory.mktemp("serve")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def erin_by_sms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server whose directory is the demo's, but Erin is asked by SMS first: a text reply
+    answers only a request whose copy was texted to her."""
+    directory = tmp_path_factory.mktemp("serve-sms")
+    demo = PEOPLE.read_text()
+    erin = 'channels = ["discord", "sms"]'
+    assert demo.count(erin) == 1, "the demo directory changed: Erin's channels are not found"
+    people = directory / "people.toml"
+    people.write_text(demo.replace(erin, 'channels = ["sms", "discord"]'))
+    with running_server(directory, SWITCHBOARD_PEOPLE=str(people)) as running:
         yield running
 
 
@@ -192,4 +207,111 @@ async def test_pages_without_the_cookie_go_to_sign_in(server: Server, browser: B
     await page.get_by_label("API token").fill(server.token)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page).to_have_url(f"{server.url}/sandbox/slack")
+    await context.close()
+
+
+async def test_a_rollback_two_people_approve_alice_on_discord_and_erin_by_sms(
+    erin_by_sms: Server, browser: Browser
+) -> None:
+    server = erin_by_sms
+    context = await browser.new_context(viewport={"width": 1440, "height": 900})
+    page = await context.new_page()
+    await page.goto(f"{server.url}/login?token={server.token}")
+    await expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
+
+    # Bob asks the deploy bot in Slack to roll back; the rollback needs two approvers.
+    await page.get_by_role("link", name="Sandbox", exact=True).click()
+    await expect(page.get_by_text("Slack is in sandbox mode")).to_be_visible()
+    await act_as(page, "bob")
+    await page.get_by_label("Message").fill("roll back api in production to 2.4.0")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator(".flash")).to_contain_text("Started new deploy thread")
+
+    # It waits in the inbox for two of them: sent to Alice on Discord and to Erin by SMS.
+    await page.get_by_role("link", name=re.compile(r"^Inbox")).click()
+    request = page.get_by_role("article", name=re.compile("Request req-"))
+    await expect(request).to_contain_text("rollback")
+    await expect(request).to_contain_text("2 different people must approve")
+    copies = request.locator(".copies li")
+    await expect(copies).to_have_count(2)
+    await expect(copies.filter(has_text="Alice Example")).to_contain_text(
+        re.compile(r"Discord\s+Alice Example\s+100000000000000001")
+    )
+    await expect(copies.filter(has_text="Erin Example")).to_contain_text(
+        re.compile(r"SMS\s+Erin Example\s+\+15550100005")
+    )
+    await screenshot(page, "quorum-inbox")
+
+    # Alice's Discord copy: the buttons, and who may decide (not Bob, who asked).
+    conversation = page.locator("#messages")
+    await page.get_by_role("link", name="Sandbox", exact=True).click()
+    await open_sandbox(page, "Discord")
+    await act_as(page, "alice")
+    await open_conversation(page, "Alice Example · direct messages")
+    await expect(conversation).to_contain_text("Who may decide")
+    await expect(conversation).to_contain_text("not Bob Example, who asked")
+    await expect(conversation.get_by_role("button", name="Approve")).to_have_count(1)
+    await expect(conversation.get_by_role("button", name="Reject")).to_have_count(1)
+    await screenshot(page, "quorum-discord-request")
+
+    # She approves: her copy says how far it is, and asks her nothing more.
+    await conversation.get_by_role("button", name="Approve").click()
+    await expect(page.locator(".flash")).to_contain_text("Alice Example's answer to req-")
+    progress = "1 of 2: approved by Alice Example via discord; waiting for one more"
+    await expect(conversation).to_contain_text(progress)
+    await expect(conversation).to_contain_text("Waiting for more approvals")
+    await expect(conversation.get_by_role("button", name="Approve")).to_have_count(0)
+    await expect(conversation.get_by_role("button", name="Reject")).to_have_count(0)
+    await screenshot(page, "quorum-discord-progress")
+
+    # Erin's texts: the request, then (a text cannot be edited) a further one with the progress.
+    await open_sandbox(page, "SMS")
+    await act_as(page, "erin")
+    await open_conversation(page, "^Erin Example")
+    texts = conversation.locator(".sms-msg.sms-theirs")
+    await expect(texts.first).to_contain_text("Approve rollback")
+    await expect(texts.first).to_contain_text("Reply YES")
+    await expect(texts.first).not_to_contain_text(progress)
+    await expect(texts.last).to_contain_text(progress)
+    await expect(texts.filter(has_text=progress)).to_have_count(1)
+    await screenshot(page, "quorum-sms-progress")
+
+    # She answers YES with the code the text asks for.
+    instruction = await texts.filter(has_text="Reply YES").last.inner_text()
+    code = re.search(r"Reply YES (\d+) to approve", instruction)
+    assert code is not None, instruction
+    await page.get_by_label("Message").fill(f"YES {code[1]}")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator(".flash")).to_contain_text("Erin Example's answer to req-")
+    approved = re.compile(
+        r"Approved by Alice Example via discord and Erin Example via sms, \d\d:\d\d UTC"
+    )
+    await expect(conversation).to_contain_text(approved)
+    await screenshot(page, "quorum-sms-approved")
+
+    # Alice's copy says so too.
+    await open_sandbox(page, "Discord")
+    await act_as(page, "alice")
+    await open_conversation(page, "Alice Example · direct messages")
+    await expect(conversation).to_contain_text(approved)
+    await expect(conversation.get_by_role("button", name="Approve")).to_have_count(0)
+    await screenshot(page, "quorum-discord-approved")
+
+    # The rollback ran once both had approved: Bob has the bot's reply in Slack.
+    await open_sandbox(page, "Slack")
+    await act_as(page, "bob")
+    await open_conversation(page, "^Bob Example")
+    await expect(conversation).to_contain_text("Rolled api in production back to 2.4.0")
+    await screenshot(page, "quorum-slack")
+
+    # The thread's timeline has both approvals, each with where it was given.
+    await page.get_by_role("link", name=re.compile(r"^Inbox")).click()
+    settled = page.get_by_role("row").filter(has_text="Approve rollback")
+    await expect(settled).to_contain_text("approved")
+    await settled.get_by_role("link", name=re.compile("^th-")).click()
+    timeline = page.locator("#thread")
+    await expect(timeline).to_contain_text("alice via discord approved")
+    await expect(timeline).to_contain_text("erin via sms approved")
+    await expect(timeline).to_contain_text("Rolled api in production back to 2.4.0")
+    await screenshot(page, "quorum-thread")
     await context.close()
