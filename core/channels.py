@@ -114,9 +114,9 @@ class RequestContext(BaseModel):
     tool: str | None = None
     arguments: dict[str, Any] = {}
     deadline: datetime | None = None
-    # An approval's: who may decide it ("Who may decide: role:deploy-approver (not Bob, who
-    # asked)"), and how far it is when it needs several ("1 of 2: approved by Alice via
-    # discord; waiting for one more"), for its copies to show.
+    # An approval's: who may decide it ("role:deploy-approver (not Bob, who asked)"), and, while
+    # it is open and needs several approvals, how far it is ("1 of 2: approved by Alice via
+    # discord; waiting for one more"): an outcome with progress is a step, not the outcome.
     deciders: str = ""
     progress: str = ""
 

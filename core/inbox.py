@@ -138,8 +138,8 @@ def outcome_text(request: RequestInfo, names: Mapping[str, str] | None = None) -
 
 
 def deciders_text(request: RequestInfo, names: Mapping[str, str] | None = None) -> str:
-    """Who may decide an approval, as its copies say: "Who may decide: role:deploy-approver, two
-    of them (not Bob, who asked)"."""
+    """Who may decide an approval, for its copies to show under their own label:
+    "role:deploy-approver; 2 different people must approve (not Bob, who asked)"."""
     if request.kind != "approval":
         return ""
     names = names or {}
@@ -149,7 +149,7 @@ def deciders_text(request: RequestInfo, names: Mapping[str, str] | None = None) 
         who += f"; {request.required} different people must approve{each}"
     if request.requester and not request.self_approval:
         who += f" (not {names.get(request.requester, request.requester)}, who asked)"
-    return f"Who may decide: {who}"
+    return who
 
 
 def route(config: InboxConfig, s: Situation) -> Routing:

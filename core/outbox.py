@@ -210,7 +210,10 @@ class Dispatcher:
             arguments=request.arguments or {},
             deadline=request.deadline,
             deciders=deciders_text(request, named),
-            progress=outcome_text(request, named) if request.approvals else "",
+            # Set only while it is open: a copy with progress is a step, not the outcome.
+            progress=outcome_text(request, named)
+            if request.approvals and request.status == "open"
+            else "",
         )
         update: dict[str, Any] = {
             "request_kind": request.kind,

@@ -287,6 +287,7 @@ async def test_a_rollback_two_people_approve_alice_on_discord_and_erin_by_sms(
         r"Approved by Alice Example via discord and Erin Example via sms, \d\d:\d\d UTC"
     )
     await expect(conversation).to_contain_text(approved)
+    await expect(conversation.get_by_text(approved)).to_have_count(1)  # one text, as sent
     await screenshot(page, "quorum-sms-approved")
 
     # Alice's copy says so too.
@@ -307,9 +308,12 @@ async def test_a_rollback_two_people_approve_alice_on_discord_and_erin_by_sms(
     # The thread's timeline has both approvals, each with where it was given.
     await page.get_by_role("link", name=re.compile(r"^Inbox")).click()
     settled = page.get_by_role("row").filter(has_text="Approve rollback")
-    await expect(settled).to_contain_text("approved")
+    await expect(settled).to_contain_text("by Alice Example via discord and Erin Example via sms")
     await settled.get_by_role("link", name=re.compile("^th-")).click()
     timeline = page.locator("#thread")
+    await expect(timeline).to_contain_text(
+        "Approved by Alice Example via Discord and Erin Example via SMS"
+    )
     await expect(timeline).to_contain_text("alice via discord approved")
     await expect(timeline).to_contain_text("erin via sms approved")
     await expect(timeline).to_contain_text("Rolled api in production back to 2.4.0")

@@ -521,10 +521,7 @@ def test_a_settled_request_is_the_request_as_asked_with_its_buttons_disabled() -
     assert "discord-btn-approve" not in html
 
 
-DECIDERS = (
-    "Who may decide: role:deploy-approver; 2 different people must approve"
-    " (not Bob Example, who asked)"
-)
+DECIDERS = "role:deploy-approver; 2 different people must approve (not Bob Example, who asked)"
 PROGRESS = "1 of 2: approved by Alice Example via slack; waiting for one more"
 QUORUM_CONTEXT = CONTEXT.model_copy(
     update={"question": APPROVAL.text, "deciders": DECIDERS, "progress": PROGRESS}
@@ -607,7 +604,7 @@ def test_a_question_shows_no_deciders_field_nor_progress() -> None:
 def test_who_may_decide_and_progress_cannot_mention_and_keep_to_discords_limits() -> None:
     context = QUORUM_CONTEXT.model_copy(
         update={
-            "deciders": "Who may decide: @everyone <@123>\n" + "role:x, " * 400,
+            "deciders": "@everyone <@123>\n" + "role:x, " * 400,
             "progress": "1 of 2: approved by @here via slack; " + "waiting " * 300,
             "arguments": {f"k{i}": "v" * 300 for i in range(30)},
         }

@@ -318,10 +318,7 @@ def test_no_text_draws_markup_of_its_own(text: str) -> None:
         _safe(payload["html"])
 
 
-DECIDERS = (
-    "Who may decide: role:deploy-approver; 2 different people must approve"
-    " (not Bob Example, who asked)"
-)
+DECIDERS = "role:deploy-approver; 2 different people must approve (not Bob Example, who asked)"
 PROGRESS = "1 of 2: approved by Alice Example via discord; waiting for one more"
 QUORUM_CONTEXT = RequestContext(
     question=APPROVAL.text,
@@ -379,7 +376,7 @@ def test_a_progress_redraw_is_a_new_mail_that_still_says_how_to_answer() -> None
 def test_who_may_decide_and_progress_are_escaped_on_one_line_and_cut() -> None:
     context = QUORUM_CONTEXT.model_copy(
         update={
-            "deciders": "Who may decide: <b>Eve</b> &amp;\r\nX-Evil: 1 " + "role:x, " * 100,
+            "deciders": "<b>Eve</b> &amp;\r\nX-Evil: 1 " + "role:x, " * 100,
             "progress": "1 of 2: approved by <script>alert(1)</script> via email\n; waiting",
         }
     )

@@ -652,10 +652,7 @@ def test_an_outcome_is_the_bold_result_without_buttons() -> None:
     assert not _of_type(payload, "actions")
 
 
-DECIDERS = (
-    "Who may decide: role:deploy-approver; 2 different people must approve"
-    " (not Bob Example, who asked)"
-)
+DECIDERS = "role:deploy-approver; 2 different people must approve (not Bob Example, who asked)"
 PROGRESS = "1 of 2: approved by Alice Example via discord; waiting for one more"
 QUORUM_CONTEXT = CONTEXT.model_copy(
     update={"question": APPROVAL.text, "deciders": DECIDERS, "progress": PROGRESS}
@@ -681,12 +678,15 @@ def test_an_approval_says_who_may_decide_and_how_far_it_is() -> None:
         "actions",
     ]
     assert payload["blocks"][1]["text"]["text"] == f"*Progress:* {PROGRESS}"
-    assert _notes(payload)[:2] == ["Requested by *Bob Example* for the *deploy* agent", DECIDERS]
+    assert _notes(payload)[:2] == [
+        "Requested by *Bob Example* for the *deploy* agent",
+        f"Who may decide: {DECIDERS}",
+    ]
     assert preview(payload).text.splitlines()[:4] == [
         APPROVAL.text,
         f"*Progress:* {PROGRESS}",
         "Requested by *Bob Example* for the *deploy* agent",
-        DECIDERS,
+        f"Who may decide: {DECIDERS}",
     ]
     assert_within_slack_limits(payload)
 
@@ -694,7 +694,7 @@ def test_an_approval_says_who_may_decide_and_how_far_it_is() -> None:
 def test_an_approval_nobody_approved_yet_shows_who_may_decide_and_no_progress() -> None:
     context = QUORUM_CONTEXT.model_copy(update={"progress": ""})
     payload = render(QUORUM.model_copy(update={"context": context}))
-    assert DECIDERS in _notes(payload)
+    assert f"Who may decide: {DECIDERS}" in _notes(payload)
     assert "Progress" not in preview(payload).text
 
 
@@ -735,7 +735,7 @@ def test_a_question_shows_no_deciders_line_nor_progress() -> None:
 
 def test_who_may_decide_and_progress_are_escaped_and_cut() -> None:
     context = RequestContext(
-        deciders="Who may decide: <!channel> & <@U1>\n" + "role:x, " * 400,
+        deciders="<!channel> & <@U1>\n" + "role:x, " * 400,
         progress="1 of 2: approved by *Ann* <!here> via slack; waiting for one more",
     )
     payload = render(APPROVAL.model_copy(update={"context": context}))

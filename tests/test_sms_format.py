@@ -421,10 +421,7 @@ def test_any_request_fits_three_segments_with_its_instructions(
     )
 
 
-DECIDERS = (
-    "Who may decide: role:deploy-approver; 2 different people must approve"
-    " (not Bob Example, who asked)"
-)
+DECIDERS = "role:deploy-approver; 2 different people must approve (not Bob Example, who asked)"
 PROGRESS = "1 of 2: approved by Alice Example via discord; waiting for one more"
 QUORUM_CONTEXT = RequestContext(
     question=APPROVAL.text,
@@ -444,7 +441,7 @@ def test_an_approval_says_how_far_it_is_and_who_may_decide_where_it_fits() -> No
     assert payload["body"] == (
         "Deploy bot: Deploy api 2.4.1 to production? (for Bob Example)\n"
         "deploy: service=api, version=2.4.1\n"
-        f"{DECIDERS}\n"
+        f"Who may decide: {DECIDERS}\n"
         f"{PROGRESS}\n"
         "Decide by 14:00 UTC 30 Nov.\n"
         f"{APPROVE_417}"

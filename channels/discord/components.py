@@ -36,7 +36,6 @@ options) is always exact.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -66,7 +65,7 @@ DESCRIPTION_SHOWN = 2000  # a request's question in its embed
 KEY_SHOWN = 100
 NAME_SHOWN = 200  # an agent's or a requester's name
 VALUE_SHOWN = 300  # characters of one argument's value shown before "…"
-DECIDERS = "Who may decide"  # the field's name, and how core's line starts
+DECIDERS = "Who may decide"  # the field's name
 PROGRESS = "Progress"
 
 # Button styles and component types
@@ -333,7 +332,7 @@ def _fields(
     if context.tool:
         head.append(_field("Tool", _code(_clip(context.tool, KEY_SHOWN))))
     tail: list[dict[str, Any]] = []
-    deciders = _one_line(context.deciders).removeprefix(DECIDERS + ":").strip() if approval else ""
+    deciders = _one_line(context.deciders) if approval else ""
     if deciders:
         tail.append(_field(DECIDERS, escape_mentions(deciders), False))
     progress = _one_line(context.progress) if approval else ""
@@ -403,7 +402,6 @@ def _timestamps(moment: datetime) -> str:
 
 SETTLED = ("Approved", "Rejected", "Answered", "Timed out", "Cancelled")  # an outcome's title
 WAITING = "Waiting for more approvals"  # the title of a step towards a quorum
-_STEP = re.compile(r"\d+ of \d+:")  # how core words that step: "1 of 2: approved by …"
 
 
 def _outcome(message: OutboundMessage) -> dict[str, Any]:
@@ -413,7 +411,7 @@ def _outcome(message: OutboundMessage) -> dict[str, Any]:
     done, and the request, still open, is amber and "Waiting for more approvals"."""
     shown = escape_mentions(message.text.strip())
     lowered = shown.lower()
-    step = _STEP.match(shown) is not None  # a step towards a quorum: the request is still open
+    step = bool(message.context and message.context.progress)  # open: a step towards a quorum
     if lowered.startswith("approved") or lowered.startswith("answered"):
         colour = GREEN
     elif lowered.startswith(("rejected", "denied", "timed out", "expired", "cancelled")):

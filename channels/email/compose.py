@@ -92,7 +92,7 @@ APPROVAL_HOW = "Reply APPROVE to approve, or REJECT and a reason to reject."
 CHOICE_HOW = "Reply with the number of your choice:"
 ANSWER_HOW = "Reply with your answer."
 HEADERS = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
-DECIDERS = "Who may decide"  # a fact's label, and how core's line starts
+DECIDERS = "Who may decide"  # a fact's label
 PROGRESS = "Progress"
 
 # 7bit: a non-ASCII body goes as quoted-printable or base64, never as 8bit a server may refuse.
@@ -239,7 +239,7 @@ def _facts(context: RequestContext, approval: bool) -> list[tuple[str, str]]:
         ("Tool", one_line(context.tool)),
     ]
     facts = [(label, _clip(value, NAME_SHOWN)) for label, value in found if value]
-    deciders = one_line(context.deciders).removeprefix(DECIDERS + ":").strip()
+    deciders = one_line(context.deciders)
     if approval and deciders:
         facts.append((DECIDERS, _clip(deciders, DECIDERS_SHOWN)))
     return facts

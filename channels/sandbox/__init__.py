@@ -30,17 +30,19 @@ from core.channels import (
 
 class FakeTransport:
     """Sends nowhere; answers as a platform would, with ids derived from the idempotency key:
-    sending the same row twice makes the same message."""
+    sending the same row twice makes the same message. On a platform that cannot edit a message
+    (`edits=False`: a text), an edit is a new message, as its real transport sends it."""
 
-    def __init__(self, channel: str) -> None:
+    def __init__(self, channel: str, *, edits: bool = True) -> None:
         self.channel = channel
+        self.edits = edits
 
     async def send(self, message: OutboundMessage, payload: dict[str, Any]) -> Receipt:
         digest = hashlib.sha256(message.idempotency_key.encode()).hexdigest()[:12]
         return Receipt(f"{self.channel}-{digest}", _conversation(message))
 
     async def edit(self, message: OutboundMessage, payload: dict[str, Any]) -> Receipt:
-        if message.edit_of is None:
+        if message.edit_of is None or not self.edits:
             return await self.send(message, payload)
         return Receipt(message.edit_of, _conversation(message))
 
@@ -87,11 +89,14 @@ class SandboxSimulator:
 
 
 def sandboxed(
-    codec: Codec, *, conversations: Callable[[str], str] = new_sandbox_conversation
+    codec: Codec,
+    *,
+    conversations: Callable[[str], str] = new_sandbox_conversation,
+    edits: bool = True,
 ) -> Channel:
     """`codec`'s channel, sending nowhere: the console shows what it would have sent."""
     return Channel(
         codec=codec,
-        transport=FakeTransport(codec.name),
+        transport=FakeTransport(codec.name, edits=edits),
         simulator=SandboxSimulator(codec.name, conversations),
     )

@@ -205,7 +205,7 @@ def _context(context: RequestContext, *, approval: bool) -> list[dict[str, Any]]
         blocks.append(_note(asker))
     deciders = " ".join(context.deciders.split()) if approval else ""
     if deciders:
-        blocks.append(_note(_clip(escape(deciders), DECIDERS_SHOWN)))
+        blocks.append(_note(_clip(f"Who may decide: {escape(deciders)}", DECIDERS_SHOWN)))
     blocks += _arguments(context.tool, context.arguments)
     if context.deadline is not None:
         when = _date(context.deadline)

@@ -15,7 +15,9 @@ from core.settings import Settings
 def sms(settings: Settings) -> Channel:
     public_url = settings.switchboard_public_url
     if settings.twilio_account_sid is None or settings.twilio_auth_token is None:
-        return sandboxed(SmsCodec(public_url=public_url), conversations=conversation_of)
+        # A text cannot be edited: an outcome is a new one, in the sandbox as with Twilio.
+        codec = SmsCodec(public_url=public_url)
+        return sandboxed(codec, conversations=conversation_of, edits=False)
     sender = settings.twilio_messaging_service_sid or settings.twilio_from_number
     if not sender:
         raise Misconfigured(

@@ -141,11 +141,9 @@ def _outcome(message: OutboundMessage) -> str:
     code = _one_line(message.reply_code)
     suffix = f" ({code})" if code else ""
     said = " ".join(plain(message.text).split()) or "Settled"
-    said = said if _STEP.match(said) else f"Settled: {said}"
+    step = message.context is not None and bool(message.context.progress)  # still open
+    said = said if step else f"Settled: {said}"
     return fit(said, OUTCOME_SEGMENTS, suffix) + suffix
-
-
-_STEP = re.compile(r"\d+ of \d+:")  # a step towards a quorum, as core words it: "1 of 2: …"
 
 
 # --- requests ----------------------------------------------------------------------------------
@@ -201,7 +199,8 @@ def _progress(context: RequestContext) -> list[str]:
 def _deciders(context: RequestContext) -> str:
     """Who may decide, on one line, whole or not at all (see the module's docstring)."""
     said = _one_line(gsm_friendly(context.deciders))
-    return said if len(said) <= DECIDERS_SHOWN else ""
+    line = f"Who may decide: {said}" if said else ""
+    return line if len(line) <= DECIDERS_SHOWN else ""
 
 
 def _instruction(approval: bool, code: str, options: bool) -> str:

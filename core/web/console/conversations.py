@@ -3,7 +3,8 @@ sent) and the outbox (the payloads the channel rendered and sent, read back by t
 `preview`). Pure: rows in, views out.
 
 An outcome's preview names the message it updates (`Preview.edits`): applied here as the platform
-edit it is, the buttons of that message go away and the outcome shows in their place.
+edit it is, the buttons of that message go away and the outcome shows in their place; or, for a
+request drawn again while still open (a step towards a quorum), the message is the new drawing.
 """
 
 from __future__ import annotations
@@ -124,10 +125,13 @@ def conversations(
             edit = edits.get(message.message_id or "")
             if edit is not None:
                 row, shown = edit
-                message.stale, message.buttons = message.buttons, ()
-                message.outcome = shown.text or row.text
                 message.edited_at = row.sent_at
                 message.edited = row.payload
+                if shown.buttons:  # drawn again, still open (a step towards a quorum)
+                    message.text, message.buttons = shown.text, shown.buttons
+                    continue
+                message.stale, message.buttons = message.buttons, ()
+                message.outcome = shown.text or row.text
         convo.messages.sort(key=lambda m: utc(m.at))
     return sorted(found.values(), key=lambda c: c.last_at, reverse=True)
 
