@@ -247,8 +247,9 @@ async def test_an_approval_past_its_deadline_is_denied_and_the_model_is_told(
 
     await deliver_all(dispatcher)
     outcomes = [r for r in await store.outbox(request_id=request_id, status="sent")]
-    updated = {r.message_id: r.text for r in outcomes if r.kind == "outcome"}
-    assert set(updated) == {c.message_id for c in copies}
+    # Every copy is told: edited in place, or (a text) followed by a new one.
+    updated = {(r.recipient, r.channel): r.text for r in outcomes if r.kind == "outcome"}
+    assert set(updated) == {(c.recipient, c.channel) for c in copies}
     assert all(text.startswith("Timed out: denied") for text in updated.values()), updated
 
     state = await make_runtime(model).advance(thread)
