@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from core.app import App
     from core.records import RequestInfo, StoredEvent
     from core.settings import Settings
+    from core.state import ExecutionState
 
 T = TypeVar("T")
 
@@ -101,7 +102,7 @@ def run(
         out.print(f"[bold]{thread_id}[/] · agent {agent} · model {model}")
         seen = 0
         while True:
-            state = await a.runtime.advance(thread_id)
+            state = await _advance(a, thread_id)
             seen = await _print_events(a, thread_id, seen, out)
             if (
                 detach
@@ -122,6 +123,28 @@ def run(
             out.print(f"\n[bold]{thread_id}[/]: {info.status}")
 
     _with_app(work, migrate=True)
+
+
+async def _advance(a: App, thread_id: str, within: float = 120.0) -> ExecutionState:
+    """Run the thread here until it stops; or, when a server's worker took it first (a running
+    `serve` on PostgreSQL is told of every new thread at once), wait until it stops there."""
+    import asyncio
+    import time
+
+    from core.errors import ThreadBusy
+    from core.state import Status
+
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return await a.runtime.advance(thread_id)
+        except ThreadBusy:
+            state, _ = await a.store.state(thread_id)
+            if state.status not in (Status.INTAKE, Status.RUNNING):
+                return state
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
 
 
 async def _print_events(a: App, thread_id: str, seen: int, out: Console) -> int:
@@ -354,7 +377,7 @@ def resume(thread: str, json_: JsonOpt = False) -> None:
         _, seen = await a.store.state(thread)
         if info.status == "paused":
             await unpause(a.store, thread, by="cli")
-        state = await a.runtime.advance(thread)
+        state = await _advance(a, thread)
         if json_:
             _print_json({"thread_id": thread, "status": state.status.value})
             return

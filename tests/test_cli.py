@@ -6,10 +6,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.fixtures import empty_postgres
+from tests.server import environment, free_port, running_server
 
 pytestmark = pytest.mark.slow
 PEOPLE = Path(__file__).parents[1] / "deploy" / "people.demo.toml"
@@ -135,3 +139,30 @@ def test_unknown_things_are_clear_errors(cli: Any) -> None:
     assert "no agent named 'nope'" in cli("run", "nope", "hi", ok=False).stderr
     assert "no thread th-missing" in cli("show", "th-missing", ok=False).stderr
     assert "exactly one of" in cli("respond", "req-x", "--as", "alice", ok=False).stderr
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'shared.db'}"
+    else:
+        with empty_postgres() as url:
+            yield url
+
+
+def test_the_cli_works_beside_a_running_server(shared_url: str, tmp_path: Path) -> None:
+    """The server's workers may take the thread the CLI starts: `run --detach` waits until it
+    waits, and prints its JSON, on either database."""
+    env = {
+        **environment(tmp_path, free_port(), "t", shared_url),
+        "SWITCHBOARD_PEOPLE": str(PEOPLE),
+    }
+    with running_server(tmp_path, database_url=shared_url, SWITCHBOARD_PEOPLE=str(PEOPLE)):
+        for n in range(3):
+            done = subprocess.run(
+                [sys.executable, "-m", "core", "run", "deploy", "deploy api 2.4.1 to production",
+                 "--as", "bob", "--detach", "--json"],
+                env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert done.returncode == 0, f"try {n}: {done.stdout}{done.stderr}"
+            assert json.loads(done.stdout)["status"] == "waiting_human"
