@@ -206,6 +206,11 @@ async def resume(store: Steps, thread_id: str, by: str) -> None:
 
 async def cancel(store: Steps, thread_id: str, by: str, reason: str = "") -> None:
     state, _ = await store.state(thread_id)
-    # Every copy of a request that was still open is updated to say it was cancelled.
+    # Every copy of a request that was still open is updated to say it was cancelled, and the
+    # requester hears it in their conversation.
     outcomes = [OutboxMessage.outcome_of(r) for r in state.open_requests]
-    await append(store, thread_id, [ThreadCancelled(by=by, reason=reason)], outbox=outcomes)
+    why = f": {reason}" if reason else ""
+    told = OutboxMessage(kind="notice", text=f"This was cancelled by {by}{why}.")
+    await append(
+        store, thread_id, [ThreadCancelled(by=by, reason=reason)], outbox=[*outcomes, told]
+    )

@@ -49,6 +49,7 @@ from core.events import (
     Urgency,
     utcnow,
 )
+from core.models.advice import likely_fix
 from core.models.base import (
     InvalidOutput,
     Model,
@@ -238,14 +239,15 @@ class _Run:
             case d.AskWhatHappened(call):
                 await self.ask_what_happened(call)
             case d.Escalate(reason):
-                await self.escalate(
-                    "escalation", f"{self.agent.name} is stuck: {reason}. How should it proceed?"
-                )
+                await self.escalate("escalation", self.stuck(reason))
             case d.AskForBudget(reason):
                 question = f"{self.agent.name} has used its budget ({reason}). Continue with another budget?"
                 await self.escalate("budget", question, options=("continue", "stop"))
             case d.Fail(reason):
-                await self.commit([ThreadFinished(outcome="failure", message=reason)])
+                await self.commit(
+                    [ThreadFinished(outcome="failure", message=reason)],
+                    outbox=self.tell_requester(f"I could not finish this: {reason}."),
+                )
         return True
 
     async def model_step(self) -> None:
@@ -295,8 +297,10 @@ class _Run:
                 request = self.question(
                     to, ask.question, options=tuple(ask.options), urgency=ask.urgency
                 )
+                told = await self.waiting_notice(request, f"this: {ask.question}")
                 await self.commit(
-                    [*before, *self.resolved(), request], outbox=self.request_out(request)
+                    [*before, *self.resolved(), request],
+                    outbox=[*self.request_out(request), *told],
                 )
             case RequestApproval(tool=tool_name, arguments=arguments, reason=reason):
                 await self.gate(before, tool_name, arguments, reason)
@@ -342,19 +346,22 @@ class _Run:
         if why := self.state.denied.get(arguments_hash(tool_name, exact)):
             await self.refuse(
                 before,
-                f"{tool_name}({_args_text(exact)}) was not approved ({why}); it is not asked for"
+                f"{tool_name} ({_fields(exact)}) was not approved ({why}); it is not asked for"
                 " again unless someone writes in this conversation.",
             )
             return
         if short := await self.too_few_deciders(policy):
-            await self.refuse(before, f"{tool_name}({_args_text(exact)}) {short}")
+            await self.refuse(before, f"{tool_name} ({_fields(exact)}) {short}")
             return
-        asker = f" for {self.requester}" if self.requester else ""
-        question = f"Approve {tool_name}{asker}: {_args_text(exact)}?" + (
+        asker = f" for {await self.names(self.requester)}" if self.requester else ""
+        question = f"Approve {tool_name} ({_fields(exact)}){asker}?" + (
             f" Reason: {reason}" if reason else ""
         )
         request = self.approval(tool_name, exact, question, policy)
-        await self.commit([*before, *self.resolved(), request], outbox=self.request_out(request))
+        told = await self.waiting_notice(request, f"to approve {tool_name} ({_fields(exact)})")
+        await self.commit(
+            [*before, *self.resolved(), request], outbox=[*self.request_out(request), *told]
+        )
 
     async def too_few_deciders(self, policy: ApprovalPolicy) -> str:
         """Why `policy` cannot be met by the directory as it is (fewer people may decide than
@@ -424,7 +431,7 @@ class _Run:
 
     async def ask_what_happened(self, call: ToolCalled) -> None:
         question = (
-            f"The worker stopped while running {call.tool}({_args_text(call.arguments)}) and its result"
+            f"The worker stopped while running {call.tool} ({_fields(call.arguments)}) and its result"
             " was not recorded. Did it take effect?"
         )
         to = self.agent.escalate_to or self.requester
@@ -444,12 +451,71 @@ class _Run:
         to = self.agent.escalate_to
         if to is None:
             await self.commit(
-                [ThreadFinished(outcome="failure", message=f"{question} (no escalation contact)")]
+                [ThreadFinished(outcome="failure", message=f"{question} (no escalation contact)")],
+                outbox=self.tell_requester(
+                    "I could not finish this, and there is no one set up to help me: an operator"
+                    " can see what went wrong in the console."
+                ),
             )
             return
         request = self.question(to, question, purpose=purpose, options=options)
         log.warning("thread %s: %s", self.thread_id, question)
-        await self.commit([request], outbox=self.request_out(request))
+        told = self.tell_requester(
+            f"Something went wrong on my side, so I have asked {await self.names(to)} to help."
+            " You will hear here when it moves on."
+        )
+        await self.commit([request], outbox=[*self.request_out(request), *told])
+
+    def stuck(self, reason: str) -> str:
+        """The on-call question when the model keeps failing: what happened, what was tried, and
+        the likely fix, in words; the raw errors stay in the timeline."""
+        fix = likely_fix(self.state.last_error)
+        said = f"{self.agent.name} is stuck: {reason}."
+        if fix:
+            said = (
+                f"{self.agent.name} is stuck: {self.state.consecutive_errors} attempts in a row"
+                f" failed, and {fix}."
+            )
+        return f'{said} Fix it, then answer "retry"; or answer how it should proceed.'
+
+    def tell_requester(self, text: str) -> list[OutboxMessage]:
+        """A notice to the requester, in their conversation (or, for someone outside the
+        directory, to whoever wrote there last)."""
+        return [OutboxMessage(kind="notice", text=text, recipient=self.requester)]
+
+    async def names(self, recipients: str | tuple[str, ...]) -> str:
+        """People and roles as the requester reads them: names, a role's members named."""
+        listed = (recipients,) if isinstance(recipients, str) else recipients
+        people = await self.rt.store.people()
+        named: list[str] = []
+        for entry in listed:
+            if entry.startswith("role:"):
+                members = [
+                    p.name for p in people if entry[5:] in p.roles and p.id != self.requester
+                ]
+                named += members or [entry]
+            else:
+                named.append(next((p.name for p in people if p.id == entry), entry))
+        return (
+            " or ".join(dict.fromkeys(named))
+            if len(named) > 1
+            else (named[0] if named else "no one")
+        )
+
+    async def waiting_notice(self, request: HumanRequested, what: str) -> list[OutboxMessage]:
+        """What the requester hears when the thread starts waiting on other people: who was
+        asked, for what, and until when."""
+        if request.recipients == (self.requester,):
+            return []  # asked themselves: the question is the message
+        who = await self.names(request.recipients)
+        if request.required > 1:
+            who = f"{request.required} of {who.replace(' or ', ', ')}"
+        until = (
+            f" If no one decides by {request.deadline:%H:%M} UTC on {request.deadline:%d %b}, it is not done."
+            if request.deadline and request.kind == "approval"
+            else ""
+        )
+        return self.tell_requester(f"I have asked {who} {what}.{until} You will hear here.")
 
     # --- the model -----------------------------------------------------------------------------
 
@@ -639,5 +705,15 @@ def _brief(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if not isinstance(error, ValueError) else str(error)
 
 
-def _args_text(arguments: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in arguments.items())
+def _fields(arguments: dict[str, Any]) -> str:
+    """Arguments as people read them: "service api, version 2.4.1, environment production"."""
+    return ", ".join(
+        f"{k} {v}" if isinstance(v, str | int | float) else f"{k} {_json(v)}"
+        for k, v in arguments.items()
+    )
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, default=str, ensure_ascii=False)

@@ -92,7 +92,7 @@ async def test_after_a_rejection_the_same_action_is_refused_and_the_requester_to
     [refused] = [e for e in events if isinstance(e, ModelFailed)]
     assert refused.reason == "not_approved" and "not asked for again" in refused.error
     [told] = [e for e in events if isinstance(e, ReplySent)]
-    assert told.to == "bob" and told.text.startswith("Not done: deploy(")
+    assert told.to == "bob" and told.text.startswith("Not done: deploy (service api, version 2.4.1")
     replies = [r for r in await store.outbox(status=None) if r.kind == "reply"]
     assert [r.recipient for r in replies] == ["bob"]
     assert "must not be retried" in model.requests[-1].context  # what the model was told

@@ -76,7 +76,7 @@ async def test_any_other_tool_is_not_rerun_and_a_person_is_asked(
     assert (
         ask.purpose == "recovery"
         and ask.recipients == ("alice",)
-        and "charge(text='hi')" in ask.question
+        and "charge (text hi)" in ask.question
     )
 
     await respond(store, ask.request_id, "alice", Answer("it took effect"))
