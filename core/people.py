@@ -203,7 +203,8 @@ def _check_escalations(source: _Source, people: list[Person]) -> None:
         target = person.escalate_to
         if target is None or target in ids or target in roles:
             continue
-        known = ", ".join([*ids, *roles])
+        names = [*ids, *roles]
+        known = ", ".join(names[:10]) + (f", … ({len(names) - 10} more)" if len(names) > 10 else "")
         raise source.error(
             source.key_line(i, "escalate_to"),
             f'person {person.id}: escalate_to = "{target}" names no one in this file:'
