@@ -163,6 +163,12 @@ async def test_a_bare_yes_with_two_requests_open_is_told_both_codes(database_url
                 slack.simulate(sender="U0BOB", conversation=conversation, text=DEPLOY)
             )
         first, second = await board.sent_to(ERIN, 2)
+
+        async def both_recorded() -> bool:  # Twilio has them; the outbox records them after
+            rows = await board.rows(channel="sms")
+            return {first.sid, second.sid} <= {r.message_id for r in rows if r.status == "sent"}
+
+        await eventually(both_recorded)
         await board.texts(ERIN, "YES!")
         told = (await board.sent_to(ERIN, 3))[2].body
         for asked in (first, second):
