@@ -97,6 +97,13 @@ def run(
 
     async def work(a: App) -> None:
         out = _console(stderr=json_)
+        if as_ is not None and await a.store.person(as_) is None:
+            from core.errors import NotFound
+
+            known = (
+                ", ".join(p.id for p in await a.store.people()) or "no one: set SWITCHBOARD_PEOPLE"
+            )
+            raise NotFound("person", as_, f"--as {as_}: no such person; the directory has {known}")
         thread_id = await a.runtime.start(agent, message, requester=as_)
         model = a.runtime.model_for(a.agents[agent]).name
         out.print(f"[bold]{thread_id}[/] · agent {agent} · model {model}")

@@ -137,6 +137,9 @@ def test_without_input_the_thread_is_left_waiting(cli: Any) -> None:
 
 def test_unknown_things_are_clear_errors(cli: Any) -> None:
     assert "no agent named 'nope'" in cli("run", "nope", "hi", ok=False).stderr
+    zed = cli("run", "deploy", "hi", "--as", "zed", ok=False).stderr
+    assert "--as zed: no such person; the directory has alice, bob, carol, dana, erin" in zed
+    assert json.loads(cli("threads", "--json").stdout) == []  # nothing was started
     assert "no thread th-missing" in cli("show", "th-missing", ok=False).stderr
     assert "exactly one of" in cli("respond", "req-x", "--as", "alice", ok=False).stderr
 
