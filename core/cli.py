@@ -255,7 +255,10 @@ def threads(
             return
         from rich.table import Table
 
-        table = Table("thread", "agent", "status", "steps", "tokens", "cost", "updated", box=None)
+        table = Table(box=None)
+        table.add_column("thread", no_wrap=True, min_width=15)  # whole, at any width
+        for column in ("agent", "status", "steps", "tokens", "cost", "updated"):
+            table.add_column(column)
         for t in found:
             table.add_row(
                 t.id,
@@ -311,9 +314,16 @@ def requests(
             return
         from rich.table import Table
 
-        table = Table("request", "thread", "kind", "status", "for", "question", box=None)
+        table = Table(box=None)
+        for column in ("request", "thread", "kind", "status"):  # ids whole, at any width
+            table.add_column(column, no_wrap=True, min_width=len(column))
+        table.add_column("for", max_width=20, overflow="ellipsis")
+        table.add_column("question", ratio=1)
         for r in found:
-            table.add_row(r.id, r.thread_id, r.kind, r.status, ", ".join(r.recipients), r.question)
+            status: str = r.status
+            if r.status == "open" and r.approvals:
+                status = f"open, {len(r.approvals)} of {r.required}"
+            table.add_row(r.id, r.thread_id, r.kind, status, ", ".join(r.recipients), r.question)
         _console().print(table)
 
     _with_app(work)

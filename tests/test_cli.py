@@ -55,6 +55,9 @@ def test_detach_respond_resume_across_processes(cli: Any) -> None:
     thread = started["thread_id"]
 
     [request] = json.loads(cli("requests", "--json").stdout)
+    listed = cli("requests").stdout  # 80 columns, as in a small terminal: ids are never cut
+    assert request["id"] in listed and thread in listed
+    assert thread in cli("threads").stdout
     assert (request["thread_id"], request["kind"], request["status"]) == (
         thread,
         "approval",
