@@ -12,7 +12,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export SWITCHBOARD_PEOPLE ?= deploy/people.demo.toml
 
-.PHONY: run test lint typecheck pytest bench chaos clean
+.PHONY: run test lint typecheck pytest bench chaos reset clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,11 @@ bench: $(STAMP)
 # workers while approvals arrive: prints threads, kills, lost, duplicated and the takeover times.
 chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos
+
+# The demo's state (threads, requests, the console's token): gone; `make run` starts afresh.
+reset:
+	rm -f switchboard.db switchboard.db-wal switchboard.db-shm
+	@echo "the demo's database is removed: \`make run\` starts with a fresh one (and a new sign-in link)"
 
 clean:
 	rm -rf $(VENV) switchboard.db switchboard.db-wal switchboard.db-shm
