@@ -13,7 +13,7 @@ from rich.console import Console
 
 from core.errors import Misconfigured
 from core.service import Service, open_service
-from core.settings import Settings
+from core.settings import Settings, mask_url
 
 if TYPE_CHECKING:
     import uvicorn
@@ -73,7 +73,8 @@ async def work(settings: Settings, console: Console) -> None:
         service.warn_sandboxes()
         console.print(
             f"Switchboard worker {service.app.runtime.owner}: workers, outbox and timers on"
-            f" {settings.database_url}"
+            f" {mask_url(settings.database_url)}",
+            soft_wrap=True,
         )
         await service.run()
 
@@ -82,7 +83,9 @@ def banner(service: Service, settings: Settings, console: Console) -> None:
     base = f"http://{settings.switchboard_host}:{settings.switchboard_port}"
     model = settings.switchboard_model or "the offline demo model (set SWITCHBOARD_MODEL)"
     sandboxed = [name for name, c in service.channels.items() if c.sandbox]
-    console.print(f"[bold]Switchboard[/] on {base}  ·  database {settings.database_url}")
+    # soft_wrap: the URLs stay whole on one line, however narrow the terminal (or none: a log).
+    database = mask_url(settings.database_url)
+    console.print(f"[bold]Switchboard[/] on {base}  ·  database {database}", soft_wrap=True)
     console.print(f"  model: {model}")
     if sandboxed:
         console.print(f"  sandbox mode (no credentials): {', '.join(sandboxed)}")

@@ -24,7 +24,7 @@ from core.outbox import DELIVERY_BACKOFF, Dispatcher
 from core.people import load_people_file
 from core.plugins import load_backend
 from core.runtime import Limits, Runtime
-from core.settings import Settings
+from core.settings import Settings, mask_url
 from core.store import Store
 from core.timers import Timers
 from core.workers import Workers
@@ -162,7 +162,7 @@ def _open_store(settings: Settings, *, migrate: bool) -> Store:
         backend.upgrade(settings.database_url)
     elif not backend.is_current(settings.database_url):
         raise SchemaOutdated(
-            f"the database {settings.database_url} is not at the current schema:"
+            f"the database {mask_url(settings.database_url)} is not at the current schema:"
             " run `switchboard db upgrade`"
         )
     return backend.open(settings.database_url)

@@ -19,6 +19,18 @@ from core.escalation import Escalation
 # (OPENAI_API_KEY, ANTHROPIC_API_KEY, AWS_SECRET_ACCESS_KEY, GITHUB_TOKEN, …): redacted as well.
 SECRET_VARIABLE = re.compile(r"API_?KEY|SECRET|TOKEN|PASSWORD|PASSPHRASE|ACCESS_KEY|CREDENTIAL")
 MIN_ENVIRONMENT_SECRET = 8  # shorter values ("true", "1") are flags, not keys
+# A URL's password: after `scheme://user:`, up to the last `@` (greedy: an unescaped `@` in the
+# password hides the rest of it too); and libpq's `password=` in the query string.
+_URL_PASSWORD = re.compile(r"^([A-Za-z][\w+.-]*://[^:/@?#]*:)(.*)@")
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&]*", re.IGNORECASE)
+
+
+def mask_url(url: str) -> str:
+    """`url` fit to show: its password replaced by `***` (postgresql://user:***@host/db). Every
+    place a database URL is printed, logged or put in an error message shows it through this;
+    it takes malformed URLs too, since those end up in error messages."""
+    masked = _URL_PASSWORD.sub(lambda m: f"{m[1]}***@" if m[2] else m[0], url, count=1)
+    return _QUERY_PASSWORD.sub(r"\1***", masked)
 
 
 class Settings(BaseSettings):
