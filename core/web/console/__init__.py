@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from core.web.console.frame import router as frame
 from core.web.console.inbox import router as inbox
 from core.web.console.render import WEB
 from core.web.console.sandbox import router as sandbox
@@ -16,7 +17,7 @@ from core.web.console.signin import router as signin
 from core.web.console.threads import router as threads
 
 router = APIRouter(include_in_schema=False)
-for part in (signin, inbox, threads, sandbox):
+for part in (signin, frame, inbox, threads, sandbox):
     router.include_router(part)
 
 

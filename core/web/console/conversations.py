@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from core.previews import Button, Preview
 from core.records import InboxItem, OutboxItem, Person
-from core.web.console.render import names, utc
+from core.web.console.render import headline, names, utc
 
 # Someone in no directory: to see what a channel does with an unknown sender.
 STRANGER = "stranger"
@@ -77,12 +77,22 @@ class Conversation:
         first = self.messages[0].text
         return sent or (first if len(first) <= 60 else first[:59] + "…")
 
+    @property
+    def topic(self) -> str:
+        """What it is about: an email's subject, else the words of its first message, clipped."""
+        sent = next((m.subject for m in self.messages if m.subject), "")
+        said = next((m.text for m in self.messages if m.text and m.kind != "action"), "")
+        return headline(sent or said, 48)
+
     def title(self, direct: str) -> str:
-        """Who takes part; a one-to-one conversation says so, in the channel's word for it."""
-        who = ", ".join(self.people.values()) or "unknown sender"
+        """Who takes part (a one-to-one conversation says so, in the channel's word for it) and
+        what it is about: two of one person's conversations are told apart."""
+        parts = [", ".join(self.people.values()) or "unknown sender"]
         if self.id.startswith("dm:") and direct:
-            return f"{who} · {direct}"
-        return who
+            parts.append(direct)
+        if self.topic:
+            parts.append(self.topic)
+        return " · ".join(parts)
 
 
 def conversations(

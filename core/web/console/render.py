@@ -26,6 +26,7 @@ from jinja2 import (
     StrictUndefined,
     select_autoescape,
 )
+from markupsafe import Markup
 
 from core.channels import Channel
 from core.previews import Look
@@ -66,7 +67,9 @@ def _templates(looks: Looks) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(clock=clock, stamp=stamp, ago=ago, until=until, initials=initials)
+    env.filters.update(
+        clock=clock, stamp=stamp, ago=ago, until=until, initials=initials, headline=headline
+    )
     env.globals.update(
         titles={name: look.title for name, look in looks},
         stylesheets=[f"/looks/{name}.css" for name, look in looks if look.stylesheet],
@@ -101,6 +104,7 @@ async def page(
 ) -> HTMLResponse:
     """A page in the console's frame; `push` is the address the browser shows after a POST."""
     open_requests = len(await service.app.store.requests())
+    inbox_count = live(None, "_inbox_count.html", INBOX_COUNT, count=open_requests)
     sandboxed = [n for n, c in ordered(service.channels).items() if c.sandbox]
     return html(
         name,
@@ -109,6 +113,7 @@ async def page(
         looks=looks_of(service.channels),
         section=section,
         open_requests=open_requests,
+        inbox_count=Markup(inbox_count),
         sandboxed=sandboxed,
         **context,
     )
@@ -136,6 +141,16 @@ def live(
     if request is not None and request.query_params.get("v") == version:
         return None
     return render(name, looks=looks, live=Live(poll.url, poll.every, version), **context)
+
+
+# The header's count of open requests polls, as the panels do: it changes without a reload.
+INBOX_COUNT = Live("/inbox/count", "3s")
+
+
+async def inbox_count(request: Request, service: Service) -> str | None:
+    """The header's Inbox count; None while the poller (`request`) already shows it."""
+    count = len(await service.app.store.requests())
+    return live(request, "_inbox_count.html", INBOX_COUNT, count=count)
 
 
 def panel(fragment: str | None) -> Response:
@@ -188,3 +203,13 @@ def until(moment: datetime | None) -> str:
 
 def initials(name: str) -> str:
     return "".join(w[0] for w in name.split()[:2]).upper() or "?"
+
+
+def headline(text: str, width: int = 60) -> str:
+    """Words meant for a title: one line, at most `width` characters, clipped with an ellipsis."""
+    line = " ".join(text.split())
+    if len(line) <= width:
+        return line
+    cut = line[: width - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > width // 2 else cut).rstrip(" ,.;:") + "…"

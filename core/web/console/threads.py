@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from markupsafe import Markup
 
 from core.errors import SwitchboardError
-from core.events import ModelCalled
+from core.events import MessageReceived, ModelCalled
 from core.humans import cancel, pause, resume
-from core.records import OutboxItem, RequestInfo
+from core.records import OutboxItem, RequestInfo, StoredEvent
 from core.service import Service
 from core.state import TERMINAL, Status
 from core.text import Name
 from core.timeline import describe
-from core.web.console.render import Live, live, looks_of, names, page, panel
+from core.web.console.render import Live, headline, live, looks_of, names, page, panel
 from core.web.console.signin import Console
 from core.web.fields import findable
 from core.web.problems import problem_of
@@ -26,6 +28,28 @@ router = APIRouter(include_in_schema=False)
 
 Control = Literal["pause", "resume", "cancel"]
 DONE = {"pause": "Paused.", "resume": "Resumed.", "cancel": "Cancelled."}
+
+# Each store's threads' titles, by thread id: a thread's first message never changes, so the list
+# reads each thread's events once, not on every poll.
+_titles: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def first_words(events: Iterable[StoredEvent]) -> str:
+    """A thread's title: its first message, on one line and clipped; "" before it has one."""
+    first = next((e.event for e in events if isinstance(e.event, MessageReceived)), None)
+    return headline(first.text) if first else ""
+
+
+async def titles(service: Service, thread_ids: Iterable[str]) -> dict[str, str]:
+    """The titles of these threads (see `first_words`), each read once and then remembered."""
+    store = service.app.store
+    known = _titles.setdefault(store, {})
+    for thread_id in thread_ids:
+        if thread_id not in known:
+            title = first_words(await store.events(thread_id))
+            if title:  # a thread is created with its message: "" is not worth remembering
+                known[thread_id] = title
+    return {t: known.get(t, "") for t in thread_ids}
 
 
 async def _table(
@@ -45,6 +69,7 @@ async def _table(
         Live(f"/threads/table?{query}", "3s"),
         looks=looks_of(service.channels),
         threads=shown,
+        headlines=await titles(service, [t.id for t in shown]),
     )
     return table, sorted({*service.channels, *(t.channel for t in found)})
 
@@ -105,6 +130,7 @@ async def _timeline(request: Request | None, service: Service, thread_id: str) -
         Live(f"/threads/{thread_id}/live", "2s"),
         looks=looks_of(service.channels),
         thread=thread,
+        headline=first_words(events),
         events=[(e, describe(e.event)) for e in events],
         asked=asked,
         names=known,
@@ -139,6 +165,7 @@ async def _thread_page(
         "threads",
         push=f"/threads/{thread_id}" if push else None,
         thread_id=thread_id,
+        headline=(await titles(service, [thread_id]))[thread_id],
         panel=Markup(timeline),
         flash=flash,
     )
