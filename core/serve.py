@@ -10,6 +10,7 @@ import socket
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 
 from core.errors import Misconfigured
 from core.service import Service, open_service
@@ -73,7 +74,7 @@ async def work(settings: Settings, console: Console) -> None:
         service.warn_sandboxes()
         console.print(
             f"Switchboard worker {service.app.runtime.owner}: workers, outbox and timers on"
-            f" {mask_url(settings.database_url)}",
+            f" {escape(mask_url(settings.database_url))}",
             soft_wrap=True,
         )
         await service.run()
@@ -84,7 +85,7 @@ def banner(service: Service, settings: Settings, console: Console) -> None:
     model = settings.switchboard_model or "the offline demo model (set SWITCHBOARD_MODEL)"
     sandboxed = [name for name, c in service.channels.items() if c.sandbox]
     # soft_wrap: the URLs stay whole on one line, however narrow the terminal (or none: a log).
-    database = mask_url(settings.database_url)
+    database = escape(mask_url(settings.database_url))
     console.print(f"[bold]Switchboard[/] on {base}  ·  database {database}", soft_wrap=True)
     console.print(f"  model: {model}")
     if sandboxed:

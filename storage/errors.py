@@ -60,8 +60,10 @@ _NO_DATABASE = re.compile(r'database "([^"]+)" does not exist')
 _NO_ROLE = re.compile(r'role "([^"]+)" does not exist')
 _BAD_PASSWORD = re.compile(r'(?:password|authentication) failed for user "([^"]+)"')
 _LIBPQ_PREFIX = re.compile(
-    r'^(?:connection failed: )?(?:connection to server at "[^"]*"[^:]* failed: )?'
+    r"^(?:connection failed: )?(?:connection is bad: )?"
+    r'(?:connection to server (?:at|on socket) "[^"]*"[^:]* failed: )?'
 )
+_SOCKET = re.compile(r'on socket "([^"]+)"')
 _SQLITE_OPEN = ("unable to open database file", "readonly database", "file is not a database")
 
 
@@ -93,7 +95,8 @@ def _connection_class(state: str | None) -> bool:
 
 def _postgres_problem(said: str, database_url: str) -> Misconfigured:
     url = make_url(database_url.replace("postgres://", "postgresql://", 1))
-    where = f"{url.host or 'localhost'}:{url.port or 5432}"
+    socket = _SOCKET.search(said)  # no host in the URL: libpq's Unix socket
+    where = f"the socket {socket[1]}" if socket else f"{url.host or 'localhost'}:{url.port or 5432}"
     if found := _NO_DATABASE.search(said):
         name = found[1]
         return refused(
@@ -119,10 +122,10 @@ def _postgres_problem(said: str, database_url: str) -> Misconfigured:
             f"the server at {where} asks for a password and DATABASE_URL has none",
             "add it: postgresql://user:password@host:port/database",
         )
-    if "connection refused" in said.lower():
+    if "connection refused" in said.lower() or (socket and "no such file" in said.lower()):
         return refused(
             database_url,
-            f"nothing accepts connections at {where} (connection refused)",
+            f"nothing accepts connections at {where}",
             "start PostgreSQL there, or correct the host and port in DATABASE_URL",
         )
     if "resolve host" in said or "translate host name" in said:

@@ -96,7 +96,7 @@ def test_a_closed_port(tmp_path: Path) -> None:
     done = run_all(tmp_path, f"postgresql://postgres:{PASSWORD}@127.0.0.1:1/test")
     assert_one_line(
         done,
-        "nothing accepts connections at 127.0.0.1:1",
+        "nothing accepts connections at 127.0.0.1:1;",
         "start PostgreSQL there, or correct the host and port in DATABASE_URL",
         "postgres:***@",
     )
@@ -151,6 +151,19 @@ def test_a_postgres_database_that_does_not_exist(tmp_path: Path) -> None:
         'the database "switchboard_missing" does not exist',
         "`createdb switchboard_missing`",
         ":***@",
+    )
+
+
+@pytest.mark.postgres
+def test_a_postgres_user_that_does_not_exist(tmp_path: Path) -> None:
+    with empty_postgres() as url:
+        stranger = make_url(with_password(url)).set(username="switchboard_nobody")
+    done = run_all(tmp_path, stranger.render_as_string(hide_password=False))
+    assert_one_line(
+        done,
+        'the user "switchboard_nobody" does not exist',
+        "correct the user in DATABASE_URL",
+        "switchboard_nobody:***@",
     )
 
 
