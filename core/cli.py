@@ -210,7 +210,9 @@ async def _answer_here(a: App, thread_id: str, out: Console) -> bool:
                 response = Answer(await _ask(f"Answer as {person.id}{options}: "))
         except EOFError:
             return False
-        settled = await respond(a.store, request.id, person.id, response, via="terminal")
+        settled = await respond(
+            a.store, request.id, person.id, response, via="terminal", acting="operator"
+        )
         if settled.status == "open":  # one approval of several: the next person is asked
             out.print(f"[dim]{escape(outcome_text(settled, names))}[/]")
             pending.insert(0, settled)
@@ -364,7 +366,8 @@ def respond(
     async def work(a: App) -> RequestInfo:
         from core.humans import respond as record
 
-        return await record(a.store, request, person, chosen[0], via="cli")
+        # Whoever runs the CLI acts for the person `--as` names: recorded as the operator's.
+        return await record(a.store, request, person, chosen[0], via="cli", acting="operator")
 
     settled = _with_app(work)
     if settled.status == "open":  # one approval of several
@@ -378,6 +381,24 @@ def respond(
         " A running `switchboard serve` continues the thread; without one,"
         f" `switchboard resume {settled.thread_id}`."
     )
+
+
+@app.command()
+def login(person: str) -> None:
+    """Print a one-time link that signs PERSON in to the console as themselves (15 minutes)."""
+
+    async def work(a: App) -> str:
+        from core.errors import NotFound
+        from core.signin import sign_in_link
+
+        if await a.store.person(person) is None:
+            known = ", ".join(p.id for p in await a.store.people()) or "no one"
+            raise NotFound("person", person, f"no person {person}; the directory has {known}")
+        return await sign_in_link(a.store, a.settings.switchboard_public_url, person)
+
+    link = _with_app(work)
+    _console().print(f"Sign-in link for {person} (works once, for 15 minutes):")
+    sys.stdout.write(link + "\n")
 
 
 @app.command()

@@ -58,7 +58,10 @@ class AlreadyDecided(SwitchboardError):
         when = (
             request.decided_at.strftime("%Y-%m-%d %H:%M UTC") if request.decided_at else "earlier"
         )
-        by = f" by {request.decided_by} via {request.decided_via}" if request.decided_by else ""
+        who = request.decided_by
+        if who and request.acted_by:
+            who = f"{request.acted_by} on behalf of {who}"
+        by = f" by {who} via {request.decided_via}" if who else ""
         status = request.status.replace("_", " ")
         super().__init__(f"request {request.id} was already {status}{by}, {when}")
         self.request = request
@@ -69,6 +72,7 @@ class AlreadyDecided(SwitchboardError):
             request_status=settled.status,
             decided_by=settled.decided_by,
             decided_via=settled.decided_via,
+            acted_by=settled.acted_by,
             decided_at=settled.decided_at.isoformat() if settled.decided_at else None,
         )
 

@@ -140,6 +140,7 @@ class HumanResponded(_Event):
     responder: str
     answer: Text
     via: str = "cli"
+    acting: str | None = None  # who answered for the responder ("operator"); None: they did
 
 
 class ApprovalDecided(_Event):
@@ -155,6 +156,7 @@ class ApprovalDecided(_Event):
     via: str = "cli"
     counted_as: str | None = None  # with distinct roles: the recipients' entry it stands for
     own_request: bool = False  # the requester approved their own, as the policy allows
+    acting: str | None = None  # who decided for `decided_by` ("operator"); None: they did
 
 
 class AnswerRefused(_Event):

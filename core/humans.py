@@ -79,8 +79,10 @@ def _counted_as(person: Person, request: RequestInfo) -> str | None:
 
 
 def decision_for(
-    request: RequestInfo, person: Person, response: Response, via: str
+    request: RequestInfo, person: Person, response: Response, via: str, acting: str | None = None
 ) -> ApprovalDecided | HumanResponded:
+    """`person`'s decision or answer, given through `via`; `acting`: who gave it for them (an
+    operator), when they did not themselves."""
     match response:
         case Approve(reason) | Reject(reason) if request.kind == "approval":
             assert request.arguments_hash is not None
@@ -106,20 +108,28 @@ def decision_for(
                 via=via,
                 counted_as=counted_as,
                 own_request=person.id == request.requester,
+                acting=acting,
             )
         case Answer(text) if request.kind == "question":
             chosen = next((o for o in request.options if o.lower() == text.strip().lower()), text)
             return HumanResponded(
-                request_id=request.id, responder=person.id, answer=chosen, via=via
+                request_id=request.id, responder=person.id, answer=chosen, via=via, acting=acting
             )
     wanted = "--approve or --reject" if request.kind == "approval" else "--answer"
     raise NotAllowed(f"request {request.id} is a {request.kind}: respond with {wanted}")
 
 
 async def respond(
-    store: Deciding, request_id: str, responder: str, response: Response, *, via: str = "cli"
+    store: Deciding,
+    request_id: str,
+    responder: str,
+    response: Response,
+    *,
+    via: str = "cli",
+    acting: str | None = None,
 ) -> RequestInfo:
-    """Record a person's answer or decision on its thread. The first decision wins."""
+    """Record a person's answer or decision on its thread. The first decision wins. `acting`:
+    who gives it for them ("operator", with the API token or the terminal), recorded as such."""
     request = await store.request(request_id)
     if request is None:
         raise NotFound("request", request_id)
@@ -131,7 +141,7 @@ async def respond(
     if not may_answer(person, request):
         allowed = ", ".join(request.recipients)
         raise NotAllowed(f"{person.id} may not answer {request.id} (allowed: {allowed})")
-    decision = decision_for(request, person, response, via)
+    decision = decision_for(request, person, response, via, acting)
     outcome = OutboxMessage.outcome_of(request.id)
     try:
         await append(store, request.thread_id, [decision], outbox=[outcome])
@@ -149,7 +159,7 @@ async def respond(
     return decided
 
 
-def settlement(decision: ApprovalDecided | HumanResponded) -> dict[str, str]:
+def settlement(decision: ApprovalDecided | HumanResponded) -> dict[str, str | None]:
     """What a decision makes of its request: the fields the request's record takes."""
     match decision:
         case ApprovalDecided():
@@ -158,6 +168,7 @@ def settlement(decision: ApprovalDecided | HumanResponded) -> dict[str, str]:
                 status=status,
                 decided_by=decision.decided_by,
                 decided_via=decision.via,
+                acted_by=decision.acting,
                 answer=decision.reason,
             )
         case HumanResponded():
@@ -165,6 +176,7 @@ def settlement(decision: ApprovalDecided | HumanResponded) -> dict[str, str]:
                 status="answered",
                 decided_by=decision.responder,
                 decided_via=decision.via,
+                acted_by=decision.acting,
                 answer=decision.answer,
             )
 

@@ -115,12 +115,17 @@ def outcome_text(request: RequestInfo, names: Mapping[str, str] | None = None) -
     waiting for one more". `names`: people's names by id."""
     names = names or {}
     when = f", {request.decided_at:%H:%M} UTC" if request.decided_at else ""
-    approvals = " and ".join(f"{names.get(a.by, a.by)} via {a.via}" for a in request.approvals)
+    approvals = " and ".join(
+        f"{_for(a.acting, names.get(a.by, a.by))} via {a.via}" for a in request.approvals
+    )
     match request.status:
         case "approved" if len(request.approvals) > 1:
             return f"Approved by {approvals}{when}"
         case "approved" | "rejected" | "answered":
-            who = names.get(request.decided_by or "", request.decided_by or "someone")
+            who = _for(
+                request.acted_by,
+                names.get(request.decided_by or "", request.decided_by or "someone"),
+            )
             reason = (
                 f": {request.answer}" if request.answer and request.status != "answered" else ""
             )
@@ -135,6 +140,11 @@ def outcome_text(request: RequestInfo, names: Mapping[str, str] | None = None) -
             waiting = "one more" if more == 1 else f"{more} more"
             return f"{len(request.approvals)} of {request.required}: approved by {approvals}; waiting for {waiting}"
     return "Waiting for an answer"
+
+
+def _for(acting: str | None, name: str) -> str:
+    """Who decided, as people read it: "Alice", or "operator on behalf of Alice"."""
+    return f"{acting} on behalf of {name}" if acting else name
 
 
 def deciders_text(request: RequestInfo, names: Mapping[str, str] | None = None) -> str:

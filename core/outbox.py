@@ -30,7 +30,7 @@ from core.channels import (
 from core.inbox import deciders_text, outcome_text, reply_code
 from core.models.retry import Backoff
 from core.records import OutboxItem, OutboxMessage, RequestInfo
-from core.routing import expand, outcome_route, reply_route, request_route
+from core.routing import direct_route, expand, outcome_route, reply_route, request_route
 from core.store import Directory, Queries, Sending
 
 log = logging.getLogger("switchboard.outbox")
@@ -97,6 +97,12 @@ class Dispatcher:
         why = ""
         thread = await self.store.thread(item.thread_id) if item.thread_id else None
         match item.kind:
+            case "notice" if item.thread_id is None and item.recipient:
+                person = await self.store.person(item.recipient)
+                blocked = await self.store.opted_out(
+                    [(c, a) for c, a in person.identities.items()] if person else []
+                )
+                deliveries, why = direct_route(item, person, self.channels, blocked)
             case "reply" | "notice":
                 requester = (
                     await self.store.person(thread.requester)

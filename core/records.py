@@ -40,6 +40,7 @@ class GivenApproval(BaseModel):
     via: str
     at: datetime
     counted_as: str | None = None  # with distinct roles: the recipients' entry it stands for
+    acting: str | None = None  # who gave it for `by` ("operator"), if not they
 
 
 class RequestInfo(BaseModel):
@@ -64,6 +65,9 @@ class RequestInfo(BaseModel):
     decided_via: str | None
     decided_at: datetime | None
     answer: str | None
+    acted_by: str | None = Field(
+        None, description='Who decided for `decided_by` ("operator"), when they did not themselves.'
+    )
     # An approval's policy (events.HumanRequested) and the approvals given so far.
     required: int = Field(1, description="How many distinct people must approve (an approval).")
     distinct_roles: bool = Field(

@@ -51,6 +51,34 @@ def reply_route(
     ], ""
 
 
+def direct_route(
+    item: OutboxItem,
+    person: Person | None,
+    open_: Collection[str],
+    blocked: Collection[tuple[str, str]] = (),
+) -> tuple[list[OutboxMessage], str]:
+    """A notice for one person outside any thread (their sign-in link): to them directly, on
+    their first preferred channel open here."""
+    if person is None:
+        return [], f"no one in the directory is {item.recipient}"
+    channels = [
+        c
+        for c in person.preferred()
+        if c in open_ and (c, person.identities.get(c, "")) not in blocked
+    ]
+    if not channels:
+        return [], f"no open channel for {person.id}"
+    return [
+        OutboxMessage(
+            recipient=person.id,
+            channel=channels[0],
+            kind=item.kind,
+            text=item.text,
+            address=person.identities[channels[0]],
+        )
+    ], ""
+
+
 def request_route(
     item: OutboxItem,
     request: RequestInfo,

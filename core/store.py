@@ -154,6 +154,10 @@ class Sending(Protocol):
 
     async def outbox_next_at(self) -> float | None: ...
 
+    async def outbox_add(self, message: OutboxMessage, key: str) -> None:
+        """A message of no thread's (a sign-in link), to route and send; `key` keeps it once."""
+        ...
+
     async def outbox_route(
         self, item_id: int, deliveries: list[OutboxMessage], skip: str = ""
     ) -> None:

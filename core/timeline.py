@@ -67,11 +67,21 @@ def describe(event: Event) -> str:
         case HumanRequested():
             return f"{event.kind} {event.request_id} to {', '.join(event.recipients)}: {_short(event.question)}"
         case HumanResponded():
-            return f"{event.responder} via {event.via} answered {event.request_id}: {_short(event.answer)}"
+            who = (
+                f"{event.acting} on behalf of {event.responder}"
+                if event.acting
+                else event.responder
+            )
+            return f"{who} via {event.via} answered {event.request_id}: {_short(event.answer)}"
         case ApprovalDecided():
             verdict = "approved" if event.approved else "rejected"
             reason = f": {event.reason}" if event.reason else ""
-            said = f"{event.decided_by} via {event.via} {verdict} {event.request_id}{reason}"
+            who = (
+                f"{event.acting} on behalf of {event.decided_by}"
+                if event.acting
+                else event.decided_by
+            )
+            said = f"{who} via {event.via} {verdict} {event.request_id}{reason}"
             if event.counted_as:
                 said += f" (for {event.counted_as})"
             if event.own_request:

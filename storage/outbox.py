@@ -11,6 +11,7 @@ from core.channels import DELIVERY_ORDER, DeliveryStatus
 from core.events import utcnow
 from core.records import AUTO, OutboxItem, OutboxMessage
 from storage.database import Database
+from storage.notify import notify
 from storage.statements import Statements
 from storage.tables import outbox
 
@@ -102,6 +103,14 @@ class SqlSending(Database):
         )
         value = await self._run(lambda conn: conn.execute(query).scalar())
         return float(value) if value is not None else None
+
+    async def outbox_add(self, message: OutboxMessage, key: str) -> None:
+        def work(conn: Connection) -> None:
+            insert_outbox(self.sql, self.cursor(conn), None, 0, [message], key)
+            if self.postgres:
+                notify(self.cursor(conn), "outbox")
+
+        await self._run(work)
 
     async def outbox_route(
         self, item_id: int, deliveries: list[OutboxMessage], skip: str = ""

@@ -94,6 +94,7 @@ class Statements:
             "status": bindparam("status"),
             "decided_by": bindparam("decided_by"),
             "decided_via": bindparam("decided_via"),
+            "acted_by": bindparam("acted_by"),
             "decided_at": bindparam("decided_at"),
             "answer": bindparam("answer"),
             "next_at": None,

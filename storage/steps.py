@@ -245,6 +245,7 @@ class SqlSteps(Database):
                         required=event.required,
                         distinct_roles=event.distinct_roles,
                         requester=event.requester,
+                        acted_by=None,
                         self_approval=event.self_approval,
                         approvals=[],
                     ),
@@ -258,7 +259,11 @@ class SqlSteps(Database):
                 self._settle(conn, cursor, event.request_id, decision)
             case RequestTimedOut():
                 timed_out = dict(
-                    status="timed_out", decided_by=None, decided_via="timer", answer=None
+                    status="timed_out",
+                    decided_by=None,
+                    decided_via="timer",
+                    acted_by=None,
+                    answer=None,
                 )
                 self._settle(conn, cursor, event.request_id, {**timed_out, "decided_at": event.at})
             case RequestEscalated():
@@ -284,7 +289,11 @@ class SqlSteps(Database):
         if not rows:
             raise NotFound("request", event.request_id)
         given = GivenApproval(
-            by=event.decided_by, via=event.via, at=event.at, counted_as=event.counted_as
+            by=event.decided_by,
+            via=event.via,
+            at=event.at,
+            counted_as=event.counted_as,
+            acting=event.acting,
         )
         approvals = [*rows[0]["approvals"], given.model_dump(mode="json")]
         if len(approvals) < rows[0]["required"]:

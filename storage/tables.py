@@ -70,6 +70,7 @@ class HumanRequestRow(SQLModel, table=True):
         default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
     )
     requester: str | None = None
+    acted_by: str | None = None
     self_approval: bool = Field(
         default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
     )

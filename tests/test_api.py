@@ -241,11 +241,11 @@ async def test_a_deploy_launched_by_api_is_refused_to_bob_and_approved_by_alice(
     done = await reaches(api, thread_id, "done")
     lines = [e["summary"] for e in done["events"]]
     assert f"bob via api: {PRODUCTION}" in lines
-    assert f"alice via api approved {request['id']}: go" in lines
+    assert f"operator on behalf of alice via api approved {request['id']}: go" in lines
     assert "approval_decided" in [e["type"] for e in done["events"]]
 
     again = problem(await api.post(respond, json={"as": "erin", "decision": "approve"}), 409)
-    assert "by alice via api" in again["detail"]
+    assert "by operator on behalf of alice via api" in again["detail"]
     assert (again["decided_by"], again["decided_via"], again["request_status"]) == (
         "alice",
         "api",

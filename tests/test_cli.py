@@ -73,7 +73,7 @@ def test_detach_respond_resume_across_processes(cli: Any) -> None:
     assert "bob may not answer" in refused.stderr
     cli("respond", request["id"], "--approve", "--as", "alice")
     late = cli("respond", request["id"], "--reject", "too late", "--as", "alice", ok=False)
-    assert "already approved by alice via cli" in late.stderr
+    assert "already approved by operator on behalf of alice via cli" in late.stderr
 
     assert json.loads(cli("resume", thread, "--json").stdout)["status"] == "done"
     shown = json.loads(cli("show", thread, "--json").stdout)
@@ -143,6 +143,9 @@ def test_unknown_things_are_clear_errors(cli: Any) -> None:
     zed = cli("run", "deploy", "hi", "--as", "zed", ok=False).stderr
     assert "--as zed: no such person; the directory has alice, bob, carol, dana, erin" in zed
     assert json.loads(cli("threads", "--json").stdout) == []  # nothing was started
+    assert "no person zed; the directory has" in cli("login", "zed", ok=False).stderr
+    link = cli("login", "alice").stdout.strip().splitlines()[-1]
+    assert link.startswith("http://127.0.0.1:8000/login/link?code=")
     assert "no thread th-missing" in cli("show", "th-missing", ok=False).stderr
     assert "exactly one of" in cli("respond", "req-x", "--as", "alice", ok=False).stderr
 

@@ -55,7 +55,10 @@ async def test_an_approval_shows_who_may_decide_and_how_far_it_is(service: Servi
     may = before.split('label="May answer"')[1].split("</optgroup>")[0]
     assert "Alice" in may and "Erin" in may and "Bob" not in may
     assert answered.status_code == 200, answered.text
-    assert "1 of 2: approved by Alice via console; waiting for one more" in answered.text
+    assert (
+        "1 of 2: approved by operator on behalf of Alice via console; waiting for one more"
+        in answered.text
+    )
     assert "Recorded: it waits for more approvals." in answered.text
     may = answered.text.split('label="May answer"')[1].split("</optgroup>")[0]
     assert "Erin" in may and "Alice" not in may  # she approved: only Erin is left

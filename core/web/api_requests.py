@@ -93,7 +93,10 @@ async def respond_to(
             at=("body", "decision"),
         )
     # A person who may not (403), a decision first (409, naming it): the error handler answers.
-    settled = await respond(service.app.store, request_id, body.as_, body.response(), via="api")
+    # The API token is the operator's: an answer for the person `as` names is recorded so.
+    settled = await respond(
+        service.app.store, request_id, body.as_, body.response(), via="api", acting="operator"
+    )
     service.changed(settled.thread_id)
     return settled
 

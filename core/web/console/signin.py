@@ -1,6 +1,10 @@
-"""Signing in: `/login?token=…` (the link `switchboard serve` prints) or the form sets an HttpOnly,
-SameSite=Strict cookie (Secure when the console is served over HTTPS); every other page sends a
-browser without it to /login."""
+"""Signing in. The operator: `/login?token=…` (the link `switchboard serve` prints) or the form
+sets an HttpOnly, SameSite=Strict cookie with the API token (Secure when the console is served
+over HTTPS). A person: asks for a one-time link on the sign-in page (sent on their preferred
+channel) or gets one from `switchboard login ID`; it sets a session of their own (core/signin.py),
+and they answer only as themselves. Every other page sends a browser without either to /login.
+
+`request.state.person` is who is signed in: a Person, or None for the operator."""
 
 from __future__ import annotations
 
@@ -10,17 +14,29 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from core.records import OutboxMessage
 from core.service import Service
+from core.signin import redeem, session, session_key, session_person, sign_in_link
+from core.text import Text
 from core.web.auth import COOKIE, token_matches
 from core.web.console.render import html
+
+PERSON = "switchboard_person"  # a person's session cookie (core/signin.py)
 
 router = APIRouter(include_in_schema=False)
 
 
 async def signed_in(request: Request) -> Service:
-    """The service, for a browser that holds the token's cookie; others are sent to /login."""
+    """The service, for a browser that holds the token's cookie or a person's session; others
+    are sent to /login."""
     service: Service = request.app.state.service
     if token_matches(request.cookies.get(COOKIE), service.api_token):
+        request.state.person = None  # the operator
+        return service
+    person_id = session_person(session_key(service.api_token), request.cookies.get(PERSON))
+    person = await service.app.store.person(person_id) if person_id else None
+    if person is not None:
+        request.state.person = person
         return service
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if request.headers.get("hx-request"):
@@ -95,7 +111,63 @@ async def logout(request: Request) -> Response:
     response = RedirectResponse("/login", status_code=303)
     # The same attributes as when it was set: a browser keeps a Secure cookie from being
     # overwritten by one without them.
-    response.delete_cookie(
-        COOKIE, path="/", secure=over_https(request), httponly=True, samesite="strict"
+    for name in (COOKIE, PERSON):
+        response.delete_cookie(
+            name, path="/", secure=over_https(request), httponly=True, samesite="strict"
+        )
+    return response
+
+
+@router.post("/login/person")
+async def ask_for_link(
+    request: Request,
+    who: Annotated[Text, Form()] = "",
+    next_: Annotated[str, Form(alias="next")] = "/",
+) -> Response:
+    """Send a one-time sign-in link to the person `who` names (an id, or an address of theirs)
+    on their preferred channel. The page says the same whoever it names: it tells no one who is
+    in the directory."""
+    service: Service = request.app.state.service
+    wanted = who.strip().lower()
+    people = await service.app.store.people()
+    person = next(
+        (
+            p
+            for p in people
+            if wanted
+            and (p.id.lower() == wanted or wanted in (a.lower() for a in p.identities.values()))
+        ),
+        None,
+    )
+    if person is not None:
+        public_url = service.app.settings.switchboard_public_url
+        link = await sign_in_link(service.app.store, public_url, person.id)
+        text = f"Your sign-in link for the Switchboard console: {link} (it works once, for 15 minutes)."
+        await service.app.store.outbox_add(
+            OutboxMessage(kind="notice", text=text, recipient=person.id), f"signin:{link[-12:]}"
+        )
+        service.dispatcher.wake()
+    said = (
+        f"If {who.strip() or 'that'} is someone in the directory, a sign-in link is on its way to"
+        " their preferred channel. It works once, for 15 minutes."
+    )
+    return html("login.html", next=local(next_), error="", sent=said)
+
+
+@router.get("/login/link")
+async def follow_link(request: Request, code: str = "") -> Response:
+    service: Service = request.app.state.service
+    person_id = await redeem(service.app.store, code) if code else None
+    if person_id is None or await service.app.store.person(person_id) is None:
+        error = "That sign-in link is used, expired or unknown: ask for a new one below."
+        return html("login.html", status=401, next="/", error=error)
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(
+        PERSON,
+        session(session_key(service.api_token), person_id),
+        httponly=True,
+        samesite="lax",  # followed from a chat app or a mail: a cross-site arrival
+        secure=over_https(request),
+        path="/",
     )
     return response
