@@ -319,3 +319,91 @@ async def test_a_rollback_two_people_approve_alice_on_discord_and_erin_by_sms(
     await expect(timeline).to_contain_text("Rolled api in production back to 2.4.0")
     await screenshot(page, "quorum-thread")
     await context.close()
+
+
+def _rgb(css: str) -> tuple[float, ...]:
+    return tuple(float(n) for n in re.findall(r"[\d.]+", css)[:3])
+
+
+def contrast(foreground: str, background: str) -> float:
+    """WCAG's contrast ratio of two computed colours ("rgb(r, g, b)")."""
+
+    def luminance(css: str) -> float:
+        linear = [c / 255 for c in _rgb(css)]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in linear)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    lighter, darker = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+# The colour a text is drawn in, and the first opaque background behind it.
+COLOURS = """e => {
+  let at = e, background = "rgba(0, 0, 0, 0)";
+  while (at && /rgba\\(.*, 0\\)$|transparent/.test(background)) {
+    background = getComputedStyle(at).backgroundColor; at = at.parentElement;
+  }
+  return [getComputedStyle(e).color, background];
+}"""
+
+
+async def test_the_console_fits_a_phone_and_an_empty_conversation_is_readable(
+    server: Server, browser: Browser
+) -> None:
+    context = await browser.new_context(viewport={"width": 390, "height": 844})
+    page = await context.new_page()
+    await page.goto(f"{server.url}/login?token={server.token}")
+    await page.goto(f"{server.url}/sandbox/slack?as=bob")
+    await page.get_by_label("Message").fill("deploy web 1.8.0 to production")
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator(".flash")).to_contain_text("Started")
+    await expect(page.locator("#inbox-count")).not_to_have_text("")  # its approval waits
+    thread = await page.locator(".flash a.mono").first.get_attribute("href")
+    assert thread and thread.startswith("/threads/th-")
+
+    for path, heading in (
+        ("/", "Inbox"),
+        ("/threads", "Threads"),
+        (thread, "deploy web 1.8.0 to production"),
+        ("/sandbox/slack", None),
+        ("/sandbox/discord", None),
+    ):
+        await page.goto(server.url + path)
+        await expect(page.get_by_role("navigation", name="Console")).to_be_visible()
+        if heading:
+            await expect(page.get_by_role("heading", level=1).first).to_contain_text(heading)
+        wide = await page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= 390, f"{path} is {wide} px wide at 390"
+        await screenshot(page, f"phone{path.replace('/', '-')}")
+
+    # Discord's empty conversation: light words on its dark, readable (WCAG AA, 4.5:1).
+    await page.goto(f"{server.url}/sandbox/discord")
+    empty = page.locator("#messages .empty")
+    await expect(empty).to_contain_text("New conversation")
+    for part in ("h2", "p", "p strong"):
+        color, background = await empty.locator(part).first.evaluate(COLOURS)
+        ratio = contrast(color, background)
+        assert ratio >= 4.5, f"{part}: {color} on {background} is {ratio:.2f}:1"
+    await context.close()
+
+
+async def test_the_inbox_count_changes_without_a_reload(server: Server, browser: Browser) -> None:
+    context = await browser.new_context(viewport={"width": 1440, "height": 900})
+    watching = await context.new_page()
+    await watching.goto(f"{server.url}/login?token={server.token}")
+    await watching.goto(f"{server.url}/threads")
+    count = watching.locator("#inbox-count")
+    before = int((await count.inner_text()).strip() or 0)
+    await watching.evaluate("window.stayed = true")  # gone if the page were loaded again
+
+    # Bob asks in another tab; the approval it needs is counted in the first tab's header.
+    asking = await context.new_page()
+    await asking.goto(f"{server.url}/sandbox/slack?as=bob")
+    await asking.get_by_label("Message").fill("roll back api in production to 2.4.0")
+    await asking.get_by_role("button", name="Send").click()
+    await expect(asking.locator(".flash")).to_contain_text("Started")
+
+    await expect(count).to_have_text(str(before + 1))
+    assert await watching.evaluate("window.stayed === true")
+    assert watching.url == f"{server.url}/threads"
+    await context.close()
