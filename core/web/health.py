@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
 
+from core.errors import Misconfigured
 from core.plugins import load_backend
 from core.records import OutboxStatus, RequestStatus
 from core.state import Status
@@ -56,6 +57,8 @@ async def readyz(service: ServiceDep) -> Health | JSONResponse:
         current = await asyncio.wait_for(asyncio.to_thread(schema_is_current), READY_TIMEOUT)
     except TimeoutError:
         return _not_ready(f"the database did not answer within {READY_TIMEOUT:g} s")
+    except Misconfigured as e:  # said in one line already, the password masked
+        return _not_ready(f"the database is unreachable: {e}")
     # The boundary of a probe: whatever the driver raises, the answer is "not ready, because…".
     except Exception as e:
         return _not_ready(f"the database is unreachable: {type(e).__name__}: {e}")
