@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
 import logging
 import socket
@@ -63,7 +64,12 @@ def bind(host: str, port: int) -> socket.socket:
         listening.bind((host, port))
     except OSError as e:
         listening.close()
-        raise Misconfigured(f"cannot listen on {host}:{port}: {e.strerror}") from None
+        fix = (
+            "set SWITCHBOARD_PORT (or --port) to a free port, or stop what uses it"
+            if e.errno == errno.EADDRINUSE
+            else "set SWITCHBOARD_HOST (or --host) to an address of this machine"
+        )
+        raise Misconfigured(f"cannot listen on {host}:{port}: {e.strerror}; {fix}") from None
     listening.listen(2048)
     return listening
 

@@ -175,3 +175,22 @@ def test_the_cli_works_beside_a_running_server(shared_url: str, tmp_path: Path) 
             )  # fmt: skip
             assert done.returncode == 0, f"try {n}: {done.stdout}{done.stderr}"
             assert json.loads(done.stdout)["status"] == "waiting_human"
+
+
+def test_a_port_in_use_is_one_line_naming_the_setting(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "core", "serve"],
+            env=environment(tmp_path, port, "t"),
+            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use; set SWITCHBOARD_PORT" in (
+        done.stderr
+    )
+    assert "Traceback" not in done.stderr
