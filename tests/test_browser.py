@@ -175,18 +175,18 @@ async def test_the_inbox_refuses_someone_who_is_not_asked_and_takes_an_approver(
 
     await page.get_by_role("link", name=re.compile(r"^Inbox")).click()
     card = page.get_by_role("article").filter(has_text="service web")
-    await card.get_by_label("Answer as").select_option("bob")
+    await card.get_by_label("Answer on behalf of").select_option("bob")
     await card.get_by_role("button", name="Approve").click()
     await expect(card.get_by_role("alert")).to_contain_text("bob may not answer")
 
-    await card.get_by_label("Answer as").select_option("erin")
+    await card.get_by_label("Answer on behalf of").select_option("erin")
     await card.get_by_label("Reason").fill("release freeze until Monday")
     await card.get_by_role("button", name="Reject").click()
-    await expect(card).to_contain_text("Rejected by Erin Example via console")
+    await expect(card).to_contain_text("Rejected by operator on behalf of Erin Example via console")
 
     await card.get_by_role("link", name=re.compile("^th-")).click()
     timeline = page.locator("#thread")
-    await expect(timeline).to_contain_text("erin via console rejected")
+    await expect(timeline).to_contain_text("operator on behalf of erin via console rejected")
     await expect(timeline).to_contain_text("Not deployed: erin rejected it")
     await screenshot(page, "thread")
     await context.close()
@@ -407,3 +407,52 @@ async def test_the_inbox_count_changes_without_a_reload(server: Server, browser:
     assert await watching.evaluate("window.stayed === true")
     assert watching.url == f"{server.url}/threads"
     await context.close()
+
+
+async def test_bob_hears_who_was_asked_and_alice_signs_in_by_a_link_sent_to_her(
+    server: Server, browser: Browser
+) -> None:
+    """The requester's waiting notice in his own Slack conversation; then Alice, with no token,
+    asks for a sign-in link, finds it in her Discord DMs, and approves as herself."""
+    operator = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await operator.new_page()
+    await page.goto(f"{server.url}/login?token={server.token}")
+    await page.goto(f"{server.url}/sandbox/slack?as=bob")
+    await page.get_by_label("Message").fill("deploy api 2.4.0 to production")
+    await page.get_by_role("button", name="Send").click()
+    conversation = page.locator("#messages")
+    await expect(conversation).to_contain_text(
+        re.compile(r"I have asked Alice Example or Erin Example to approve deploy \(service api,"
+                   r" version 2\.4\.0, environment production\)\. If no one decides by")
+    )  # fmt: skip
+    await screenshot(page, "requester-notice")
+
+    alice = await browser.new_context(viewport={"width": 1280, "height": 900})
+    her = await alice.new_page()
+    await her.goto(f"{server.url}/")
+    await expect(her).to_have_url(re.compile(r"/login"))
+    await her.get_by_label("Your id, email address").fill("alice@example.com")
+    await her.get_by_role("button", name="Send me a sign-in link").click()
+    await expect(her.get_by_role("status")).to_contain_text("a sign-in link is on its way")
+
+    # The link reached her preferred channel: her Discord DMs, as the sandbox shows them.
+    await open_sandbox(page, "Discord")
+    await act_as(page, "alice")
+    await open_conversation(page, "Alice Example · direct messages")
+    sent = conversation.locator(".discord-text").filter(has_text="Your sign-in link").last
+    await expect(sent).to_be_visible()
+    found = re.search(r"/login/link\?code=[\w-]+", await sent.inner_text())
+    assert found is not None
+
+    await her.goto(server.url + found[0])
+    await expect(her.get_by_text("Signed in as Alice Example")).to_be_visible()
+    card = her.get_by_role("article").filter(has_text="version 2.4.0")
+    await expect(card).to_contain_text("You answer as Alice Example")
+    await expect(card.get_by_label("Answer on behalf of")).to_have_count(0)  # herself only
+    await card.get_by_role("button", name="Approve").click()
+    await expect(card).to_contain_text("Approved by Alice Example via console")
+    await screenshot(her, "signed-in-as-alice")
+    await her.goto(server.url + found[0])  # a link works once
+    await expect(her.get_by_role("alert")).to_contain_text("used, expired or unknown")
+    await alice.close()
+    await operator.close()
