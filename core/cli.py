@@ -483,6 +483,29 @@ def _run_service(
     _reporting(serve)
 
 
+@app.command()
+def check(
+    live: Annotated[
+        bool, typer.Option("--live", help="Also call the model once and the platforms.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    """Check the settings, the database, the people file, the model and the channels' credentials."""
+    import asyncio
+
+    from rich.markup import escape
+
+    from core.check import run_checks
+
+    checks = asyncio.run(run_checks(live=live, debug=debug))
+    out = _console()
+    marks = {"ok": "[green]✓[/]", "fail": "[red]✗[/]", "skip": "[dim]-[/]"}
+    for finding in checks.findings:
+        out.print(f"{marks[finding.status]} {escape(finding.text)}", soft_wrap=True)
+    if checks.failed:
+        raise typer.Exit(1)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the database to the current schema."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
+from core.check import require_model
 from core.errors import Misconfigured
 from core.service import Service, open_service
 from core.settings import Settings, mask_url
@@ -24,6 +25,7 @@ log = logging.getLogger("switchboard.serve")
 
 
 async def serve(settings: Settings, console: Console) -> None:
+    await require_model(settings)  # a model without its key stops here, before the database
     async with open_service(settings, migrate=True) as service:
         await service.check_channels()
         service.warn_sandboxes()
@@ -75,6 +77,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 async def work(settings: Settings, console: Console) -> None:
+    await require_model(settings)
     async with open_service(settings) as service:
         await service.check_channels()
         service.warn_sandboxes()

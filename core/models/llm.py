@@ -72,6 +72,26 @@ class LiteLLMModel:
             raise TypeError(f"litellm returned {type(response).__name__} for a non-streaming call")
         return self._response(response)
 
+    async def ping(self) -> None:
+        """One tiny completion (max_tokens=1), as `switchboard check --live` makes: raises
+        ProviderError, redacted and in one line, when the provider refuses it."""
+        await self.load()
+        import litellm
+        from openai import OpenAIError
+
+        try:
+            await litellm.acompletion(
+                model=self.name,
+                messages=[{"role": "user", "content": "ping"}],
+                api_base=self._api_base,
+                api_key=self._api_key,
+                timeout=min(self._timeout, 30.0),
+                max_tokens=1,
+                num_retries=0,
+            )
+        except OpenAIError as e:
+            raise self._provider_error(e) from None
+
     def _response(self, response: LiteLLMResponse) -> ModelResponse:
         # An empty reply (no choices, no content) is left for `extract_call` to reject.
         message = getattr(response.choices[0], "message", None) if response.choices else None
@@ -111,6 +131,25 @@ def _import_litellm() -> None:
 
     # Otherwise litellm prints a "Give Feedback / Get Help" banner to stdout on every error.
     litellm.suppress_debug_info = True
+
+
+def missing_keys(model: str, api_key: str | None = None) -> list[str]:
+    """The provider's key variables litellm will need for `model` and finds neither in the
+    environment nor in `api_key` (litellm's `validate_environment`); only credentials, not the
+    endpoints litellm has defaults for. Raises ValueError when litellm knows no provider for it.
+    Imports litellm: call it off the event loop, and only for a configured model."""
+    _import_litellm()
+    import litellm
+
+    try:
+        litellm.get_llm_provider(model=model)
+    except Exception as e:  # litellm raises its BadRequestError, or others, for a bare name
+        raise ValueError(f"litellm knows no provider for {model}") from e
+    found = litellm.validate_environment(model=model, api_key=api_key)
+    return [k for k in found.get("missing_keys", []) if _KEY_VARIABLE.search(k)]
+
+
+_KEY_VARIABLE = re.compile(r"KEY|TOKEN|SECRET|CREDENTIAL|PASSWORD")
 
 
 def _str(value: object) -> str | None:
