@@ -446,7 +446,7 @@ async def test_bob_hears_who_was_asked_and_alice_signs_in_by_a_link_sent_to_her(
 
     await her.goto(server.url + found[0])
     await expect(her.get_by_text("Signed in as Alice Example")).to_be_visible()
-    card = her.get_by_role("article").filter(has_text="version 2.4.0")
+    card = her.get_by_role("article").filter(has_text="Approve deploy (service api, version 2.4.0")
     await expect(card).to_contain_text("You answer as Alice Example")
     await expect(card.get_by_label("Answer on behalf of")).to_have_count(0)  # herself only
     await card.get_by_role("button", name="Approve").click()
