@@ -9,7 +9,7 @@ import shutil
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import pytest
@@ -81,9 +81,8 @@ def written_tables(sqlite_template: Path) -> list[str]:
         ]
 
 
-@contextlib.contextmanager
-def empty_postgres() -> Iterator[str]:
-    """A new, empty PostgreSQL database, dropped afterwards; skips when the server is unreachable."""
+def postgres_unreachable() -> str:
+    """Why the tests' PostgreSQL cannot be used, or "" when it can."""
     import psycopg
 
     try:
@@ -91,11 +90,37 @@ def empty_postgres() -> Iterator[str]:
             POSTGRES.replace("postgresql+psycopg", "postgresql"), connect_timeout=3
         ).close()
     except psycopg.OperationalError as e:
-        pytest.skip(
-            f"PostgreSQL not reachable at {POSTGRES} ({e}); set SWITCHBOARD_TEST_POSTGRES to run these"
-        )
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        return f"PostgreSQL not reachable at {POSTGRES} ({first}); set SWITCHBOARD_TEST_POSTGRES to run them"
+    return ""
+
+
+@contextlib.contextmanager
+def empty_postgres() -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped afterwards; skips when the server is unreachable."""
+    if why := postgres_unreachable():
+        pytest.skip(why)
     with fresh_database() as url:
         yield url
+
+
+NOT_RUN = pytest.StashKey[str]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without PostgreSQL, the tests marked for it are not run, and said so once (not once a
+    test): at the end of the run, with the reason."""
+    marked = [item for item in items if item.get_closest_marker("postgres")]
+    if not marked or not (why := postgres_unreachable()):
+        return
+    items[:] = [item for item in items if not item.get_closest_marker("postgres")]
+    config.hook.pytest_deselected(items=marked)
+    config.stash[NOT_RUN] = f"{len(marked)} tests that need PostgreSQL were not run: {why}"
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if note := config.stash.get(NOT_RUN, ""):
+        terminalreporter.write_line(note, yellow=True)
 
 
 @pytest.fixture(scope="session")
