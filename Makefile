@@ -16,9 +16,11 @@ export SWITCHBOARD_PEOPLE ?= deploy/people.demo.toml
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "installing into $(VENV) (log: $(VENV)/install.log)"
+	@echo "installing Python packages into $(VENV): the project, its dependencies and dev tools;"
+	@echo "  a few minutes the first time (log: $(VENV)/install.log)"
 	@$(BIN)/python -m pip install --upgrade pip > $(VENV)/install.log 2>&1
 	@$(BIN)/python -m pip install -e '.[dev]' >> $(VENV)/install.log 2>&1 || (cat $(VENV)/install.log; exit 1)
+	@echo "  installed: $$(grep -c '' <($(BIN)/python -m pip list --format=freeze 2>/dev/null)) packages"
 	touch $@
 
 run: $(STAMP)
