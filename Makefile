@@ -16,10 +16,15 @@ export SWITCHBOARD_PEOPLE ?= deploy/people.demo.toml
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "installing Python packages into $(VENV): the project, its dependencies and dev tools;"
-	@echo "  a few minutes the first time (log: $(VENV)/install.log)"
-	@$(BIN)/python -m pip install --upgrade pip > $(VENV)/install.log 2>&1
-	@$(BIN)/python -m pip install -e '.[dev]' >> $(VENV)/install.log 2>&1 || (cat $(VENV)/install.log; exit 1)
+	@echo "installing Python packages into $(VENV): the project, its dependencies and dev tools"
+	@echo "  (with uv, from PyPI; log: $(VENV)/install.log)"
+	@$(BIN)/python -m pip install -q uv > $(VENV)/install.log 2>&1 || true
+	@if test -x $(BIN)/uv; then \
+		$(BIN)/uv pip install --python $(BIN)/python -e '.[dev]' >> $(VENV)/install.log 2>&1; \
+	else \
+		echo "  uv is not to be had: pip instead, slower"; \
+		$(BIN)/python -m pip install -e '.[dev]' >> $(VENV)/install.log 2>&1; \
+	fi || (cat $(VENV)/install.log; exit 1)
 	@echo "  installed: $$(grep -c '' <($(BIN)/python -m pip list --format=freeze 2>/dev/null)) packages"
 	touch $@
 
