@@ -104,20 +104,12 @@ async def run_checks(*, live: bool = False, debug: bool = False) -> Checks:
 def _settings(checks: Checks) -> Settings | None:
     from pydantic import ValidationError
 
-    from core.settings import Settings
+    from core.settings import Settings, setting_problems
 
     try:
         settings = Settings()
     except ValidationError as e:
-        for error in e.errors():
-            name = "_".join(str(part) for part in error["loc"]).upper()
-            checks.findings.append(
-                Finding(
-                    "fail",
-                    f"{name}={error.get('input')!r}: {error['msg']}: fix it in the environment"
-                    " or .env",
-                )
-            )
+        checks.findings += [Finding("fail", problem) for problem in setting_problems(e)]
         return None
     except Exception as e:
         checks.fail("settings", e)

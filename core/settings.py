@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.escalation import Escalation
@@ -127,3 +127,12 @@ class Settings(BaseSettings):
             if SECRET_VARIABLE.search(name.upper()) and len(value) >= MIN_ENVIRONMENT_SECRET
         ]
         return [v for v in values if v]
+
+
+def setting_problems(error: ValidationError) -> list[str]:
+    """Each setting the environment or .env gets wrong, as one line with the fix."""
+    return [
+        f"{'_'.join(str(part) for part in e['loc']).upper()}={e.get('input')!r}: {e['msg']}:"
+        " fix it in the environment or .env"
+        for e in error.errors()
+    ]

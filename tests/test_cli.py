@@ -194,3 +194,17 @@ def test_a_port_in_use_is_one_line_naming_the_setting(tmp_path: Path) -> None:
         done.stderr
     )
     assert "Traceback" not in done.stderr
+
+
+def test_a_bad_setting_is_one_line_for_every_command(tmp_path: Path) -> None:
+    env = {**environment(tmp_path, free_port(), "t"), "SWITCHBOARD_PORT": "abc"}
+    for command in (["serve"], ["threads"], ["db", "upgrade"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "core", *command],
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 1, command
+        assert done.stderr.strip() == (
+            "error: SWITCHBOARD_PORT='abc': Input should be a valid integer, unable to parse"
+            " string as an integer: fix it in the environment or .env"
+        ), command
