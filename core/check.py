@@ -102,14 +102,14 @@ async def run_checks(*, live: bool = False, debug: bool = False) -> Checks:
 
 
 def _settings(checks: Checks) -> Settings | None:
-    from pydantic import ValidationError
 
-    from core.settings import Settings, setting_problems
+    from core.errors import BadSettings
+    from core.settings import load_settings
 
     try:
-        settings = Settings()
-    except ValidationError as e:
-        checks.findings += [Finding("fail", problem) for problem in setting_problems(e)]
+        settings = load_settings()
+    except BadSettings as e:
+        checks.findings += [Finding("fail", problem) for problem in e.problems]
         return None
     except Exception as e:
         checks.fail("settings", e)

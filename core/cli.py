@@ -61,19 +61,10 @@ def _reporting(run: Callable[[], T]) -> T:
 def _settings(**overrides: Any) -> Settings:
     """This process's settings, read once from the environment and `.env`; `overrides` are the
     command's own options (`serve --port`), given as `switchboard_*` names without the prefix."""
-    from pydantic import ValidationError
-
-    from core.settings import Settings, setting_problems
+    from core.settings import load_settings
 
     updates = {f"switchboard_{k}": v for k, v in overrides.items() if v is not None}
-    try:
-        return Settings().model_copy(update=updates)
-    except ValidationError as e:  # a value in the environment or .env: one line, no traceback
-        from rich.markup import escape
-
-        said = "; ".join(setting_problems(e))
-        _console(stderr=True).print(f"[red]error:[/] {escape(said)}", soft_wrap=True)
-        raise typer.Exit(1) from None
+    return _reporting(lambda: load_settings(**updates))
 
 
 def _with_app(work: Callable[[App], Awaitable[T]], *, migrate: bool = False) -> T:

@@ -128,6 +128,14 @@ class Misconfigured(SwitchboardError):
     kind = "misconfigured"
 
 
+class BadSettings(Misconfigured):
+    """Values in the environment or .env that are not settings: each one a line with its fix."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
 class SchemaOutdated(Misconfigured):
     """The database is not at the schema this code expects."""
 

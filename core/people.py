@@ -21,7 +21,14 @@ from core.errors import PeopleFileError
 from core.records import Person
 
 FIELDS = list(Person.model_fields)
-EXAMPLE = '[[person]] id = "alice" name = "Alice Example" identities = { slack = "U0ALICE" }'
+
+
+def _example(channels: Mapping[str, Channel]) -> str:
+    """A person as the file writes one, on the first installed channel."""
+    name = next(iter(sorted(channels)), "")
+    address = channels[name].codec.address.example if name else ""
+    identities = f' identities = {{ {name} = "{address}" }}' if name else ""
+    return f'[[person]] id = "alice" name = "Alice Example"{identities}'
 
 
 def load_people_file(path: Path, channels: Mapping[str, Channel]) -> list[Person]:
@@ -40,7 +47,7 @@ def load_people_file(path: Path, channels: Mapping[str, Channel]) -> list[Person
             int(where.group(1)) if where else 1,
             f"not valid TOML: {reason}: fix the syntax there",
         ) from e
-    entries = _entries(source, data)
+    entries = _entries(source, data, channels)
     people = [_person(source, i, entry) for i, entry in enumerate(entries)]
     for i, person in enumerate(people):
         _check_channels(source, i, person, channels)
@@ -102,7 +109,7 @@ class _Source:
         return self.find(rf"^\s*\[\[?\s*{name}\s*[\].]") or self.find(rf"^\s*{name}\s*[.=]") or 1
 
 
-def _entries(source: _Source, data: dict[str, Any]) -> list[Any]:
+def _entries(source: _Source, data: dict[str, Any], channels: Mapping[str, Channel]) -> list[Any]:
     """The `[[person]]` tables; anything else at the top, or none at all, is refused."""
     for key, value in data.items():
         if key == "person":
@@ -125,7 +132,8 @@ def _entries(source: _Source, data: dict[str, Any]) -> list[Any]:
         )
     if not entries:
         raise source.error(
-            1, f"the people directory is empty: add each person as a table, e.g. {EXAMPLE}"
+            1,
+            f"the people directory is empty: add each person as a table, e.g. {_example(channels)}",
         )
     return entries
 

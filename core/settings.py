@@ -129,10 +129,18 @@ class Settings(BaseSettings):
         return [v for v in values if v]
 
 
-def setting_problems(error: ValidationError) -> list[str]:
-    """Each setting the environment or .env gets wrong, as one line with the fix."""
-    return [
-        f"{'_'.join(str(part) for part in e['loc']).upper()}={e.get('input')!r}: {e['msg']}:"
-        " fix it in the environment or .env"
-        for e in error.errors()
-    ]
+def load_settings(**updates: object) -> Settings:
+    """This process's settings, read from the environment and `.env` (the one place they are),
+    with `updates` over them. Raises BadSettings, each wrong value a line with its fix."""
+    from core.errors import BadSettings
+
+    try:
+        return Settings().model_copy(update=updates)
+    except ValidationError as e:
+        raise BadSettings(
+            [
+                f"{'_'.join(str(part) for part in p['loc']).upper()}={p.get('input')!r}:"
+                f" {p['msg']}: fix it in the environment or .env"
+                for p in e.errors()
+            ]
+        ) from None

@@ -431,7 +431,7 @@ async def test_bob_hears_who_was_asked_and_alice_signs_in_by_a_link_sent_to_her(
     her = await alice.new_page()
     await her.goto(f"{server.url}/")
     await expect(her).to_have_url(re.compile(r"/login"))
-    await her.get_by_label("Your id, email address").fill("alice@example.com")
+    await her.get_by_label("Your id, or your address").fill("alice@example.com")
     await her.get_by_role("button", name="Send me a sign-in link").click()
     await expect(her.get_by_role("status")).to_contain_text("a sign-in link is on its way")
 

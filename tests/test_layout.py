@@ -112,10 +112,11 @@ def _calls(path: Path, name: str) -> int:
 
 
 def test_one_start_up() -> None:
-    """Settings are read in one place (the CLI's `_settings`), and a store is opened in one: the
-    start-up function `serve`, `worker`, the CLI and the tests share (core/service.py)."""
+    """Settings are read in one place (`load_settings`, which the CLI and `check` use), and a
+    store is opened in one: the start-up function `serve`, `worker`, the CLI and the tests share
+    (core/service.py)."""
     core = sorted((ROOT / "core").rglob("*.py"))
     settings = {str(p.relative_to(ROOT)): n for p in core if (n := _calls(p, "Settings"))}
     opened = {str(p.relative_to(ROOT)): n for p in core if (n := _calls(p, "open"))}
-    assert settings == {"core/cli.py": 1}
+    assert settings == {"core/settings.py": 1}
     assert opened == {"core/service.py": 1}
