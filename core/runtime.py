@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from pydantic_core import to_jsonable_python
 
 from core import decide as d
+from core import wording
 from core.agent import Agent, ApprovalPolicy
 from core.context import (
     SUMMARY_INSTRUCTIONS,
@@ -49,7 +50,6 @@ from core.events import (
     Urgency,
     utcnow,
 )
-from core.models.advice import likely_fix
 from core.models.base import (
     InvalidOutput,
     Model,
@@ -346,19 +346,21 @@ class _Run:
         if why := self.state.denied.get(arguments_hash(tool_name, exact)):
             await self.refuse(
                 before,
-                f"{tool_name} ({_fields(exact)}) was not approved ({why}); it is not asked for"
+                f"{tool_name} ({wording.fields(exact)}) was not approved ({why}); it is not asked for"
                 " again unless someone writes in this conversation.",
             )
             return
         if short := await self.too_few_deciders(policy):
-            await self.refuse(before, f"{tool_name} ({_fields(exact)}) {short}")
+            await self.refuse(before, f"{tool_name} ({wording.fields(exact)}) {short}")
             return
         asker = f" for {await self.names(self.requester)}" if self.requester else ""
-        question = f"Approve {tool_name} ({_fields(exact)}){asker}?" + (
+        question = f"Approve {tool_name} ({wording.fields(exact)}){asker}?" + (
             f" Reason: {reason}" if reason else ""
         )
         request = self.approval(tool_name, exact, question, policy)
-        told = await self.waiting_notice(request, f"to approve {tool_name} ({_fields(exact)})")
+        told = await self.waiting_notice(
+            request, f"to approve {tool_name} ({wording.fields(exact)})"
+        )
         await self.commit(
             [*before, *self.resolved(), request], outbox=[*self.request_out(request), *told]
         )
@@ -431,7 +433,7 @@ class _Run:
 
     async def ask_what_happened(self, call: ToolCalled) -> None:
         question = (
-            f"The worker stopped while running {call.tool} ({_fields(call.arguments)}) and its result"
+            f"The worker stopped while running {call.tool} ({wording.fields(call.arguments)}) and its result"
             " was not recorded. Did it take effect?"
         )
         to = self.agent.escalate_to or self.requester
@@ -467,16 +469,8 @@ class _Run:
         await self.commit([request], outbox=[*self.request_out(request), *told])
 
     def stuck(self, reason: str) -> str:
-        """The on-call question when the model keeps failing: what happened, what was tried, and
-        the likely fix, in words; the raw errors stay in the timeline."""
-        fix = likely_fix(self.state.last_error)
-        said = f"{self.agent.name} is stuck: {reason}."
-        if fix:
-            said = (
-                f"{self.agent.name} is stuck: {self.state.consecutive_errors} attempts in a row"
-                f" failed, and {fix}."
-            )
-        return f'{said} Fix it, then answer "retry"; or answer how it should proceed.'
+        errors, last = self.state.consecutive_errors, self.state.last_error
+        return wording.stuck(self.agent.name, reason, errors, last)
 
     def tell_requester(self, text: str) -> list[OutboxMessage]:
         """A notice to the requester, in their conversation (or, for someone outside the
@@ -484,38 +478,15 @@ class _Run:
         return [OutboxMessage(kind="notice", text=text, recipient=self.requester)]
 
     async def names(self, recipients: str | tuple[str, ...]) -> str:
-        """People and roles as the requester reads them: names, a role's members named."""
         listed = (recipients,) if isinstance(recipients, str) else recipients
-        people = await self.rt.store.people()
-        named: list[str] = []
-        for entry in listed:
-            if entry.startswith("role:"):
-                members = [
-                    p.name for p in people if entry[5:] in p.roles and p.id != self.requester
-                ]
-                named += members or [entry]
-            else:
-                named.append(next((p.name for p in people if p.id == entry), entry))
-        return (
-            " or ".join(dict.fromkeys(named))
-            if len(named) > 1
-            else (named[0] if named else "no one")
-        )
+        return wording.names(await self.rt.store.people(), listed, self.requester)
 
     async def waiting_notice(self, request: HumanRequested, what: str) -> list[OutboxMessage]:
-        """What the requester hears when the thread starts waiting on other people: who was
-        asked, for what, and until when."""
+        """What the requester hears when the thread starts waiting on other people."""
         if request.recipients == (self.requester,):
             return []  # asked themselves: the question is the message
         who = await self.names(request.recipients)
-        if request.required > 1:
-            who = f"{request.required} of {who.replace(' or ', ', ')}"
-        until = (
-            f" If no one decides by {request.deadline:%H:%M} UTC on {request.deadline:%d %b}, it is not done."
-            if request.deadline and request.kind == "approval"
-            else ""
-        )
-        return self.tell_requester(f"I have asked {who} {what}.{until} You will hear here.")
+        return self.tell_requester(wording.waiting(who, request, what))
 
     # --- the model -----------------------------------------------------------------------------
 
@@ -703,17 +674,3 @@ def _brief(error: BaseException) -> str:
     if isinstance(error, ValidationError):
         return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:5])
     return f"{type(error).__name__}: {error}" if not isinstance(error, ValueError) else str(error)
-
-
-def _fields(arguments: dict[str, Any]) -> str:
-    """Arguments as people read them: "service api, version 2.4.1, environment production"."""
-    return ", ".join(
-        f"{k} {v}" if isinstance(v, str | int | float) else f"{k} {_json(v)}"
-        for k, v in arguments.items()
-    )
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, default=str, ensure_ascii=False)
