@@ -1,7 +1,8 @@
 """People sign in to the console as themselves: a one-time link, then a session of their own.
 
 A link carries a random code; the server keeps only the code's hash, with the person and when it
-expires, in the service settings (every process shares them), and spends it on first use. A
+expires, in the service settings (every process shares them), and removes it on first use, in the
+same statement that reads it: two clicks racing on one link sign in once. A
 session is a cookie naming the person and its expiry, signed with a key drawn from the API token:
 changing the token ends every session. The API token itself stays the operator's.
 """
@@ -17,7 +18,6 @@ from core.store import Coordination
 
 LINK_SECONDS = 15 * 60  # a sign-in link works this long, once
 SESSION_SECONDS = 12 * 60 * 60
-USED = "used"
 
 
 def _key(code: str) -> str:
@@ -40,10 +40,9 @@ async def sign_in_link(store: Coordination, public_url: str, person_id: str) -> 
 
 async def redeem(store: Coordination, code: str, *, now: float | None = None) -> str | None:
     """The person a code signs in, once; None for a code unknown, used or expired."""
-    kept = await store.service_setting(_key(code))
-    if kept is None or kept == USED:
+    kept = await store.take_service_setting(_key(code))
+    if kept is None:
         return None
-    await store.save_service_setting(_key(code), USED)
     person_id, _, until = kept.rpartition(" ")
     return person_id if (now or time.time()) <= float(until) else None
 

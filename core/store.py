@@ -216,6 +216,11 @@ class Coordination(Protocol):
 
     async def save_service_setting(self, key: str, value: str) -> None: ...
 
+    async def take_service_setting(self, key: str) -> str | None:
+        """Remove `key` and return its value, in one step: of callers racing for one key, only
+        one gets the value."""
+        ...
+
 
 class Store(Steps, Directory, Queries, Receiving, Sending, Timing, Coordination, Protocol):
     async def close(self) -> None: ...

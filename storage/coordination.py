@@ -34,3 +34,9 @@ class SqlCoordination(Database):
             conn.execute(insert(service_settings).values(key=key, value=value))
 
         await self._run(work)
+
+    async def take_service_setting(self, key: str) -> str | None:
+        statement = delete(service_settings).where(service_settings.c.key == key)
+        returning = statement.returning(service_settings.c.value)
+        value: str | None = await self._run(lambda conn: conn.execute(returning).scalar())
+        return value

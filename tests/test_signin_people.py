@@ -4,6 +4,7 @@ is recorded so."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
@@ -119,9 +120,42 @@ async def test_links_and_sessions_keep_to_their_rules(service: Service) -> None:
     fresh = await new_code(store, "alice")
     assert await redeem(store, fresh) == "alice"
     assert await redeem(store, fresh) is None  # once
+    raced = await new_code(store, "alice")
+    clicks = await asyncio.gather(*(redeem(store, raced) for _ in range(8)))
+    assert clicks.count("alice") == 1 and clicks.count(None) == 7  # many tabs, one sign-in
     key = session_key(service.api_token)
     value = session(key, "alice", now=1000.0)
     assert session_person(key, value, now=1000.0) == "alice"
     assert session_person(key, value.replace("alice", "erin"), now=1000.0) is None  # forged
     assert session_person(session_key("another token"), value, now=1000.0) is None
     assert session_person(key, value, now=10**9) is None  # expired
+
+
+async def test_in_the_sandbox_a_signed_in_person_speaks_and_reads_only_as_themselves(
+    service: Service,
+) -> None:
+    request_id = await waiting_deploy(service)
+    async with console(service) as operator:
+        operator.cookies.set(COOKIE, service.api_token)
+        shown = await operator.get("/sandbox/discord?as=erin")
+        assert "Acting as anyone is the sandbox" in shown.text
+        assert '<option value="erin"' in shown.text and '<option value="alice"' in shown.text
+    async with console(service) as bob:
+        await bob.post("/login/person", data={"who": "bob"})
+        await bob.get(await link_sent_to(service, "bob"))
+        # Bob has no Discord address: the Discord sandbox, with Alice's request in it, is not his.
+        discord = await bob.get("/sandbox/discord?as=alice")
+        assert discord.status_code == 404 and "You have no address on discord" in discord.text
+        assert request_id not in discord.text
+        slack = await bob.get("/sandbox/slack?as=alice")
+        assert "You act here as yourself, Bob" in slack.text
+        assert '<option value="alice"' not in slack.text  # only himself to choose
+        pressed = await bob.post(
+            "/sandbox/discord/press",
+            data={"as": "alice", "request_id": request_id, "decision": "approve"},
+        )
+        said = await bob.post("/sandbox/slack/say", data={"as": "alice", "text": "approve"})
+    assert pressed.status_code == said.status_code == 403
+    assert "you speak only as yourself, not as alice" in pressed.text
+    settled = await service.app.store.request(request_id)
+    assert settled is not None and settled.decided_by is None
