@@ -353,14 +353,11 @@ class _Run:
         if short := await self.too_few_deciders(policy):
             await self.refuse(before, f"{tool_name} ({wording.fields(exact)}) {short}")
             return
+        what = wording.action(tool_name, tool.summary, exact)
         asker = f" for {await self.names(self.requester)}" if self.requester else ""
-        question = f"Approve {tool_name} ({wording.fields(exact)}){asker}?" + (
-            f" Reason: {reason}" if reason else ""
-        )
+        question = f"Approve {what}{asker}?" + (f" Reason: {reason}" if reason else "")
         request = self.approval(tool_name, exact, question, policy)
-        told = await self.waiting_notice(
-            request, f"to approve {tool_name} ({wording.fields(exact)})"
-        )
+        told = await self.waiting_notice(request, f"to approve {what}")
         await self.commit(
             [*before, *self.resolved(), request], outbox=[*self.request_out(request), *told]
         )
@@ -477,15 +474,16 @@ class _Run:
         directory, to whoever wrote there last)."""
         return [OutboxMessage(kind="notice", text=text, recipient=self.requester)]
 
-    async def names(self, recipients: str | tuple[str, ...]) -> str:
+    async def names(self, recipients: str | tuple[str, ...], *, where: bool = False) -> str:
         listed = (recipients,) if isinstance(recipients, str) else recipients
-        return wording.names(await self.rt.store.people(), listed, self.requester)
+        people = await self.rt.store.people()
+        return wording.names(people, listed, self.requester, where=where)
 
     async def waiting_notice(self, request: HumanRequested, what: str) -> list[OutboxMessage]:
         """What the requester hears when the thread starts waiting on other people."""
         if request.recipients == (self.requester,):
             return []  # asked themselves: the question is the message
-        who = await self.names(request.recipients)
+        who = await self.names(request.recipients, where=True)
         return self.tell_requester(wording.waiting(who, request, what))
 
     # --- the model -----------------------------------------------------------------------------

@@ -49,13 +49,17 @@ class Tool:
     args: type[BaseModel]
     fn: ToolFn
     idempotent: bool = False
+    summary: str = ""  # what a call does, for people: "deploy {service} {version} to {environment}"
 
     def spec(self) -> dict[str, Any]:
         return function_spec(self.name, self.description, self.args)
 
 
-def tool(*, idempotent: bool = False, name: str | None = None) -> Callable[[ToolFn], Tool]:
-    """Make a Tool from `async def fn(args: SomeModel, ctx: ToolContext)`; the docstring describes it."""
+def tool(
+    *, idempotent: bool = False, name: str | None = None, summary: str = ""
+) -> Callable[[ToolFn], Tool]:
+    """Make a Tool from `async def fn(args: SomeModel, ctx: ToolContext)`; the docstring describes
+    it to the model, `summary` (a format string over the arguments) a call of it to people."""
 
     def wrap(fn: ToolFn) -> Tool:
         params = list(inspect.signature(fn).parameters)
@@ -66,6 +70,7 @@ def tool(*, idempotent: bool = False, name: str | None = None) -> Callable[[Tool
             args=args_model,
             fn=fn,
             idempotent=idempotent,
+            summary=summary,
         )
 
     return wrap

@@ -14,33 +14,64 @@ from core.records import Person
 
 def fields(arguments: dict[str, Any]) -> str:
     """Arguments as people read them: "service api, version 2.4.1, environment production"."""
-    return ", ".join(
-        f"{k} {v}"
-        if isinstance(v, str | int | float)
-        else f"{k} {json.dumps(v, default=str, ensure_ascii=False)}"
-        for k, v in arguments.items()
-    )
+    return ", ".join(f"{k} {_word(v)}" for k, v in arguments.items())
 
 
-def names(people: Sequence[Person], recipients: Sequence[str], requester: str | None) -> str:
+def action(tool: str, summary: str, arguments: dict[str, Any]) -> str:
+    """A call as people read it: the tool's summary filled in ("deploy api 2.4.1 to production"),
+    else its name and the arguments as words ("deploy (service api, version 2.4.1)")."""
+    if summary:
+        try:
+            return summary.format_map({k: _word(v) for k, v in arguments.items()})
+        except (KeyError, IndexError, ValueError, AttributeError):
+            pass  # a summary naming an argument the call lacks: the plain form says it all
+    return f"{tool} ({fields(arguments)})"
+
+
+def _word(value: Any) -> str:
+    if isinstance(value, str | int | float):
+        return str(value)
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def names(
+    people: Sequence[Person],
+    recipients: Sequence[str],
+    requester: str | None,
+    *,
+    where: bool = False,
+) -> str:
     """People and roles as the requester reads them: names, a role's members named (but not the
-    requester themselves), "Alice or Erin"."""
-    named: list[str] = []
+    requester themselves), "Alice or Erin"; with `where`, the channel each is asked on first
+    ("Alice or Erin on Discord", "Alice on Discord or Bob on Slack")."""
+    named: dict[str, str] = {}  # name: where
     for entry in recipients:
         if entry.startswith("role:"):
-            members = [p.name for p in people if entry[5:] in p.roles and p.id != requester]
-            named += members or [entry]
+            members = [p for p in people if entry[5:] in p.roles and p.id != requester]
+            named |= {p.name: _first_channel(p) for p in members} or {entry: ""}
         else:
-            named.append(next((p.name for p in people if p.id == entry), entry))
-    if len(named) > 1:
-        return " or ".join(dict.fromkeys(named))
-    return named[0] if named else "no one"
+            person = next((p for p in people if p.id == entry), None)
+            named[person.name if person else entry] = _first_channel(person) if person else ""
+    if not named:
+        return "no one"
+    places = set(named.values())
+    if not where or places == {""}:
+        return " or ".join(named)
+    if len(places) == 1:
+        return f"{' or '.join(named)} on {places.pop()}"
+    return " or ".join(f"{name} on {place}" if place else name for name, place in named.items())
+
+
+def _first_channel(person: Person) -> str:
+    """Where a person is asked first, as people write it: "Slack", "SMS"."""
+    first = next(iter(person.preferred()), "")
+    return first.upper() if len(first) <= 3 else first.capitalize()
 
 
 def waiting(who: str, request: HumanRequested, what: str) -> str:
     """What the requester hears as the thread starts waiting on others: who, for what, until."""
     if request.required > 1:
-        who = f"{request.required} of {who.replace(' or ', ', ')}"
+        who = f"{request.required} of {who.replace(' or ', ', ')}"  # "2 of Alice, Erin on …"
     until = ""
     if request.deadline and request.kind == "approval":
         when = f"{request.deadline:%H:%M} UTC on {request.deadline:%d %b}"

@@ -269,7 +269,7 @@ async def test_a_rollback_two_people_approve_alice_on_discord_and_erin_by_sms(
     await act_as(page, "erin")
     await open_conversation(page, "^Erin Example")
     texts = conversation.locator(".sms-msg.sms-theirs")
-    await expect(texts.first).to_contain_text("Approve rollback")
+    await expect(texts.first).to_contain_text("Approve roll api in production back to 2.4.0")
     await expect(texts.first).to_contain_text("Reply YES")
     await expect(texts.first).not_to_contain_text(progress)
     await expect(texts.last).to_contain_text(progress)
@@ -307,7 +307,9 @@ async def test_a_rollback_two_people_approve_alice_on_discord_and_erin_by_sms(
 
     # The thread's timeline has both approvals, each with where it was given.
     await page.get_by_role("link", name=re.compile(r"^Inbox")).click()
-    settled = page.get_by_role("row").filter(has_text="Approve rollback")
+    settled = page.get_by_role("row").filter(
+        has_text="Approve roll api in production back to 2.4.0"
+    )
     await expect(settled).to_contain_text("by Alice Example via discord and Erin Example via sms")
     await settled.get_by_role("link", name=re.compile("^th-")).click()
     timeline = page.locator("#thread")
@@ -422,8 +424,8 @@ async def test_bob_hears_who_was_asked_and_alice_signs_in_by_a_link_sent_to_her(
     await page.get_by_role("button", name="Send").click()
     conversation = page.locator("#messages")
     await expect(conversation).to_contain_text(
-        re.compile(r"I have asked Alice Example or Erin Example to approve deploy \(service api,"
-                   r" version 2\.4\.0, environment production\)\. If no one decides by")
+        re.compile(r"I have asked Alice Example or Erin Example on Discord to approve deploy api"
+                   r" 2\.4\.0 to production\. If no one decides by")
     )  # fmt: skip
     await screenshot(page, "requester-notice")
 
@@ -446,7 +448,7 @@ async def test_bob_hears_who_was_asked_and_alice_signs_in_by_a_link_sent_to_her(
 
     await her.goto(server.url + found[0])
     await expect(her.get_by_text("Signed in as Alice Example")).to_be_visible()
-    card = her.get_by_role("article").filter(has_text="Approve deploy (service api, version 2.4.0")
+    card = her.get_by_role("article").filter(has_text="Approve deploy api 2.4.0 to production")
     await expect(card).to_contain_text("You answer as Alice Example")
     await expect(card.get_by_label("Answer on behalf of")).to_have_count(0)  # herself only
     await card.get_by_role("button", name="Approve").click()

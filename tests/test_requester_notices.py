@@ -11,8 +11,9 @@ from core.models.scripted import Call, ScriptedModel
 from core.records import OutboxItem
 from core.service import Service
 from core.state import Status
+from core.wording import action, names
 from storage import SqlStore
-from tests.fixtures import RuntimeFactory, eventually, simulator
+from tests.fixtures import PEOPLE, RuntimeFactory, eventually, simulator
 from tests.test_timers import T0
 
 CHECK = Call("check_release", {"service": "api", "version": "2.4.1"})
@@ -31,13 +32,12 @@ async def test_the_requester_hears_who_was_asked_and_until_when(
     assert (await runtime.advance(thread)).status is Status.WAITING_HUMAN
     [request] = await store.requests()
     assert request.question == (
-        "Approve deploy (service api, version 2.4.1, environment production) for Bob?"
-    )  # no Python repr: words
+        "Approve deploy api 2.4.1 to production for Bob?"
+    )  # the tool's summary, filled in: no Python repr
     [told] = await notices(store)
     assert told.text == (
-        "I have asked Alice or Erin to approve deploy (service api, version 2.4.1, environment"
-        " production). If no one decides by 09:00 UTC on 08 Jan, it is not done. You will hear"
-        " here."
+        "I have asked Alice or Erin on Discord to approve deploy api 2.4.1 to production. If no"
+        " one decides by 09:00 UTC on 08 Jan, it is not done. You will hear here."
     )
     await cancel(store, thread, by="operator", reason="wrong window")
     assert [n.text for n in await notices(store)][
@@ -93,4 +93,17 @@ async def test_the_notice_reaches_bobs_own_slack_conversation(service: Service) 
 
     [notice] = await eventually(sent)
     assert (notice.address, notice.conversation) == ("U0BOB", "C1:9")
-    assert notice.text.startswith("I have asked Alice or Erin to approve deploy (service api")
+    assert notice.text.startswith("I have asked Alice or Erin on Discord to approve deploy api")
+
+
+def test_who_is_asked_where_and_for_what_in_words() -> None:
+    assert names(PEOPLE, ["role:deploy-approver"], "bob", where=True) == "Alice or Erin on Discord"
+    assert names(PEOPLE, ["alice", "bob"], None, where=True) == "Alice on Discord or Bob on Slack"
+    assert names(PEOPLE, ["role:nobody-has-it"], "bob", where=True) == "role:nobody-has-it"
+    assert names(PEOPLE, ["erin", "role:oncall"], "bob") == "Erin or Alice"
+    rollback = "roll {service} in {environment} back to {to_version}"
+    asked = {"service": "api", "environment": "production", "to_version": "2.4.0"}
+    assert action("rollback", rollback, asked) == "roll api in production back to 2.4.0"
+    # A summary naming an argument the call lacks falls back to every argument, as words.
+    assert action("rollback", rollback, {"service": "api"}) == "rollback (service api)"
+    assert action("tag", "", {"labels": ["a", "ü"]}) == 'tag (labels ["a", "ü"])'

@@ -47,13 +47,13 @@ async def check_release(args: ReleaseRef, ctx: ToolContext) -> dict[str, object]
     }
 
 
-@tool(idempotent=True)
+@tool(idempotent=True, summary="deploy {service} {version} to {environment}")
 async def deploy(args: DeployArgs, ctx: ToolContext) -> dict[str, object]:
     """Deploy a release to an environment. Production deploys need the on-call approver."""
     return await _put(ctx, args.service, args.version, args.environment, "deployed")
 
 
-@tool(idempotent=True)
+@tool(idempotent=True, summary="roll {service} in {environment} back to {to_version}")
 async def rollback(args: RollbackArgs, ctx: ToolContext) -> dict[str, object]:
     """Roll a service in an environment back to an earlier release. Needs two approvers."""
     return await _put(ctx, args.service, args.to_version, args.environment, "rolled back")

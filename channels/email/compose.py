@@ -492,13 +492,13 @@ def mime(payload: Mapping[str, Any], *, date: datetime) -> EmailMessage:
 
 
 def _subject(msg: EmailMessage, subject: str) -> None:
-    if subject.isascii() and "=?" not in subject:  # else a reader decodes what looks encoded
-        msg["Subject"] = subject
-    else:
-        # Encoded and folded by the older Header, whose encoded words carry their spaces: the
-        # modern folder may put a space at a fold between two, where a reader drops it.
-        encoded = Header(subject, "utf-8", header_name="Subject").encode(linesep="\n")
-        msg.set_raw("Subject", encoded)
+    """Folded by the older Header, between words: the modern folder moves a subject that fits on
+    a line of its own there, whole, leaving "Subject:" alone above it (which some readers keep as
+    a leading space), and may put a space at a fold between two encoded words, where a reader
+    drops it. Encoded when not ASCII, or when it holds what a reader would decode ("=?")."""
+    plain = subject.isascii() and "=?" not in subject
+    folded = Header(subject, None if plain else "utf-8", header_name="Subject")
+    msg.set_raw("Subject", folded.encode(linesep="\n"))
 
 
 def address(text: str) -> Address:

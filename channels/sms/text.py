@@ -158,7 +158,7 @@ def _request(message: OutboundMessage) -> str:
         question = f"Run {_one_line(context.tool)}?" if approval and context.tool else "(no text)"
     head = speaker(message.agent or context.agent) + question
     requester = _one_line(gsm_friendly(context.requester or ""))[:REQUESTER_SHOWN].strip()
-    for_whom = f" (for {requester})" if requester else ""
+    for_whom = f" (for {requester})" if requester and requester not in question else ""
     last: list[str] = []
     if context.deadline is not None:
         last.append(f"{'Decide' if approval else 'Answer'} by {when(context.deadline)}.")
