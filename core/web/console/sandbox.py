@@ -1,7 +1,10 @@
 """The Sandbox: each channel's conversations, drawn from the payloads its own `render` made (read
 back by its `preview`), and acting as any person on a sandboxed channel: each message or button
 press goes through the channel's simulator into the real inbox, as if the platform had delivered
-it. A live channel has no simulator: its conversations show, but nobody speaks for people there."""
+it. A live channel has no simulator: its conversations show, but nobody speaks for people there.
+
+Acting as anyone is the operator's (signed in with the API token). A person signed in as
+themselves acts only as themselves and sees only the conversations they are in."""
 
 from __future__ import annotations
 
@@ -10,11 +13,12 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request, Response
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse
 from markupsafe import Markup
 
 from core.channels import Action, Decision, Malformed
 from core.previews import Look
+from core.records import Person
 from core.service import Service
 from core.situation import Received
 from core.text import Name, Text
@@ -65,7 +69,11 @@ class View:
         return _url(self.channel, actor, conversation.id)
 
 
-async def _view(service: Service, channel: str, as_: str | None, conversation: str) -> View | None:
+async def _view(
+    service: Service, me: Person | None, channel: str, as_: str | None, conversation: str
+) -> View | None:
+    """The channel as the operator (`me` None) or a signed-in person sees it; None for a channel
+    that is not here, or one on which the person has no address."""
     found = service.channels.get(channel)
     if found is None:
         return None
@@ -73,8 +81,13 @@ async def _view(service: Service, channel: str, as_: str | None, conversation: s
     people = await store.people()
     outbox, inbox = await store.outbox(channel=channel), await store.inbox(channel=channel)
     convos = conversations(channel, outbox, inbox, people, found.codec.preview)
-    current = next((c for c in convos if c.id == conversation), None)
     speakers = actors(channel, people, found.codec.address.example)
+    if me is not None:
+        convos = [c for c in convos if me.id in c.people]
+        speakers = [a for a in speakers if a.id == me.id]
+        if not speakers:
+            return None
+    current = next((c for c in convos if c.id == conversation), None)
     wanted = as_ or (next(iter(current.people), None) if current else None)
     actor = next((a for a in speakers if a.id == wanted), speakers[0])
     chosen = conversation if current else ""
@@ -117,12 +130,15 @@ async def sandbox_home(service: Console) -> Response:
 
 
 @router.get("/sandbox/{channel}")
-async def sandbox(service: Console, channel: str, as_: As = None, c: Name = "") -> Response:
-    return await _page(service, channel, as_, c)
+async def sandbox(
+    request: Request, service: Console, channel: str, as_: As = None, c: Name = ""
+) -> Response:
+    return await _page(service, request.state.person, channel, as_, c)
 
 
 async def _page(
     service: Service,
+    me: Person | None,
     channel: str,
     as_: str | None,
     conversation: str,
@@ -131,7 +147,10 @@ async def _page(
     push: bool = False,
     status: int = 200,
 ) -> Response:
-    view = await _view(service, channel, as_, conversation)
+    view = await _view(service, me, channel, as_, conversation)
+    if view is None and me is not None and channel in service.channels:
+        what = f"You have no address on {channel} in the directory, {me.name}: nothing to show."
+        return await page(service, "missing.html", "sandbox", status=404, what=what)
     if view is None:
         what = f"There is no channel {channel}: the channels are {', '.join(service.channels)}."
         return await page(service, "missing.html", "sandbox", status=404, what=what)
@@ -143,6 +162,7 @@ async def _page(
         status=status,
         push=view.url(view.conversation_id) if push else None,
         view=view,
+        me=me,
         channels=ordered(service.channels),
         listing=Markup(listing),
         messages=Markup(shown),
@@ -154,7 +174,7 @@ async def _page(
 async def sandbox_list(
     request: Request, service: Console, channel: str, as_: As = None, c: Name = ""
 ) -> Response:
-    view = await _view(service, channel, as_, c)
+    view = await _view(service, request.state.person, channel, as_, c)
     return panel(_panels(request, view)[0] if view else None)
 
 
@@ -162,23 +182,25 @@ async def sandbox_list(
 async def sandbox_messages(
     request: Request, service: Console, channel: str, as_: As = None, c: Name = ""
 ) -> Response:
-    view = await _view(service, channel, as_, c)
+    view = await _view(service, request.state.person, channel, as_, c)
     return panel(_panels(request, view)[1] if view else None)
 
 
 @router.post("/sandbox/{channel}/say")
 async def sandbox_say(
+    request: Request,
     service: Console,
     channel: str,
     as_: Annotated[Name, Form(alias="as")],
     text: Annotated[str, Form()] = "",  # kept as written: the inbound message cleans and counts
     c: Annotated[Name, Form()] = "",
 ) -> Response:
-    return await _act(service, channel, as_, c, text=text)
+    return await _act(service, request.state.person, channel, as_, c, text=text)
 
 
 @router.post("/sandbox/{channel}/press")
 async def sandbox_press(
+    request: Request,
     service: Console,
     channel: str,
     as_: Annotated[Name, Form(alias="as")],
@@ -188,11 +210,12 @@ async def sandbox_press(
     value: Annotated[Text, Form()] = "",
 ) -> Response:
     action = Action(request_id=request_id, decision=decision, value=value)
-    return await _act(service, channel, as_, c, action=action)
+    return await _act(service, request.state.person, channel, as_, c, action=action)
 
 
 async def _act(
     service: Service,
+    me: Person | None,
     channel_name: str,
     actor_id: str,
     conversation: str,
@@ -205,13 +228,17 @@ async def _act(
     people = await service.app.store.people()
     speakers = actors(channel_name, people, channel.codec.address.example) if channel else []
     actor = next((a for a in speakers if a.id == actor_id), None)
+    if me is not None and actor_id != me.id:
+        why = f"You are signed in as {me.name}: you speak only as yourself, not as {actor_id}."
+        return PlainTextResponse(why, status_code=403)  # plain: the names are the caller's
     if channel is None or actor is None:
-        return HTMLResponse(f"No {actor_id} on {channel_name} here.", status_code=404)
+        return PlainTextResponse(f"No {actor_id} on {channel_name} here.", status_code=404)
     simulator = channel.simulator
     if simulator is None:
         why = f"{channel_name} is live: the sandbox does not speak for people there"
         return await _page(
             service,
+            me,
             channel_name,
             actor.id,
             conversation,
@@ -230,8 +257,10 @@ async def _act(
         )
     except Malformed as e:
         refused = Received("refused", f"{channel_name} would not bring that: {e}")
-        return await _page(service, channel_name, actor.id, conversation, flash=refused, status=422)
+        return await _page(
+            service, me, channel_name, actor.id, conversation, flash=refused, status=422
+        )
     received = await service.inbox.accept(message)
     return await _page(
-        service, channel_name, actor.id, message.conversation, flash=received, push=True
+        service, me, channel_name, actor.id, message.conversation, flash=received, push=True
     )
