@@ -8,9 +8,7 @@ from __future__ import annotations
 import hashlib
 
 from channels.email.codec import EmailCodec
-from channels.email.mailbox import MailboxListener
 from channels.email.sandbox import MailSandbox, MailSimulator
-from channels.email.transport import SmtpTransport
 from core.channels import Channel
 from core.errors import Misconfigured
 from core.settings import Settings
@@ -30,6 +28,9 @@ def email(settings: Settings) -> Channel:
         raise Misconfigured(
             "email: IMAP_SECURITY=starttls is not supported: use tls (port 993) or none"
         )
+    from channels.email.mailbox import MailboxListener
+    from channels.email.transport import SmtpTransport
+
     password = settings.imap_password.get_secret_value()
     # The tokens' key: EMAIL_TOKEN_SECRET, or one drawn from the mailbox's password (changing the
     # password then voids the tokens of requests already sent: their replies decide nothing).

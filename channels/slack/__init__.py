@@ -12,8 +12,6 @@ import time
 from channels.sandbox import sandboxed
 from channels.slack.blocks import conversation_of
 from channels.slack.codec import SlackCodec
-from channels.slack.socket import SocketModeListener
-from channels.slack.transport import SlackTransport
 from core.channels import Channel
 from core.errors import Misconfigured
 from core.settings import Settings
@@ -39,6 +37,9 @@ def slack(settings: Settings) -> Channel:
             "slack: SLACK_BOT_TOKEN is set, but neither SLACK_SIGNING_SECRET (Slack calls"
             " /slack/events) nor SLACK_APP_TOKEN (Socket Mode): set one of them"
         )
+    from channels.slack.socket import SocketModeListener
+    from channels.slack.transport import SlackTransport
+
     codec = SlackCodec(secret or None)
     transport = SlackTransport(bot, settings.slack_api_url)
     listener = SocketModeListener(codec, app, settings.slack_api_url) if app else None

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from channels.sandbox import sandboxed
 from channels.sms.codec import STATUS, SmsCodec, conversation_of, normalize
-from channels.sms.transport import SmsTransport
 from core.channels import Channel
 from core.errors import Misconfigured
 from core.settings import Settings
@@ -29,6 +28,8 @@ def sms(settings: Settings) -> Channel:
             sender = normalize(sender)
         except ValueError as e:
             raise Misconfigured(f"sms: TWILIO_FROM_NUMBER: {e}") from None
+    from channels.sms.transport import SmsTransport
+
     token = settings.twilio_auth_token.get_secret_value()
     codec = SmsCodec(token, public_url)
     status_url = public_url.rstrip("/") + STATUS
