@@ -22,7 +22,10 @@ from tests.fixtures import empty_postgres
 from tests.server import TOKEN, environment, free_port, running_server
 
 pytestmark = pytest.mark.slow
+# Every command meets each kind of failure (the URL, the connection, the SQLite file, the
+# PostgreSQL database) through the one start-up path; the other variants of a kind, one command each.
 COMMANDS = (("serve",), ("worker",), ("threads",), ("db", "upgrade"))
+SERVE, WORKER, CLI, UPGRADE = ((c,) for c in COMMANDS)
 PASSWORD = "s3cret-Passw0rd"
 SUPPORTED = "sqlite:///path/to/switchboard.db or postgresql://"
 
@@ -89,7 +92,7 @@ def test_an_unsupported_scheme(tmp_path: Path) -> None:
     ],
 )
 def test_a_malformed_url(tmp_path: Path, url: str, says: str) -> None:
-    assert_one_line(run_all(tmp_path, url), says, SUPPORTED)
+    assert_one_line(run_all(tmp_path, url, WORKER), says, SUPPORTED)
 
 
 def test_a_closed_port(tmp_path: Path) -> None:
@@ -103,7 +106,7 @@ def test_a_closed_port(tmp_path: Path) -> None:
 
 
 def test_an_unknown_host(tmp_path: Path) -> None:
-    done = run_all(tmp_path, "postgresql://postgres@switchboard-db.invalid/test")
+    done = run_all(tmp_path, "postgresql://postgres@switchboard-db.invalid/test", SERVE)
     assert_one_line(
         done, "the host switchboard-db.invalid is not known", "correct the host in DATABASE_URL"
     )
@@ -117,13 +120,13 @@ def test_an_sqlite_file_in_a_directory_that_does_not_exist(tmp_path: Path) -> No
 
 def test_an_sqlite_file_under_a_file(tmp_path: Path) -> None:
     (tmp_path / "plain").write_text("not a directory")
-    done = run_all(tmp_path, f"sqlite:///{tmp_path / 'plain'}/switchboard.db")
+    done = run_all(tmp_path, f"sqlite:///{tmp_path / 'plain'}/switchboard.db", CLI)
     assert_one_line(done, f"{tmp_path / 'plain'} is not a directory")
 
 
 def test_an_sqlite_url_naming_a_file_that_is_not_a_database(tmp_path: Path) -> None:
     (tmp_path / "notes.db").write_text("some notes, not SQLite\n" * 20)
-    done = run_all(tmp_path, f"sqlite:///{tmp_path / 'notes.db'}")
+    done = run_all(tmp_path, f"sqlite:///{tmp_path / 'notes.db'}", UPGRADE)
     assert_one_line(done, f"{tmp_path / 'notes.db'} is not an SQLite database")
 
 
@@ -158,7 +161,7 @@ def test_a_postgres_database_that_does_not_exist(tmp_path: Path) -> None:
 def test_a_postgres_user_that_does_not_exist(tmp_path: Path) -> None:
     with empty_postgres() as url:
         stranger = make_url(with_password(url)).set(username="switchboard_nobody")
-    done = run_all(tmp_path, stranger.render_as_string(hide_password=False))
+    done = run_all(tmp_path, stranger.render_as_string(hide_password=False), WORKER)
     assert_one_line(
         done,
         'the user "switchboard_nobody" does not exist',
@@ -224,7 +227,7 @@ def test_serve_and_worker_show_the_database_without_its_password(tmp_path: Path)
     with empty_postgres() as url:
         secret = with_password(url)
         # Before any migration: the one line that says so masks it too.
-        done = run_all(tmp_path, secret, (("threads",),))["threads"]
+        done = run_all(tmp_path, secret, CLI)["threads"]
         assert done.returncode == 1 and "not at the current schema" in done.stderr
         assert ":***@" in done.stderr and PASSWORD not in done.stderr
         with running_server(tmp_path, database_url=secret) as server:
