@@ -132,6 +132,11 @@ class HumanRequested(_Event):
     distinct_roles: bool = False
     requester: str | None = None
     self_approval: bool = False
+    # A request from an outside caller (core/relay.py): who asked, what the decider should know,
+    # and the caller's own reference for it.
+    caller: str | None = None
+    context: Text = ""
+    reference: Text = ""
 
 
 class HumanResponded(_Event):

@@ -80,6 +80,11 @@ class RequestInfo(BaseModel):
     approvals: list[GivenApproval] = Field(
         [], description="The approvals given so far, the last one's too once it settled it."
     )
+    caller: str | None = Field(
+        None, description="The outside caller that asked for it; None: an agent's request."
+    )
+    context: str = Field("", description="What the caller tells the decider, beside the question.")
+    reference: str = Field("", description="The caller's own reference for it.")
 
     @computed_field(description="How many more approvals it needs.")  # type: ignore[prop-decorator]
     @property

@@ -9,8 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
+from core.events import HumanRequested
 from core.humans import why_not
 from core.records import OutboxItem, OutboxMessage, Person, RequestInfo, ThreadInfo
+
+
+def request_out(request: HumanRequested) -> list[OutboxMessage]:
+    """A new request goes to its first recipient now, escalation adds the others later; an
+    approval from distinct entries goes to each of them at once."""
+    firsts = request.recipients if request.distinct_roles else request.recipients[:1]
+    return [OutboxMessage.request(request.request_id, request.question, to=r) for r in firsts]
 
 
 def expand(recipient: str, people: Iterable[Person]) -> list[Person]:

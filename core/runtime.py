@@ -19,13 +19,14 @@ from pydantic import ValidationError
 from pydantic_core import to_jsonable_python
 
 from core import decide as d
-from core import wording
+from core import relay, wording
 from core.agent import Agent, ApprovalPolicy
 from core.context import (
     SUMMARY_INSTRUCTIONS,
     ContextWindow,
     Redactor,
     estimate_tokens,
+    event_tokens,
     parse_summary,
     render_event,
     truncate_blocks,
@@ -60,6 +61,7 @@ from core.models.base import (
 )
 from core.models.retry import Backoff, complete_with_retries
 from core.records import LoadedThread, OutboxMessage, Step
+from core.routing import request_out
 from core.state import ExecutionState, fold
 from core.store import Directory, Steps
 from core.text import storable_text
@@ -144,6 +146,8 @@ class Runtime:
             )
             if loaded is None:
                 raise ThreadBusy(thread_id)
+            if relay.is_relay(loaded.agent):
+                return await self.close_relay(thread_id, loaded)
             run = _Run(self, thread_id, loaded)
             heartbeat = asyncio.create_task(self.keep_lease(thread_id))
             try:
@@ -160,6 +164,18 @@ class Runtime:
                 if not run.released:
                     await self.store.release(thread_id, self.owner)
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    async def close_relay(self, thread_id: str, loaded: LoadedThread) -> ExecutionState:
+        """A caller's thread (core/relay.py): ended once its request is settled; no model."""
+        events = relay.closing(loaded.state)
+        if not events:
+            await self.store.release(thread_id, self.owner)
+            return loaded.state
+        state = fold(events, loaded.state)
+        counted = [(e, event_tokens(e)) for e in events]
+        step = Step(thread_id, loaded.last_seq, counted, state, owner=self.owner, release=True)
+        await self.store.commit(step)
+        return state
 
     async def keep_lease(self, thread_id: str) -> None:
         """Renew the lease every third of its length until cancelled, or until it is lost.
@@ -300,7 +316,7 @@ class _Run:
                 told = await self.waiting_notice(request, f"this: {ask.question}")
                 await self.commit(
                     [*before, *self.resolved(), request],
-                    outbox=[*self.request_out(request), *told],
+                    outbox=[*request_out(request), *told],
                 )
             case RequestApproval(tool=tool_name, arguments=arguments, reason=reason):
                 await self.gate(before, tool_name, arguments, reason)
@@ -359,7 +375,7 @@ class _Run:
         request = self.approval(tool_name, exact, question, policy)
         told = await self.waiting_notice(request, f"to approve {what}")
         await self.commit(
-            [*before, *self.resolved(), request], outbox=[*self.request_out(request), *told]
+            [*before, *self.resolved(), request], outbox=[*request_out(request), *told]
         )
 
     async def too_few_deciders(self, policy: ApprovalPolicy) -> str:
@@ -442,7 +458,7 @@ class _Run:
         request = self.question(
             to, question, purpose="recovery", options=("it took effect", "it did not")
         )
-        await self.commit([request], outbox=self.request_out(request))
+        await self.commit([request], outbox=request_out(request))
 
     async def escalate(
         self, purpose: RequestPurpose, question: str, options: tuple[str, ...] = ()
@@ -463,7 +479,7 @@ class _Run:
             f"Something went wrong on my side, so I have asked {await self.names(to)} to help."
             " You will hear here when it moves on."
         )
-        await self.commit([request], outbox=[*self.request_out(request), *told])
+        await self.commit([request], outbox=[*request_out(request), *told])
 
     def stuck(self, reason: str) -> str:
         errors, last = self.state.consecutive_errors, self.state.last_error
@@ -624,13 +640,6 @@ class _Run:
             deadline=now + esc.timeout_after,
             at=now,
         )
-
-    @staticmethod
-    def request_out(request: HumanRequested) -> list[OutboxMessage]:
-        """The request goes to its first recipient now, escalation adds the others later; an
-        approval from distinct entries goes to each of them at once."""
-        firsts = request.recipients if request.distinct_roles else request.recipients[:1]
-        return [OutboxMessage.request(request.request_id, request.question, to=r) for r in firsts]
 
     async def commit(
         self,

@@ -248,6 +248,9 @@ class SqlSteps(Database):
                         acted_by=None,
                         self_approval=event.self_approval,
                         approvals=[],
+                        caller=event.caller,
+                        context=event.context,
+                        reference=event.reference,
                     ),
                 )
             case ApprovalDecided(approved=True):

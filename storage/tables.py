@@ -77,6 +77,9 @@ class HumanRequestRow(SQLModel, table=True):
     approvals: list[dict[str, object]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
     )
+    caller: str | None = None
+    context: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    reference: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
 
 
 class ModelCallRow(SQLModel, table=True):

@@ -596,7 +596,7 @@ async def test_the_openapi_document_lists_the_api_and_its_problems(service: Serv
         "/api/v1/threads/{thread_id}/pause": {"post"},
         "/api/v1/threads/{thread_id}/resume": {"post"},
         "/api/v1/threads/{thread_id}/cancel": {"post"},
-        "/api/v1/requests": {"get"},
+        "/api/v1/requests": {"get", "post"},
         "/api/v1/requests/{request_id}": {"get"},
         "/api/v1/requests/{request_id}/respond": {"post"},
         "/api/v1/people": {"get", "post"},

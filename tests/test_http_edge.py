@@ -68,7 +68,9 @@ async def test_a_nul_in_a_path_id_is_not_found(
     assert problem(await api.get(path), 404)["type"].endswith(kind)
     operation = path.rsplit("/", 1)[0] + "/{" + kind.removeprefix("no-such-") + "_id}"
     document = (await api.get("/api/v1/openapi.json")).json()
-    (parameter,) = document["paths"][operation]["get"]["parameters"]
+    [parameter] = [
+        p for p in document["paths"][operation]["get"]["parameters"] if p["in"] == "path"
+    ]
     assert (
         parameter["schema"]["pattern"] and "404" in document["paths"][operation]["get"]["responses"]
     )

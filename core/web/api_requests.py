@@ -1,17 +1,23 @@
-"""Human requests: list them, show one with its deliveries, answer or decide one."""
+"""Human requests: ask one (a caller outside, core/relay.py), list them, show one with its
+deliveries (waiting for its decision, if asked), answer or decide one."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
+from fastapi import Response as HttpResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.errors import AlreadyDecided, NotFound
 from core.humans import Answer, Approve, Reject, Response, respond
 from core.records import RequestInfo, RequestStatus
+from core.relay import open_request
 from core.service import Service
 from core.text import Text
+from core.web.api_asking import AskHuman, checked
 from core.web.deps import ServiceDep
 from core.web.fields import Name, PathId, Words, findable
 from core.web.problems import problem_responses, unprocessable
@@ -62,14 +68,55 @@ async def list_requests(
     )
 
 
+@router.post(
+    "",
+    status_code=201,
+    response_model=RequestInfo,
+    responses=problem_responses(422),
+    summary="Ask people a question or for an approval, as a caller outside",
+)
+async def ask(
+    body: Annotated[AskHuman, Body()], service: ServiceDep, response: HttpResponse
+) -> RequestInfo:
+    runtime = service.app.runtime
+    now = runtime.clock()
+    await checked(body, service, now)
+    asked = await open_request(
+        service.app.store, body.ask("operator", runtime.limits.escalation), now
+    )
+    response.headers["Location"] = f"/api/v1/requests/{asked.request_id}"
+    return await _request_or_404(service, asked.request_id)
+
+
+WAIT_MAX = 60.0  # seconds a GET may wait for a decision: under common proxies' read timeouts
+POLL = 0.1  # how often a waiting GET looks again
+
+
 @router.get(
     "/{request_id}",
     response_model=RequestDetail,
     responses=problem_responses(404),
     summary="A human request and every copy of it that was sent",
 )
-async def show_request(request_id: PathId, service: ServiceDep) -> RequestDetail:
-    return await request_detail(service.app.store, await _request_or_404(service, request_id))
+async def show_request(
+    request_id: PathId,
+    service: ServiceDep,
+    wait: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=WAIT_MAX,
+            description="Seconds to wait for it to be settled: returns at once when it is, or"
+            " when they are up, open still.",
+        ),
+    ] = 0,
+) -> RequestDetail:
+    request = await _request_or_404(service, request_id)
+    until = time.monotonic() + wait
+    while request.status == "open" and time.monotonic() < until:
+        await asyncio.sleep(min(POLL, max(0.0, until - time.monotonic())))
+        request = await _request_or_404(service, request_id)
+    return await request_detail(service.app.store, request)
 
 
 @router.post(

@@ -1,0 +1,123 @@
+"""Standalone human requests from outside callers (core/relay.py): ask a question or an
+approval over REST, then wait for the decision."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Body
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from core.escalation import Escalation
+from core.events import Urgency
+from core.relay import Ask
+from core.routing import expand
+from core.service import Service
+from core.text import Text
+from core.web.fields import Label, Name, Words
+from core.web.problems import unprocessable
+
+Recipient = Annotated[
+    str, Field(pattern=r"^(role:)?[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", examples=["alice"])
+]
+
+
+class AskHuman(BaseModel):
+    """A question (free text, or one of `options`) or, with `action`, an approval of exactly
+    `action(arguments)`: for the people in `to`, through their preferred channels."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: list[Recipient] = Field(
+        min_length=1,
+        max_length=20,
+        description="Person ids or `role:NAME`: who is asked (a role, each person who has it).",
+        examples=[["role:deploy-approver"]],
+    )
+    question: Words = Field(description="What the decider reads.", max_length=2000)
+    options: list[Label] = Field(
+        [], max_length=25, description="For a question: the answers to choose from."
+    )
+    action: Name | None = Field(
+        None, max_length=200, description="For an approval: the action the caller would run."
+    )
+    arguments: dict[str, Any] = Field(
+        {}, description="For an approval: its exact arguments, bound to it by their hash."
+    )
+    required: int = Field(1, ge=1, le=10, description="For an approval: how many must approve.")
+    urgency: Urgency = "normal"
+    context: Text = Field("", max_length=4000, description="What the decider should know.")
+    reference: Text = Field("", max_length=200, description="The caller's own reference.")
+    deadline: AwareDatetime | None = Field(
+        None, description="Until when it may be decided; an approval not decided is denied."
+    )
+    resend_after: int | None = Field(
+        None, ge=60, description="Seconds until it is re-sent on each one's next channel."
+    )
+    widen_after: int | None = Field(
+        None, ge=60, description="Seconds until the next people (escalation contacts) are asked."
+    )
+
+    def ask(self, caller: str, defaults: Escalation) -> Ask:
+        escalation = Escalation(
+            resend_after=_after(self.resend_after, defaults.resend_after),
+            widen_after=_after(self.widen_after, defaults.widen_after),
+            timeout_after=defaults.timeout_after,
+        )
+        return Ask(
+            caller=caller,
+            question=self.question,
+            to=tuple(dict.fromkeys(self.to)),
+            options=tuple(self.options),
+            action=self.action,
+            arguments=self.arguments,
+            urgency=self.urgency,
+            required=self.required,
+            context=self.context,
+            reference=self.reference,
+            deadline=self.deadline,
+            escalation=escalation,
+        )
+
+
+def _after(seconds: int | None, default: timedelta | None) -> timedelta | None:
+    return timedelta(seconds=seconds) if seconds is not None else default
+
+
+async def checked(body: Annotated[AskHuman, Body()], service: Service, now: datetime) -> None:
+    """What no schema can say, refused before anything is stored: recipients no one is, a
+    deadline already past, options on an approval, arguments without an action, a quorum larger
+    than the people who could give it."""
+    people = await service.app.store.people()
+    for i, entry in enumerate(body.to):
+        if not expand(entry, people):
+            raise unprocessable(
+                f"no one in the directory is {entry}",
+                kind="unknown-recipient",
+                at=("body", "to", i),
+            )
+    if body.deadline is not None and body.deadline <= now:
+        raise unprocessable(
+            f"the deadline {body.deadline.isoformat()} has passed", kind="past-deadline",
+            at=("body", "deadline"),
+        )  # fmt: skip
+    if body.action is None:
+        for name, given in (("arguments", body.arguments), ("required", body.required != 1)):
+            if given:
+                raise unprocessable(
+                    f"`{name}` is for an approval: name its `action`", kind="not-an-approval",
+                    at=("body", name),
+                )  # fmt: skip
+        return
+    if body.options:
+        raise unprocessable(
+            "an approval is approved or rejected: options are for a question",
+            kind="options-on-an-approval", at=("body", "options"),
+        )  # fmt: skip
+    deciders = {p.id for entry in body.to for p in expand(entry, people)}
+    if body.required > len(deciders):
+        raise unprocessable(
+            f"{body.required} must approve, but only {len(deciders)} can: {', '.join(sorted(deciders))}",
+            kind="too-few-deciders", at=("body", "required"),
+        )  # fmt: skip
