@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from core.app import App
-    from core.records import RequestInfo, StoredEvent
+    from core.records import Caller, RequestInfo, StoredEvent
     from core.settings import Settings
     from core.state import ExecutionState
 
@@ -28,6 +28,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+callers_app = typer.Typer(
+    help="Keys for agents outside that ask people through Switchboard.", no_args_is_help=True
+)
+app.add_typer(callers_app, name="callers")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 AsOpt = Annotated[str | None, typer.Option("--as", help="The person you act as (a people id).")]
@@ -504,6 +508,73 @@ def check(
         out.print(f"{marks[finding.status]} {escape(finding.text)}", soft_wrap=True)
     if checks.failed:
         raise typer.Exit(1)
+
+
+@callers_app.command("add")
+def callers_add(
+    name: str,
+    scope: Annotated[
+        list[str],
+        typer.Option("--scope", help="Whom it may ask: a person id, role:NAME, or '*' (repeat)."),
+    ],
+    json_: JsonOpt = False,
+) -> None:
+    """Make a key for the caller NAME. The key and its webhook secret are shown this once."""
+    from datetime import UTC, datetime
+
+    from core import callers
+
+    async def work(a: App) -> callers.NewCaller:
+        try:
+            return await callers.add(a.store, name, scope, datetime.now(UTC))
+        except ValueError as e:
+            from core.errors import SwitchboardError
+
+            raise SwitchboardError(str(e)) from None
+
+    made = _with_app(work, migrate=True)  # a first command, as `run` may be
+    if json_:
+        shown = made.caller.model_dump(mode="json")
+        _print_json({**shown, "key": made.key, "webhook_secret": made.caller.secret})
+        return
+    out = _console()
+    out.print(f"caller {name} may ask {', '.join(made.caller.scope)}. Shown this once:")
+    sys.stdout.write(f"key:            {made.key}\nwebhook secret: {made.caller.secret}\n")
+
+
+@callers_app.command("list")
+def callers_list(json_: JsonOpt = False) -> None:
+    """The callers, revoked ones too."""
+
+    async def work(a: App) -> list[Caller]:
+        return await a.store.callers()
+
+    found = _with_app(work)
+    if json_:
+        _print_json([c.model_dump(mode="json") for c in found])
+        return
+    for c in found:
+        state = f"revoked {c.revoked_at:%Y-%m-%d %H:%M}" if c.revoked_at else "active"
+        sys.stdout.write(f"{c.name}  {state}  may ask {', '.join(c.scope)}\n")
+    if not found:
+        _console().print("no callers yet: `switchboard callers add NAME --scope role:NAME`")
+
+
+@callers_app.command("revoke")
+def callers_revoke(name: str) -> None:
+    """Revoke the caller NAME's key, at once, for every process."""
+    from datetime import UTC, datetime
+
+    async def work(a: App) -> Caller:
+        from core.errors import NotFound
+
+        revoked = await a.store.revoke_caller(name, datetime.now(UTC))
+        if revoked is None:
+            raise NotFound("caller", name, f"no caller {name}: `switchboard callers list`")
+        return revoked
+
+    _with_app(work)
+    _console().print(f"caller {name}: key revoked")
 
 
 @db_app.command("upgrade")

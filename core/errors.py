@@ -96,6 +96,13 @@ class InvalidTransition(SwitchboardError):
         return InvalidTransition(self.event, self.current, self.target, thread_id=thread_id)
 
 
+class Taken(SwitchboardError):
+    """A name that must be unique is in use (a caller's)."""
+
+    status = 409
+    kind = "taken"
+
+
 class Conflict(SwitchboardError):
     """Another writer changed the thread first (or took its lease): reload and decide again.
     The callers retry; one that runs out of attempts lets it reach the person."""

@@ -92,6 +92,21 @@ class RequestInfo(BaseModel):
         return max(0, self.required - len(self.approvals)) if self.kind == "approval" else 0
 
 
+class Caller(BaseModel):
+    """An agent outside that asks people through Switchboard, with a key of its own
+    (core/callers.py)."""
+
+    name: str = Field(description="Its name, in the timeline and the Inbox.", examples=["ci-bot"])
+    scope: list[str] = Field(
+        description="Whom it may ask: person ids, and `role:NAME` for the people with a role.",
+        examples=[["role:deploy-approver"]],
+    )
+    created_at: datetime
+    revoked_at: datetime | None = None
+    # Signs the decisions sent to its callback; shown once, when the key is made.
+    secret: str = Field("", exclude=True, repr=False)
+
+
 class Person(BaseModel):
     id: Name
     name: Name

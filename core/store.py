@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from core.channels import Consent, DeliveryStatus, InboundMessage
 from core.events import MessageReceived
 from core.records import (
+    Caller,
     InboxItem,
     LoadedThread,
     OutboxItem,
@@ -222,5 +223,23 @@ class Coordination(Protocol):
         ...
 
 
-class Store(Steps, Directory, Queries, Receiving, Sending, Timing, Coordination, Protocol):
+class Callers(Protocol):
+    """The agents outside that ask people, each by a key of its own (kept as its hash)."""
+
+    async def add_caller(self, caller: Caller, key_hash: str) -> bool:
+        """Keep a new caller; False when one of that name exists (revoked or not)."""
+        ...
+
+    async def callers(self) -> list[Caller]: ...
+
+    async def caller_with_key(self, key_hash: str) -> Caller | None:
+        """The caller whose key has this hash, unless it was revoked."""
+        ...
+
+    async def revoke_caller(self, name: str, at: datetime) -> Caller | None:
+        """Revoke the caller's key (at once, for every process); None when there is no such."""
+        ...
+
+
+class Store(Steps, Directory, Queries, Receiving, Sending, Timing, Coordination, Callers, Protocol):
     async def close(self) -> None: ...

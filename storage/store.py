@@ -7,6 +7,7 @@ coordination.
 
 from __future__ import annotations
 
+from storage.callers import SqlCallers
 from storage.coordination import SqlCoordination
 from storage.directory import SqlDirectory
 from storage.engine import make_engine
@@ -15,7 +16,9 @@ from storage.outbox import SqlSending
 from storage.queries import SqlQueries, SqlTiming
 
 
-class SqlStore(SqlReceiving, SqlDirectory, SqlQueries, SqlTiming, SqlSending, SqlCoordination):
+class SqlStore(
+    SqlReceiving, SqlDirectory, SqlQueries, SqlTiming, SqlSending, SqlCoordination, SqlCallers
+):
     """The whole store: what `switchboard.backends`' `sql` opens (core.store.Store)."""
 
 

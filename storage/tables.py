@@ -164,6 +164,20 @@ class SettingRow(SQLModel, table=True):
     value: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class CallerRow(SQLModel, table=True):
+    """An outside caller's API key (core/callers.py): kept as its hash, with whom it may ask and
+    the secret that signs the decisions sent to its callback."""
+
+    __tablename__ = "callers"
+
+    name: str = Field(primary_key=True)
+    key_hash: str = Field(unique=True)
+    scope: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    secret: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
 class OutboxRow(SQLModel, table=True):
     """Every outgoing message, written in the transaction that caused it; the dispatcher sends it.
 
@@ -216,3 +230,4 @@ identities = IdentityRow.__table__  # type: ignore[attr-defined]
 opt_outs = OptOutRow.__table__  # type: ignore[attr-defined]
 inbox = InboxRow.__table__  # type: ignore[attr-defined]
 service_settings = SettingRow.__table__  # type: ignore[attr-defined]
+callers = CallerRow.__table__  # type: ignore[attr-defined]

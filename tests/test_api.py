@@ -602,6 +602,8 @@ async def test_the_openapi_document_lists_the_api_and_its_problems(service: Serv
         "/api/v1/people": {"get", "post"},
         "/api/v1/people/{person_id}": {"get", "put"},
         "/api/v1/sandbox/{channel}/messages": {"post"},
+        "/api/v1/callers": {"get", "post"},
+        "/api/v1/callers/{name}": {"delete"},
     } == {path: set(operations) for path, operations in paths.items()}
     respond = paths["/api/v1/requests/{request_id}/respond"]["post"]
     assert set(respond["responses"]) == {"200", "400", "401", "403", "404", "409", "413", "422"}

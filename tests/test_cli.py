@@ -208,3 +208,17 @@ def test_a_bad_setting_is_one_line_for_every_command(tmp_path: Path) -> None:
             "error: SWITCHBOARD_PORT='abc': Input should be a valid integer, unable to parse"
             " string as an integer: fix it in the environment or .env"
         ), command
+
+
+def test_callers_keys_are_made_listed_and_revoked(cli: Any) -> None:
+    made = json.loads(
+        cli("callers", "add", "ci-bot", "--scope", "role:deploy-approver", "--json").stdout
+    )
+    assert made["key"].startswith("sbk_") and len(made["webhook_secret"]) == 64
+    taken = cli("callers", "add", "ci-bot", "--scope", "*", ok=False)
+    assert "there is a caller named ci-bot already" in taken.stderr
+    cli("callers", "revoke", "ci-bot")
+    [listed] = json.loads(cli("callers", "list", "--json").stdout)
+    assert (listed["name"], listed["scope"]) == ("ci-bot", ["role:deploy-approver"])
+    assert listed["revoked_at"] and "key" not in listed and "secret" not in listed
+    assert "no caller nobody" in cli("callers", "revoke", "nobody", ok=False).stderr

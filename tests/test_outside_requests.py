@@ -145,3 +145,62 @@ async def test_the_console_shows_the_request_with_its_caller_and_context(
     assert "asked by the caller operator" in inbox.text and "ci-1842" in inbox.text
     assert "CI run 1842 passed" in inbox.text  # the context, for whoever decides
     assert "Deploy api 2.4.1 to production?" in thread.text
+
+
+# --- callers' keys -------------------------------------------------------------------------------
+
+
+async def key_for(api: httpx.AsyncClient, name: str, *scope: str) -> str:
+    made = await api.post("/api/v1/callers", json={"name": name, "scope": list(scope)})
+    assert made.status_code == 201, made.text
+    assert len(made.json()["webhook_secret"]) == 64
+    key: str = made.json()["key"]
+    return key
+
+
+async def test_a_caller_asks_as_itself_within_its_scope_and_sees_only_its_own(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    key = await key_for(api, "ci-bot", "role:deploy-approver")
+    async with client_for(service, authorization=f"Bearer {key}") as ci:
+        mine = await asked(ci, APPROVAL)
+        assert mine["caller"] == "ci-bot"
+        # Erin has the role: asking her by name is within the scope; Bob is not.
+        assert (
+            await ci.post("/api/v1/requests", json={**APPROVAL, "to": ["erin"]})
+        ).status_code == 201
+        outside = await ci.post("/api/v1/requests", json={**APPROVAL, "to": ["bob"]})
+        assert "may not ask bob" in problem(outside, 403)["detail"]
+        theirs = await asked(api, {"to": ["bob"], "question": "Lunch?"})  # the operator's
+        assert problem(await ci.get(f"/api/v1/requests/{theirs['id']}"), 404)
+        shown = (await ci.get(f"/api/v1/requests/{mine['id']}")).json()
+        assert shown["id"] == mine["id"]
+
+        async def delivered() -> list[Any]:
+            found = (await ci.get(f"/api/v1/requests/{mine['id']}")).json()["deliveries"]
+            return [d for d in found if d["status"] == "sent"]
+
+        copies = await eventually(delivered)
+        assert {c["address"] for c in copies} == {None}  # not the people's addresses
+        for path in ("/api/v1/requests", "/api/v1/threads", "/api/v1/people", "/api/v1/callers"):
+            assert problem(await ci.get(path), 403), path  # the operator's
+        answer = {"as": "alice", "decision": "approve"}
+        assert problem(await ci.post(f"/api/v1/requests/{mine['id']}/respond", json=answer), 403)
+    assert len(await service.app.store.requests(status=None)) == 3
+
+
+async def test_a_revoked_key_opens_nothing_and_names_stay_taken(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    key = await key_for(api, "ci-bot", "*")
+    listed = (await api.get("/api/v1/callers")).json()
+    assert [(c["name"], c["scope"], c["revoked_at"]) for c in listed] == [("ci-bot", ["*"], None)]
+    assert "secret" not in listed[0] and "key" not in listed[0]
+    assert (await api.delete("/api/v1/callers/ci-bot")).json()["revoked_at"]
+    async with client_for(service, authorization=f"Bearer {key}") as ci:
+        problem(await ci.post("/api/v1/requests", json=APPROVAL), 401)
+    again = await api.post("/api/v1/callers", json={"name": "ci-bot", "scope": ["*"]})
+    assert problem(again, 409)["type"].endswith("taken")
+    problem(await api.delete("/api/v1/callers/nobody"), 404)
+    async with client_for(service, authorization="Bearer sbk_guessed") as guess:
+        problem(await guess.get("/api/v1/requests/req-x"), 401)

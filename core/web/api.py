@@ -1,18 +1,27 @@
-"""The REST API, /api/v1: threads, human requests, people, sandbox. Bearer token on every route."""
+"""The REST API, /api/v1: threads, human requests, people, sandbox, callers. The operator's
+bearer token opens every route; a caller's key, only asking and its own requests."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from core.web import api_people, api_requests, api_sandbox, api_threads
-from core.web.auth import COOKIE, require_token
+from core.web import api_callers, api_people, api_requests, api_sandbox, api_threads
+from core.web.auth import COOKIE, operator_only, require_token
 from core.web.problems import problem_responses
 
 router = APIRouter(dependencies=[Depends(require_token)], responses=problem_responses(401))
-router.include_router(api_sandbox.router)  # first: what bursts of inbound messages take
-router.include_router(api_requests.router)
-router.include_router(api_threads.router)
-router.include_router(api_people.router)
+
+
+def _operators(part: APIRouter) -> None:
+    router.include_router(
+        part, dependencies=[Depends(operator_only)], responses=problem_responses(403)
+    )
+
+
+_operators(api_sandbox.router)  # first: what bursts of inbound messages take
+router.include_router(api_requests.router)  # its routes say which a caller may use
+for part in (api_threads.router, api_people.router, api_callers.router):
+    _operators(part)
 
 
 SECURITY_SCHEMES = {

@@ -7,17 +7,19 @@ import asyncio
 import time
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi import Response as HttpResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.callers import check_scope
 from core.errors import AlreadyDecided, NotFound
 from core.humans import Answer, Approve, Reject, Response, respond
-from core.records import RequestInfo, RequestStatus
+from core.records import Caller, RequestInfo, RequestStatus
 from core.relay import open_request
 from core.service import Service
 from core.text import Text
 from core.web.api_asking import AskHuman, checked
+from core.web.auth import operator_only
 from core.web.deps import ServiceDep
 from core.web.fields import Name, PathId, Words, findable
 from core.web.problems import problem_responses, unprocessable
@@ -57,7 +59,16 @@ class Reply(BaseModel):
 Respond = Annotated[Decide | Reply, Field(discriminator="decision")]
 
 
-@router.get("", response_model=list[RequestInfo], summary="List human requests, oldest first")
+OPERATOR = [Depends(operator_only)]
+
+
+@router.get(
+    "",
+    response_model=list[RequestInfo],
+    dependencies=OPERATOR,
+    responses=problem_responses(403),
+    summary="List human requests, oldest first",
+)
 async def list_requests(
     service: ServiceDep,
     status: RequestStatus | Literal["all"] = "open",
@@ -72,18 +83,25 @@ async def list_requests(
     "",
     status_code=201,
     response_model=RequestInfo,
-    responses=problem_responses(422),
+    responses=problem_responses(403, 422),
     summary="Ask people a question or for an approval, as a caller outside",
 )
 async def ask(
-    body: Annotated[AskHuman, Body()], service: ServiceDep, response: HttpResponse
+    request: Request,
+    body: Annotated[AskHuman, Body()],
+    service: ServiceDep,
+    response: HttpResponse,
 ) -> RequestInfo:
+    """With a caller's key, as that caller, within its scope; with the API token, as the
+    operator."""
     runtime = service.app.runtime
     now = runtime.clock()
+    caller = request.state.caller
+    if caller is not None:
+        check_scope(caller, body.to, await service.app.store.people())
     await checked(body, service, now)
-    asked = await open_request(
-        service.app.store, body.ask("operator", runtime.limits.escalation), now
-    )
+    name = caller.name if caller is not None else "operator"
+    asked = await open_request(service.app.store, body.ask(name, runtime.limits.escalation), now)
     response.headers["Location"] = f"/api/v1/requests/{asked.request_id}"
     return await _request_or_404(service, asked.request_id)
 
@@ -100,6 +118,7 @@ POLL = 0.1  # how often a waiting GET looks again
 )
 async def show_request(
     request_id: PathId,
+    http: Request,
     service: ServiceDep,
     wait: Annotated[
         float,
@@ -111,17 +130,24 @@ async def show_request(
         ),
     ] = 0,
 ) -> RequestDetail:
-    request = await _request_or_404(service, request_id)
+    request = await _request_or_404(service, request_id, http.state.caller)
     until = time.monotonic() + wait
     while request.status == "open" and time.monotonic() < until:
         await asyncio.sleep(min(POLL, max(0.0, until - time.monotonic())))
         request = await _request_or_404(service, request_id)
-    return await request_detail(service.app.store, request)
+    detail = await request_detail(service.app.store, request)
+    if http.state.caller is None:
+        return detail
+    # A caller learns where each copy went and how it fared, not the people's addresses.
+    private = {"address": None, "conversation": None, "message_id": None}
+    shown = [d.model_copy(update=private) for d in detail.deliveries]
+    return detail.model_copy(update={"deliveries": shown})
 
 
 @router.post(
     "/{request_id}/respond",
     response_model=RequestInfo,
+    dependencies=OPERATOR,
     responses=problem_responses(403, 404, 409, 422),
     summary="Answer a question or decide an approval, as a person allowed to",
 )
@@ -148,8 +174,12 @@ async def respond_to(
     return settled
 
 
-async def _request_or_404(service: Service, request_id: str) -> RequestInfo:
+async def _request_or_404(
+    service: Service, request_id: str, caller: Caller | None = None
+) -> RequestInfo:
+    """The request; for a caller, only one it asked (another's is not found, not forbidden:
+    its key learns nothing of the rest)."""
     request = await service.app.store.request(request_id) if findable(request_id) else None
-    if request is None:
+    if request is None or (caller is not None and request.caller != caller.name):
         raise NotFound("request", request_id)
     return request
