@@ -22,6 +22,7 @@ from core.store import Callers
 KEY_PREFIX = "sbk_"  # tells a caller's key from the operator's token at a glance (and in a leak)
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 ANYONE = "*"
+OPERATOR_CALLER = "operator"  # who asks with the API token; no key's name
 
 
 def key_hash(key: str) -> str:
@@ -41,7 +42,7 @@ class NewCaller:
 async def add(store: Callers, name: str, scope: Sequence[str], now: datetime) -> NewCaller:
     """A new caller with a fresh key; ValueError for a name or scope that cannot be, Taken
     when the name is taken (a revoked caller's too: names in the timeline stay unambiguous)."""
-    if not NAME.match(name):
+    if not NAME.match(name) or name == OPERATOR_CALLER:
         raise ValueError(
             f"{name!r} cannot name a caller: lower-case letters, digits, '.', '_' and '-'"
         )

@@ -56,7 +56,11 @@ class Ask:
         return "approval" if self.action else "question"
 
 
-def request(ask: Ask, now: datetime) -> HumanRequested:
+def new_request_id() -> str:
+    return f"req-{uuid.uuid4().hex[:10]}"
+
+
+def request(ask: Ask, now: datetime, request_id: str | None = None) -> HumanRequested:
     """The event an `ask` becomes, its timers set from `now`."""
     esc = ask.escalation
     approval = ask.action is not None
@@ -65,7 +69,7 @@ def request(ask: Ask, now: datetime) -> HumanRequested:
     resend_at = now + esc.resend_after if esc.resend_after else None
     widen_at = now + esc.widen_after if esc.widen_after else None
     return HumanRequested(
-        request_id=f"req-{uuid.uuid4().hex[:10]}",
+        request_id=request_id or new_request_id(),
         kind="approval" if approval else "question",
         purpose="approval" if approval else "question",
         question=ask.question,
@@ -86,13 +90,15 @@ def request(ask: Ask, now: datetime) -> HumanRequested:
     )
 
 
-async def open_request(store: Steps, ask: Ask, now: datetime) -> HumanRequested:
+async def open_request(
+    store: Steps, ask: Ask, now: datetime, request_id: str | None = None
+) -> HumanRequested:
     """A thread for the caller with the request in it, and the request on its way."""
     first = MessageReceived(text=ask.question, sender=None, channel="api", at=now)
     thread_id = await store.create_thread(
         agent=thread_agent(ask.caller), first=first, requester=None, channel="api"
     )
-    asked = request(ask, now)
+    asked = request(ask, now, request_id)
     await append(store, thread_id, [asked], outbox=request_out(asked))
     return asked
 

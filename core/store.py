@@ -217,6 +217,11 @@ class Coordination(Protocol):
 
     async def save_service_setting(self, key: str, value: str) -> None: ...
 
+    async def claim_service_setting(self, key: str, value: str) -> str:
+        """Set `key` to `value` unless it is set: the value it has now, ours or the first
+        claimer's (of callers racing for one key, one wins)."""
+        ...
+
     async def take_service_setting(self, key: str) -> str | None:
         """Remove `key` and return its value, in one step: of callers racing for one key, only
         one gets the value."""

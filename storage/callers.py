@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from core.records import Caller
 from storage.database import Database
+from storage.errors import unique_violation
 from storage.tables import callers
 
 
@@ -24,7 +24,9 @@ class SqlCallers(Database):
 
         try:
             return await self._run(work)
-        except IntegrityError:  # the same name, added at the same moment elsewhere
+        except Exception as e:
+            if not unique_violation(e):  # the same name, added at the same moment elsewhere
+                raise
             return False
 
     async def callers(self) -> list[Caller]:

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, delete, insert, select
 
 from storage import locks, notify
 from storage.database import Database
+from storage.errors import unique_violation
 from storage.tables import service_settings
 
 
@@ -34,6 +35,19 @@ class SqlCoordination(Database):
             conn.execute(insert(service_settings).values(key=key, value=value))
 
         await self._run(work)
+
+    async def claim_service_setting(self, key: str, value: str) -> str:
+        try:
+            await self._run(
+                lambda conn: conn.execute(insert(service_settings).values(key=key, value=value))
+            )
+            return value
+        except Exception as e:
+            if not unique_violation(e):
+                raise
+            kept = await self.service_setting(key)
+            assert kept is not None  # the first claim stands: only sign-in codes are taken
+            return kept
 
     async def take_service_setting(self, key: str) -> str | None:
         statement = delete(service_settings).where(service_settings.c.key == key)

@@ -204,3 +204,24 @@ async def test_a_revoked_key_opens_nothing_and_names_stay_taken(
     problem(await api.delete("/api/v1/callers/nobody"), 404)
     async with client_for(service, authorization="Bearer sbk_guessed") as guess:
         problem(await guess.get("/api/v1/requests/req-x"), 401)
+
+
+async def test_a_retried_create_with_its_idempotency_key_returns_the_same_request(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    key = {"Idempotency-Key": "ci-1842-deploy"}
+    tries = await asyncio.gather(
+        *(api.post("/api/v1/requests", json=APPROVAL, headers=key) for _ in range(4))
+    )
+    assert sorted(t.status_code for t in tries) == [200, 200, 200, 201]
+    assert len({t.json()["id"] for t in tries}) == 1
+    assert len(await service.app.store.requests(status=None)) == 1
+    other = await api.post("/api/v1/requests", json={**APPROVAL, "reference": "x"}, headers=key)
+    assert problem(other, 422)["type"].endswith("idempotency-key-reused")
+    # Keys are the caller's own: another caller's same key is another request.
+    ci_key = await key_for(api, "ci-bot", "*")
+    async with client_for(service, authorization=f"Bearer {ci_key}") as ci:
+        theirs = await ci.post("/api/v1/requests", json=APPROVAL, headers=key)
+    assert theirs.status_code == 201 and theirs.json()["id"] != tries[0].json()["id"]
+    refused = await api.post("/api/v1/callers", json={"name": "operator", "scope": ["*"]})
+    problem(refused, 422)  # the API token's name, never a key's

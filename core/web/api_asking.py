@@ -3,6 +3,8 @@ approval over REST, then wait for the decision."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -11,7 +13,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from core.escalation import Escalation
 from core.events import Urgency
-from core.relay import Ask
+from core.records import RequestInfo
+from core.relay import Ask, new_request_id
 from core.routing import expand
 from core.service import Service
 from core.text import Text
@@ -121,3 +124,34 @@ async def checked(body: Annotated[AskHuman, Body()], service: Service, now: date
             f"{body.required} must approve, but only {len(deciders)} can: {', '.join(sorted(deciders))}",
             kind="too-few-deciders", at=("body", "required"),
         )  # fmt: skip
+
+
+IDEMPOTENCY = "idempotency:"
+FIRST_CREATE_WAIT = 5.0  # seconds a retry waits for the create it repeats to finish
+
+
+async def once(
+    service: Service, caller: str, key: str, body: AskHuman
+) -> tuple[str, RequestInfo | None]:
+    """With an `Idempotency-Key`: the request id this create makes, and the request an earlier
+    create with the same key made (None: this is the first, or the first did not finish, and
+    this one makes it under the same id). The same key with another body is refused."""
+    fingerprint = hashlib.sha256(body.model_dump_json().encode()).hexdigest()[:32]
+    slot = IDEMPOTENCY + hashlib.sha256(f"{caller}\n{key}".encode()).hexdigest()
+    mine = new_request_id()
+    kept = await service.app.store.claim_service_setting(slot, f"{mine} {fingerprint}")
+    request_id, _, printed = kept.partition(" ")
+    if printed != fingerprint:
+        raise unprocessable(
+            "this Idempotency-Key was used for another request: a retry sends the same body,"
+            " a new request a new key",
+            kind="idempotency-key-reused",
+            at=("header", "idempotency-key"),
+        )
+    if request_id == mine:
+        return mine, None
+    for _ in range(int(FIRST_CREATE_WAIT / 0.1)):
+        if (made := await service.app.store.request(request_id)) is not None:
+            return request_id, made
+        await asyncio.sleep(0.1)  # the first create is between its claim and its request
+    return request_id, None

@@ -7,18 +7,18 @@ import asyncio
 import time
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi import Response as HttpResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.callers import check_scope
+from core.callers import OPERATOR_CALLER, check_scope
 from core.errors import AlreadyDecided, NotFound
 from core.humans import Answer, Approve, Reject, Response, respond
 from core.records import Caller, RequestInfo, RequestStatus
 from core.relay import open_request
 from core.service import Service
 from core.text import Text
-from core.web.api_asking import AskHuman, checked
+from core.web.api_asking import AskHuman, checked, once
 from core.web.auth import operator_only
 from core.web.deps import ServiceDep
 from core.web.fields import Name, PathId, Words, findable
@@ -83,7 +83,10 @@ async def list_requests(
     "",
     status_code=201,
     response_model=RequestInfo,
-    responses=problem_responses(403, 422),
+    responses={
+        200: {"description": "A retry: the request its Idempotency-Key made"},
+        **problem_responses(403, 422),
+    },
     summary="Ask people a question or for an approval, as a caller outside",
 )
 async def ask(
@@ -91,6 +94,15 @@ async def ask(
     body: Annotated[AskHuman, Body()],
     service: ServiceDep,
     response: HttpResponse,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=200,
+            pattern=r"^[\x21-\x7e]+$",
+            description="Makes a retried create return the request the first one made.",
+        ),
+    ] = None,
 ) -> RequestInfo:
     """With a caller's key, as that caller, within its scope; with the API token, as the
     operator."""
@@ -100,8 +112,16 @@ async def ask(
     if caller is not None:
         check_scope(caller, body.to, await service.app.store.people())
     await checked(body, service, now)
-    name = caller.name if caller is not None else "operator"
-    asked = await open_request(service.app.store, body.ask(name, runtime.limits.escalation), now)
+    name = caller.name if caller is not None else OPERATOR_CALLER
+    request_id = None
+    if idempotency_key is not None:
+        request_id, made = await once(service, name, idempotency_key, body)
+        if made is not None:
+            response.status_code = 200
+            response.headers["Location"] = f"/api/v1/requests/{made.id}"
+            return made
+    spec = body.ask(name, runtime.limits.escalation)
+    asked = await open_request(service.app.store, spec, now, request_id)
     response.headers["Location"] = f"/api/v1/requests/{asked.request_id}"
     return await _request_or_404(service, asked.request_id)
 
