@@ -4,6 +4,7 @@ request goes out like an agent's, a person decides on their channel, the caller 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -225,3 +226,33 @@ async def test_a_retried_create_with_its_idempotency_key_returns_the_same_reques
     assert theirs.status_code == 201 and theirs.json()["id"] != tries[0].json()["id"]
     refused = await api.post("/api/v1/callers", json={"name": "operator", "scope": ["*"]})
     problem(refused, 422)  # the API token's name, never a key's
+
+
+async def test_the_event_stream_says_each_change_and_ends_with_the_decision(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    rollback = {
+        **APPROVAL,
+        "question": "Roll api back to 2.4.0?",
+        "action": "rollback",
+        "arguments": {"service": "api", "to_version": "2.4.0"},
+        "required": 2,
+    }
+    request = await asked(api, rollback)
+    streaming = asyncio.create_task(api.get(f"/api/v1/requests/{request['id']}/events"))
+    for person in ("alice", "erin"):
+        await asyncio.sleep(0.3)
+        decided = await api.post(
+            f"/api/v1/requests/{request['id']}/respond", json={"as": person, "decision": "approve"}
+        )
+        assert decided.status_code == 200, decided.text
+    stream = await asyncio.wait_for(streaming, timeout=10)
+    assert stream.headers["content-type"].startswith("text/event-stream")
+    events = [block for block in stream.text.split("\n\n") if block.startswith("event: request")]
+    shown = [json.loads(e.split("data: ", 1)[1]) for e in events]
+    assert [(s["status"], len(s["approvals"])) for s in shown] == [
+        ("open", 0),
+        ("open", 1),
+        ("approved", 2),
+    ]
+    assert shown[-1]["arguments"] == rollback["arguments"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from fastapi import Response as HttpResponse
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.callers import OPERATOR_CALLER, check_scope
@@ -192,6 +194,45 @@ async def respond_to(
     )
     service.changed(settled.thread_id)
     return settled
+
+
+HEARTBEAT = 15.0  # seconds between keep-alive comments on a quiet event stream
+
+
+@router.get(
+    "/{request_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, **problem_responses(404)},
+    summary="The request's changes as server-sent events, until it is settled",
+)
+async def request_events(
+    request_id: PathId, http: Request, service: ServiceDep
+) -> StreamingResponse:
+    """`event: request` with the request (RequestInfo) now and at each change (an approval of a
+    quorum given); the last one, once it is settled, ends the stream."""
+    first = await _request_or_404(service, request_id, http.state.caller)
+
+    async def stream() -> AsyncIterator[str]:
+        shown, quiet = first, time.monotonic()
+        yield _event(shown)
+        while shown.status == "open":
+            await asyncio.sleep(POLL)
+            now = await _request_or_404(service, request_id)
+            if now != shown:
+                shown, quiet = now, time.monotonic()
+                yield _event(shown)
+            elif time.monotonic() - quiet > HEARTBEAT:
+                quiet = time.monotonic()
+                yield ": still open\n\n"
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+def _event(request: RequestInfo) -> str:
+    """One server-sent event; its id says how far the request got."""
+    event_id = f"{request.status}-{len(request.approvals)}"
+    return f"event: request\nid: {event_id}\ndata: {request.model_dump_json()}\n\n"
 
 
 async def _request_or_404(
