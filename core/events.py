@@ -137,6 +137,7 @@ class HumanRequested(_Event):
     caller: str | None = None
     context: Text = ""
     reference: Text = ""
+    callback_url: str | None = None  # where the settled request is posted, signed
 
 
 class HumanResponded(_Event):

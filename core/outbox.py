@@ -19,6 +19,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Protocol
 
 from core.alarm import Alarm
+from core.callbacks import CALLBACK, Callbacks
 from core.channels import (
     Channel,
     Consent,
@@ -53,9 +54,11 @@ class Dispatcher:
         *,
         backoff: Backoff = DELIVERY_BACKOFF,
         clock: Callable[[], float] = time.time,
+        callbacks: Callbacks | None = None,
     ) -> None:
         self.store = store
         self.channels = channels
+        self.callbacks = callbacks
         self.backoff = backoff
         self.clock = clock
         self._alarm = Alarm()
@@ -136,6 +139,15 @@ class Dispatcher:
                 text = outcome_text(request, {p.id: p.name for p in await self.store.people()})
                 copies = await self.store.outbox(request_id=request.id)
                 deliveries = outcome_route(item, copies, text)
+                if request.callback_url and request.status != "open":
+                    deliveries.append(
+                        OutboxMessage(
+                            kind="outcome",
+                            channel=CALLBACK,
+                            address=request.callback_url,
+                            request_id=request.id,
+                        )
+                    )
                 why = "" if deliveries else "no copy of the request was sent"
         await self.store.outbox_route(item.id, deliveries, why)
         if why:
@@ -166,6 +178,9 @@ class Dispatcher:
         log.warning("%s %s messages on %s", consent.address, said, consent.channel)
 
     async def send(self, item: OutboxItem, name: str) -> None:
+        if name == CALLBACK and self.callbacks is not None:
+            await self.callbacks.send(item)
+            return
         channel = self.channels.get(name)
         if channel is None:
             raise DeliveryFailed(f"no channel {name!r} is configured", retry=False)

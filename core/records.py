@@ -85,6 +85,9 @@ class RequestInfo(BaseModel):
     )
     context: str = Field("", description="What the caller tells the decider, beside the question.")
     reference: str = Field("", description="The caller's own reference for it.")
+    callback_url: str | None = Field(
+        None, description="Where the settled request is posted, signed with the caller's secret."
+    )
 
     @computed_field(description="How many more approvals it needs.")  # type: ignore[prop-decorator]
     @property

@@ -49,6 +49,7 @@ class Ask:
     context: str = ""
     reference: str = ""
     deadline: datetime | None = None  # else the escalation's timeout
+    callback_url: str | None = None
     escalation: Escalation = field(default_factory=Escalation)
 
     @property
@@ -86,6 +87,7 @@ def request(ask: Ask, now: datetime, request_id: str | None = None) -> HumanRequ
         caller=ask.caller,
         context=ask.context,
         reference=ask.reference,
+        callback_url=ask.callback_url,
         at=now,
     )
 

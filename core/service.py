@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from core.agent import Agent, discover_agents
 from core.app import App, Models, build_channels
+from core.callbacks import Callbacks, operator_secret
 from core.channels import Channel
 from core.context import Redactor
 from core.errors import Misconfigured, SchemaOutdated
@@ -108,6 +109,7 @@ async def open_service(settings: Settings, *, migrate: bool = False) -> AsyncIte
     configure_logging(redactor)
     store = _open_store(settings, migrate=migrate)
     channels: dict[str, Channel] = {}
+    callbacks: Callbacks | None = None
     try:
         channels = build_channels(settings)
         if settings.switchboard_people is not None:
@@ -116,11 +118,14 @@ async def open_service(settings: Settings, *, migrate: bool = False) -> AsyncIte
         agent_names = _channel_agents(settings, agents)
         runtime = await _runtime(settings, store, agents, redactor)
         app = App(settings, store, agents, runtime, channels)
+        token, generated = await api_token(app)
+        redactor.add(token)  # a generated token is in no setting: redact it too
 
         backoff = replace(
             DELIVERY_BACKOFF, max_retry_after=settings.switchboard_retry_after_max_seconds
         )
-        dispatcher = Dispatcher(store, channels, backoff=backoff)
+        callbacks = Callbacks(store, operator_secret(token))
+        dispatcher = Dispatcher(store, channels, backoff=backoff, callbacks=callbacks)
 
         def after_run() -> None:  # a step may have written messages, or a request with timers
             dispatcher.wake()
@@ -136,8 +141,6 @@ async def open_service(settings: Settings, *, migrate: bool = False) -> AsyncIte
         )
         ingress = Ingress(inbox, dispatcher, channels)
         listeners = Listeners(channels, ingress, store)
-        token, generated = await api_token(app)
-        redactor.add(token)  # a generated token is in no setting: redact it too
         yield Service(
             app,
             channels,
@@ -153,6 +156,8 @@ async def open_service(settings: Settings, *, migrate: bool = False) -> AsyncIte
     finally:
         for channel in channels.values():
             await channel.transport.close()
+        if callbacks is not None:
+            await callbacks.close()
         await store.close()
 
 

@@ -35,6 +35,11 @@ class SqlCallers(Database):
             lambda conn: [Caller.model_validate(r._mapping) for r in conn.execute(query)]
         )
 
+    async def caller(self, name: str) -> Caller | None:
+        query = select(callers).where(callers.c.name == name)
+        row = await self._run(lambda conn: conn.execute(query).first())
+        return Caller.model_validate(row._mapping) if row else None
+
     async def caller_with_key(self, key_hash: str) -> Caller | None:
         query = select(callers).where(
             callers.c.key_hash == key_hash, callers.c.revoked_at.is_(None)

@@ -251,6 +251,7 @@ class SqlSteps(Database):
                         caller=event.caller,
                         context=event.context,
                         reference=event.reference,
+                        callback_url=event.callback_url,
                     ),
                 )
             case ApprovalDecided(approved=True):

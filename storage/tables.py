@@ -80,6 +80,7 @@ class HumanRequestRow(SQLModel, table=True):
     caller: str | None = None
     context: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     reference: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    callback_url: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class ModelCallRow(SQLModel, table=True):

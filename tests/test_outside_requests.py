@@ -4,6 +4,8 @@ request goes out like an agent's, a person decides on their channel, the caller 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -11,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
 
 from core.channels import Action
 from core.service import Service
@@ -256,3 +259,107 @@ async def test_the_event_stream_says_each_change_and_ends_with_the_decision(
         ("approved", 2),
     ]
     assert shown[-1]["arguments"] == rollback["arguments"]
+
+
+# --- callbacks -----------------------------------------------------------------------------------
+
+
+class Receiver:
+    """A caller's webhook receiver on a loopback port: answers 503 `failing` times, then 200."""
+
+    def __init__(self, failing: int = 0) -> None:
+        self.failing = failing
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.url = ""
+        self.runner: web.AppRunner | None = None
+
+    async def __aenter__(self) -> Receiver:
+        app = web.Application()
+        app.router.add_post("/decided", self.take)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = self.runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}/decided"
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self.runner is not None
+        await self.runner.cleanup()
+
+    async def take(self, request: web.Request) -> web.Response:
+        self.received.append((dict(request.headers), await request.read()))
+        if self.failing:
+            self.failing -= 1
+            return web.Response(status=503)
+        return web.Response(status=204)
+
+
+def verified(secret: str, headers: dict[str, str], body: bytes) -> bool:
+    """What a receiver does with the documented scheme: t and v1 from the header, HMAC-SHA256
+    over `<t>.<body>` with the secret, compared in constant time."""
+    parts = dict(p.split("=", 1) for p in headers["Switchboard-Signature"].split(","))
+    expected = hmac.new(secret.encode(), f"{parts['t']}.".encode() + body, hashlib.sha256)
+    return hmac.compare_digest(parts["v1"], expected.hexdigest())
+
+
+async def test_the_decision_is_posted_signed_to_the_callback_and_retried_when_it_fails(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    made = await api.post("/api/v1/callers", json={"name": "ci-bot", "scope": ["*"]})
+    key, secret = made.json()["key"], made.json()["webhook_secret"]
+    async with (
+        Receiver(failing=1) as receiver,
+        client_for(service, authorization=f"Bearer {key}") as ci,
+    ):
+        request = await asked(ci, {**APPROVAL, "callback_url": receiver.url})
+        answer = {"as": "erin", "decision": "reject", "reason": "not on a Friday"}
+        await api.post(f"/api/v1/requests/{request['id']}/respond", json=answer)
+
+        async def delivered() -> list[Any]:
+            rows = await service.app.store.outbox(channel="callback", status="sent")
+            return rows
+
+        [row] = await eventually(delivered, within=20)  # after one 503 and a retry
+    assert (row.address, row.attempts) == (receiver.url, 2)
+    (first, _), (headers, body) = receiver.received
+    assert first["Switchboard-Delivery"] == headers["Switchboard-Delivery"]  # one delivery
+    assert verified(secret, headers, body) and not verified("another secret", headers, body)
+    settled = json.loads(body)
+    assert (settled["id"], settled["status"], settled["decided_by"], settled["answer"]) == (
+        request["id"],
+        "rejected",
+        "erin",
+        "not on a Friday",
+    )
+    assert settled["arguments"] == DEPLOY
+
+
+async def test_a_receiver_that_is_down_blocks_nothing_and_its_failures_show(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    async with Receiver() as receiver:
+        gone = receiver.url
+    request = await asked(api, {"to": ["erin"], "question": "Which region?", "callback_url": gone})
+    await api.post(
+        f"/api/v1/requests/{request['id']}/respond",
+        json={"as": "erin", "decision": "answer", "answer": "eu"},
+    )
+
+    async def failing() -> list[Any]:
+        rows = await service.app.store.outbox(channel="callback", status=None)
+        return [r for r in rows if r.last_error]
+
+    [row] = await eventually(failing)
+    assert "did not answer" in (row.last_error or "")
+    assert (await api.get(f"/api/v1/requests/{request['id']}")).json()["status"] == "answered"
+    async with client_for(service) as browser:
+        browser.cookies.set(COOKIE, service.api_token)
+        page = await browser.get(f"/threads/{request['thread_id']}")
+    assert page.status_code == 200 and "did not answer" in page.text  # in the console too
+    itself = f"http://127.0.0.1:{service.app.settings.switchboard_port}/hook"
+    for url, kind in ((itself, "callback-to-itself"), ("ftp://example.com/x", "")):
+        refused = await api.post("/api/v1/requests", json={**APPROVAL, "callback_url": url})
+        assert problem(refused, 422)["errors"][0]["loc"] == ["body", "callback_url"]
+        assert problem(refused, 422)["type"].endswith(kind)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Body
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
 
 from core.escalation import Escalation
 from core.events import Urgency
@@ -61,6 +61,11 @@ class AskHuman(BaseModel):
     widen_after: int | None = Field(
         None, ge=60, description="Seconds until the next people (escalation contacts) are asked."
     )
+    callback_url: HttpUrl | None = Field(
+        None,
+        description="Where the settled request is posted, signed (`Switchboard-Signature`:"
+        " HMAC-SHA256 with the caller's webhook secret over `<t>.<body>`).",
+    )
 
     def ask(self, caller: str, defaults: Escalation) -> Ask:
         escalation = Escalation(
@@ -81,7 +86,22 @@ class AskHuman(BaseModel):
             reference=self.reference,
             deadline=self.deadline,
             escalation=escalation,
+            callback_url=str(self.callback_url) if self.callback_url else None,
         )
+
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0"}
+
+
+def _ours(url: HttpUrl, service: Service) -> bool:
+    """Whether `url` names this server: its public address, or its own port on this machine."""
+    settings = service.app.settings
+    public = HttpUrl(settings.switchboard_public_url)
+    if (url.host, url.port) == (public.host, public.port):
+        return True
+    return (url.host or "") in LOOPBACK | {settings.switchboard_host} and (
+        url.port == settings.switchboard_port
+    )
 
 
 def _after(seconds: int | None, default: timedelta | None) -> timedelta | None:
@@ -104,6 +124,11 @@ async def checked(body: Annotated[AskHuman, Body()], service: Service, now: date
         raise unprocessable(
             f"the deadline {body.deadline.isoformat()} has passed", kind="past-deadline",
             at=("body", "deadline"),
+        )  # fmt: skip
+    if body.callback_url is not None and _ours(body.callback_url, service):
+        raise unprocessable(
+            "the callback URL points at this Switchboard: give the caller's own receiver",
+            kind="callback-to-itself", at=("body", "callback_url"),
         )  # fmt: skip
     if body.action is None:
         for name, given in (("arguments", body.arguments), ("required", body.required != 1)):

@@ -1,4 +1,5 @@
-"""requests from outside callers: who asked, the context for the decider, the caller's reference
+"""requests from outside callers: who asked, the context for the decider, the caller's reference,
+where the settled request is posted
 
 Revision ID: 0007
 Revises: 0006
@@ -21,10 +22,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("caller", sa.String(), nullable=True))
         batch_op.add_column(sa.Column("context", sa.Text(), nullable=False, server_default=""))
         batch_op.add_column(sa.Column("reference", sa.Text(), nullable=False, server_default=""))
+        batch_op.add_column(sa.Column("callback_url", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("human_requests", schema=None) as batch_op:
+        batch_op.drop_column("callback_url")
         batch_op.drop_column("reference")
         batch_op.drop_column("context")
         batch_op.drop_column("caller")
