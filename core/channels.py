@@ -119,6 +119,7 @@ class RequestContext(BaseModel):
     # discord; waiting for one more"): an outcome with progress is a step, not the outcome.
     deciders: str = ""
     progress: str = ""
+    context: str = ""  # what an outside caller tells the decider, beside the question
 
 
 class OutboundMessage(BaseModel):

@@ -226,7 +226,7 @@ class Dispatcher:
         context = RequestContext(
             question=request.question,
             requester=requester.name if requester else thread.requester if thread else None,
-            agent=thread.agent if thread else "",
+            agent=request.caller or (thread.agent if thread else ""),
             tool=request.tool,
             arguments=request.arguments or {},
             deadline=request.deadline,
@@ -235,8 +235,10 @@ class Dispatcher:
             progress=outcome_text(request, named)
             if request.approvals and request.status == "open"
             else "",
+            context=request.context,
         )
         update: dict[str, Any] = {
+            "agent": request.caller or message.agent,  # a caller speaks as itself
             "request_kind": request.kind,
             "options": tuple(request.options),
             "reply_code": reply_code(request.id),

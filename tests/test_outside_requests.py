@@ -363,3 +363,24 @@ async def test_a_receiver_that_is_down_blocks_nothing_and_its_failures_show(
         refused = await api.post("/api/v1/requests", json={**APPROVAL, "callback_url": url})
         assert problem(refused, 422)["errors"][0]["loc"] == ["body", "callback_url"]
         assert problem(refused, 422)["type"].endswith(kind)
+
+
+async def test_the_decider_reads_the_callers_context_and_name_on_their_channel(
+    service: Service, api: httpx.AsyncClient
+) -> None:
+    key = await key_for(api, "ci-bot", "*")
+    async with client_for(service, authorization=f"Bearer {key}") as ci:
+        await asked(ci, APPROVAL)  # Alice: Discord
+        await asked(ci, {"to": ["bob"], "question": "Ship it?", "context": "Tests are green."})
+
+    async def sent() -> list[Any]:
+        rows = await service.app.store.outbox(status="sent")
+        where = {(r.channel, r.recipient) for r in rows if r.kind == "request"}
+        return rows if {("discord", "alice"), ("slack", "bob")} <= where else []
+
+    rows = await eventually(sent)
+    [discord] = [r for r in rows if r.channel == "discord" and r.recipient == "alice"]
+    [slack] = [r for r in rows if r.channel == "slack"]
+    embed = json.dumps(discord.payload)
+    assert "CI run 1842 passed" in embed and "ci-bot" in embed
+    assert "Tests are green." in json.dumps(slack.payload) and "ci-bot" in json.dumps(slack.payload)

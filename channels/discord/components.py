@@ -331,6 +331,8 @@ def _fields(
         head.append(_field("Agent", _clip(escape_mentions(context.agent), NAME_SHOWN)))
     if context.tool:
         head.append(_field("Tool", _code(_clip(context.tool, KEY_SHOWN))))
+    if context.context.strip():
+        head.append(_field("Context", escape_mentions(context.context.strip()), False))
     tail: list[dict[str, Any]] = []
     deciders = _one_line(context.deciders) if approval else ""
     if deciders:

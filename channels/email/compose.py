@@ -237,6 +237,7 @@ def _facts(context: RequestContext, approval: bool) -> list[tuple[str, str]]:
         ("Requested by", one_line(context.requester)),
         ("Agent", one_line(context.agent)),
         ("Tool", one_line(context.tool)),
+        ("Context", one_line(context.context)),
     ]
     facts = [(label, _clip(value, NAME_SHOWN)) for label, value in found if value]
     deciders = one_line(context.deciders)

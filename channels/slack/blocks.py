@@ -62,6 +62,7 @@ QUESTION_SECTIONS = 10  # a request's question longer than this many sections is
 NOTICE_SECTIONS = 10
 DECIDERS_SHOWN = 1000  # characters of the "Who may decide" line
 PROGRESS_SHOWN = 1000
+CONTEXT_SHOWN = 2000  # characters of what an outside caller tells the decider
 EMPTY = "(no text)"  # Slack refuses a message with no text at all
 REPLY_HINT = "Reply in this thread to answer."
 ELLIPSIS = "\u2026"
@@ -203,6 +204,8 @@ def _context(context: RequestContext, *, approval: bool) -> list[dict[str, Any]]
     asker = _asker(context)
     if asker:
         blocks.append(_note(asker))
+    if context.context.strip():
+        blocks.append(_section(_clip(escape(context.context.strip()), CONTEXT_SHOWN)))
     deciders = " ".join(context.deciders.split()) if approval else ""
     if deciders:
         blocks.append(_note(_clip(f"Who may decide: {escape(deciders)}", DECIDERS_SHOWN)))
