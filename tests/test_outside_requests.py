@@ -4,11 +4,11 @@ request goes out like an agent's, a person decides on their channel, the caller 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -297,11 +297,12 @@ class Receiver:
 
 
 def verified(secret: str, headers: dict[str, str], body: bytes) -> bool:
-    """What a receiver does with the documented scheme: t and v1 from the header, HMAC-SHA256
-    over `<t>.<body>` with the secret, compared in constant time."""
-    parts = dict(p.split("=", 1) for p in headers["Switchboard-Signature"].split(","))
-    expected = hmac.new(secret.encode(), f"{parts['t']}.".encode() + body, hashlib.sha256)
-    return hmac.compare_digest(parts["v1"], expected.hexdigest())
+    """What a receiver does: the `verify` docs/outside-agents.md gives, as written there."""
+    doc = (Path(__file__).parents[1] / "docs" / "outside-agents.md").read_text()
+    [code] = re.findall(r"```python\n(.*?)```", doc, re.S)
+    scope: dict[str, Any] = {}
+    exec(code, scope)  # the documentation's own code
+    return bool(scope["verify"](secret, headers["Switchboard-Signature"], body))
 
 
 async def test_the_decision_is_posted_signed_to_the_callback_and_retried_when_it_fails(
