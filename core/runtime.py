@@ -147,7 +147,13 @@ class Runtime:
             if loaded is None:
                 raise ThreadBusy(thread_id)
             if relay.is_relay(loaded.agent):
-                return await self.close_relay(thread_id, loaded)
+                try:
+                    return await self.close_relay(thread_id, loaded)
+                except Conflict:  # an answer or an operator came in between: look again
+                    await self.store.release(thread_id, self.owner)
+                    if attempt == attempts:
+                        raise
+                    continue
             run = _Run(self, thread_id, loaded)
             heartbeat = asyncio.create_task(self.keep_lease(thread_id))
             try:
