@@ -2,6 +2,7 @@
 
 `python -m bench server` runs only the server benches (a real server loaded over HTTP).
 `python -m bench email` runs only the email channel's (a real server, Dovecot and SMTP on loopback).
+`python -m bench outside` runs only an outside agent's (a real server, its callback receiver).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cli, hotpath, server, steps, throughput
+from bench import cli, hotpath, outside, server, steps, throughput
 from bench import email as mail
 from bench.databases import fresh_postgres, fresh_sqlite
 
@@ -106,6 +107,12 @@ def _email(directory: Path) -> dict[str, Any]:
     return figures.as_json()
 
 
+def _outside(directory: Path) -> dict[str, Any]:
+    figures = outside.measure(directory)
+    print("\n".join(outside.rows(figures)))
+    return figures.as_json()
+
+
 def _profile(url: str, n: int = 15) -> None:
     loop_stats, db_stats = hotpath.profile(url, PROFILE_K)
     for label, stats in (("event-loop thread", loop_stats), ("database thread", db_stats)):
@@ -151,7 +158,10 @@ def main() -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "only", nargs="?", choices=["server", "email"], help="run only these benches (default: all)"
+        "only",
+        nargs="?",
+        choices=["server", "email", "outside"],
+        help="run only these benches (default: all)",
     )
     parser.add_argument(
         "--postgres", metavar="URL", help="also run the step and server figures on PostgreSQL"
@@ -189,6 +199,8 @@ def main() -> None:
             )
         if everything or args.only == "email":
             result["email"] = _email(directory)
+        if everything or args.only == "outside":
+            result["outside"] = _outside(directory)
         if args.profile and servers:
             if everything:
                 _profile(fresh_sqlite(directory, "profile"))
