@@ -10,6 +10,24 @@ import contextlib
 RECHECK_SECONDS = 5.0
 
 
+class Bell:
+    """Rung for everyone waiting: each `wait` ends at the next ring, or after `seconds`. How a
+    long-poll or an event stream hears that a request may have changed."""
+
+    def __init__(self) -> None:
+        self._rung = asyncio.Event()
+
+    def ring(self) -> None:
+        self._rung.set()
+        self._rung = asyncio.Event()  # those waiting now are woken; the next ones wait anew
+
+    async def wait(self, seconds: float) -> None:
+        rung = self._rung
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await rung.wait()
+
+
 class Alarm:
     def __init__(self) -> None:
         self._rung = asyncio.Event()

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 
 from core.agent import Agent, discover_agents
+from core.alarm import Bell
 from core.app import App, Models, build_channels
 from core.callbacks import Callbacks, operator_secret
 from core.channels import Channel
@@ -47,12 +48,16 @@ class Service:
     timers: Timers
     api_token: str
     token_generated: bool  # True when this start made the token: print it once
+    # Rung at each change to a thread this process makes or hears of: those waiting for a
+    # request to settle (a long-poll, an event stream) look again at once.
+    settled: Bell
 
     def changed(self, thread_id: str) -> None:
         """A thread changed outside the loop (an answer, a message, a resume, a cancel): let a
         worker run it, and the dispatcher send what the change wrote (outcomes, notices)."""
         self.workers.wake(thread_id)
         self.dispatcher.wake()
+        self.settled.ring()
 
     async def run(self) -> None:
         """Workers, the dispatcher, the timers and the channels' listeners, until cancelled."""
@@ -81,6 +86,7 @@ class Service:
         match kind:
             case "thread":
                 self.workers.wake(thread_id)
+                self.settled.ring()
             case "outbox":
                 self.dispatcher.wake()
             case "timers":
@@ -132,11 +138,17 @@ async def open_service(settings: Settings, *, migrate: bool = False) -> AsyncIte
             timers.wake()
 
         workers = Workers(runtime, size=settings.switchboard_workers, after_run=after_run)
-        timers = Timers(store, wake_outbox=dispatcher.wake, wake_thread=workers.wake)
+        settled = Bell()
+
+        def thread_changed(thread_id: str) -> None:  # an answer by a channel, a timeout
+            workers.wake(thread_id)
+            settled.ring()
+
+        timers = Timers(store, wake_outbox=dispatcher.wake, wake_thread=thread_changed)
         inbox = Inbox(
             store,
             InboxConfig(agents, agent_names),
-            wake_thread=workers.wake,
+            wake_thread=thread_changed,
             wake_outbox=dispatcher.wake,
         )
         ingress = Ingress(inbox, dispatcher, channels)
@@ -152,6 +164,7 @@ async def open_service(settings: Settings, *, migrate: bool = False) -> AsyncIte
             timers,
             token,
             generated,
+            settled,
         )
     finally:
         for channel in channels.values():

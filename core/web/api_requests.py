@@ -3,7 +3,6 @@ deliveries (waiting for its decision, if asked), answer or decide one."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
@@ -124,12 +123,16 @@ async def ask(
             return made
     spec = body.ask(name, runtime.limits.escalation)
     asked = await open_request(service.app.store, spec, now, request_id)
-    response.headers["Location"] = f"/api/v1/requests/{asked.request_id}"
-    return await _request_or_404(service, asked.request_id)
+    made = await _request_or_404(service, asked.request_id)
+    service.changed(made.thread_id)  # the dispatcher sends it now
+    response.headers["Location"] = f"/api/v1/requests/{made.id}"
+    return made
 
 
 WAIT_MAX = 60.0  # seconds a GET may wait for a decision: under common proxies' read timeouts
-POLL = 0.1  # how often a waiting GET looks again
+# A waiting GET looks again at each change this process makes or hears of (Service.settled), and
+# at least this often: a decision written by another process on SQLite wakes no one here.
+POLL = 0.25
 
 
 @router.get(
@@ -155,7 +158,7 @@ async def show_request(
     request = await _request_or_404(service, request_id, http.state.caller)
     until = time.monotonic() + wait
     while request.status == "open" and time.monotonic() < until:
-        await asyncio.sleep(min(POLL, max(0.0, until - time.monotonic())))
+        await service.settled.wait(min(POLL, max(0.0, until - time.monotonic())))
         request = await _request_or_404(service, request_id)
     detail = await request_detail(service.app.store, request)
     if http.state.caller is None:
@@ -216,7 +219,7 @@ async def request_events(
         shown, quiet = first, time.monotonic()
         yield _event(shown)
         while shown.status == "open":
-            await asyncio.sleep(POLL)
+            await service.settled.wait(POLL)
             now = await _request_or_404(service, request_id)
             if now != shown:
                 shown, quiet = now, time.monotonic()
