@@ -14,8 +14,7 @@ export SWITCHBOARD_PEOPLE ?= deploy/people.demo.toml
 # Some machines set PYTHONDONTWRITEBYTECODE: then each `switchboard` process a test starts compiles
 # everything it imports afresh (2 s instead of 0.7). The virtual environment keeps its bytecode.
 unexport PYTHONDONTWRITEBYTECODE
-# Test processes, twice the cores: many tests wait on a server, a browser or a mail server. Each
-# takes the next test as it finishes one, the slow ones first (tests/fixtures.py orders them).
+# Test processes, twice the cores: many tests wait on a server, a browser or a mail server.
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 )))
 
 .PHONY: run test lint typecheck pytest bench chaos reset clean
@@ -50,7 +49,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP) | $(CHROMIUM) $(DOVECOT)
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist load
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 # The binary is the stamp: installed once, and again only if it goes missing.
 $(CHROMIUM): | $(STAMP)
