@@ -108,10 +108,8 @@ NOT_RUN = pytest.StashKey[str]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The slow tests first, so that in parallel the short ones fill the end, not a long one
-    started last. Without PostgreSQL, the tests marked for it are not run, and said so once (not
-    once a test): at the end of the run, with the reason."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: else in order
+    """Without PostgreSQL, the tests marked for it are not run, and said so once (not once a
+    test): at the end of the run, with the reason."""
     marked = [item for item in items if item.get_closest_marker("postgres")]
     if not marked or not (why := postgres_unreachable()):
         return

@@ -20,8 +20,6 @@ from tests.doubles.discord import DiscordDouble
 from tests.fixtures import empty_postgres, eventually
 from tests.server import Server, environment, free_port, running_server
 
-pytestmark = pytest.mark.slow
-
 # The demo directory's people (deploy/people.demo.toml), by their Discord ids.
 ALICE, BOB, ERIN = "100000000000000001", "100000000000000002", "100000000000000005"
 

@@ -27,8 +27,6 @@ from core.web.app import create_app
 from tests.fixtures import PEOPLE, service_settings
 from tests.server import free_port
 
-pytestmark = pytest.mark.slow
-
 TOKEN = "test-token"
 OPENAPI = "/api/v1/openapi.json"
 
