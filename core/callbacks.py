@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Callable
 from typing import Protocol
 
 import httpx
@@ -42,21 +41,21 @@ class CallbackStore(Queries, Sending, Callers, Protocol):
 
 
 class Callbacks:
-    def __init__(
-        self,
-        store: CallbackStore,
-        operator: str,
-        *,
-        clock: Callable[[], float] = time.time,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
+    def __init__(self, store: CallbackStore, operator: str) -> None:
         self.store = store
         self.operator = operator  # the operator's secret (operator_secret)
-        self.clock = clock
-        self.client = httpx.AsyncClient(timeout=TIMEOUT, transport=transport)
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """Made at the first callback: its TLS set-up costs 0.1 s, which no CLI command pays."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=TIMEOUT)
+        return self._client
 
     async def close(self) -> None:
-        await self.client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
     async def send(self, item: OutboxItem) -> None:
         """Post the settled request; DeliveryFailed for the outbox to retry or bury."""
@@ -66,7 +65,7 @@ class Callbacks:
         caller = await self.store.caller(request.caller) if request.caller else None
         secret = caller.secret if caller is not None else self.operator
         body = request.model_dump_json().encode()
-        stamp = int(self.clock())
+        stamp = int(time.time())
         headers = {
             "Content-Type": "application/json",
             "Switchboard-Event": "request.settled",

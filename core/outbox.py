@@ -205,13 +205,15 @@ class Dispatcher:
         """What the channel renders: the row, who speaks, and for a request (or its outcome: a
         channel may draw the request again, settled) what the person deciding needs."""
         thread = await self.store.thread(item.thread_id) if item.thread_id else None
+        # Who speaks: the thread's agent, or the caller outside whose request it is.
+        speaker = (request.caller if request else None) or (thread.agent if thread else "")
         message = OutboundMessage(
             kind=item.kind,
             text=item.text,
             address=item.address or "",
             conversation=item.conversation,
             thread_id=item.thread_id,
-            agent=thread.agent if thread else "",
+            agent=speaker,
             request_id=item.request_id,
             edit_of=item.message_id if item.kind == "outcome" else None,
             idempotency_key=item.idempotency_key,
@@ -226,7 +228,7 @@ class Dispatcher:
         context = RequestContext(
             question=request.question,
             requester=requester.name if requester else thread.requester if thread else None,
-            agent=request.caller or (thread.agent if thread else ""),
+            agent=speaker,
             tool=request.tool,
             arguments=request.arguments or {},
             deadline=request.deadline,
@@ -238,7 +240,6 @@ class Dispatcher:
             context=request.context,
         )
         update: dict[str, Any] = {
-            "agent": request.caller or message.agent,  # a caller speaks as itself
             "request_kind": request.kind,
             "options": tuple(request.options),
             "reply_code": reply_code(request.id),

@@ -52,10 +52,6 @@ class Ask:
     callback_url: str | None = None
     escalation: Escalation = field(default_factory=Escalation)
 
-    @property
-    def kind(self) -> str:
-        return "approval" if self.action else "question"
-
 
 def new_request_id() -> str:
     return f"req-{uuid.uuid4().hex[:10]}"

@@ -16,18 +16,13 @@ class SqlCallers(Database):
     async def add_caller(self, caller: Caller, key_hash: str) -> bool:
         row = {**caller.model_dump(), "secret": caller.secret, "key_hash": key_hash}
 
-        def work(conn: Connection) -> bool:
-            if conn.execute(select(callers.c.name).where(callers.c.name == caller.name)).first():
-                return False
-            conn.execute(insert(callers).values(**row))
-            return True
-
         try:
-            return await self._run(work)
+            await self._run(lambda conn: conn.execute(insert(callers).values(**row)))
         except Exception as e:
-            if not unique_violation(e):  # the same name, added at the same moment elsewhere
+            if not unique_violation(e):  # the name is taken (a key's hash never is)
                 raise
             return False
+        return True
 
     async def callers(self) -> list[Caller]:
         query = select(callers).order_by(callers.c.name)

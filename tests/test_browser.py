@@ -98,6 +98,14 @@ async def act_as(page: Page, person: str) -> None:
     await expect(page).to_have_url(re.compile(rf"[?&]as={person}\b"))
 
 
+async def bob_asks(page: Page, server: Server, text: str) -> None:
+    """Bob writes `text` to the deploy bot in a new Slack conversation, in the sandbox."""
+    await page.goto(f"{server.url}/sandbox/slack?as=bob")
+    await page.get_by_label("Message").fill(text)
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.locator(".flash")).to_contain_text("Started")
+
+
 async def test_asked_in_slack_approved_in_discord_and_a_late_click_is_told_who_won(
     server: Server, browser: Browser
 ) -> None:
@@ -168,10 +176,7 @@ async def test_the_inbox_refuses_someone_who_is_not_asked_and_takes_an_approver(
     page = await context.new_page()
     await page.goto(f"{server.url}/login?token={server.token}")
 
-    await page.goto(f"{server.url}/sandbox/slack?as=bob")
-    await page.get_by_label("Message").fill("deploy web 1.8.0 to production")
-    await page.get_by_role("button", name="Send").click()
-    await expect(page.locator(".flash")).to_contain_text("Started")
+    await bob_asks(page, server, "deploy web 1.8.0 to production")
 
     await page.get_by_role("link", name=re.compile(r"^Inbox")).click()
     card = page.get_by_role("article").filter(has_text="service web")
@@ -355,10 +360,7 @@ async def test_the_console_fits_a_phone_and_an_empty_conversation_is_readable(
     context = await browser.new_context(viewport={"width": 390, "height": 844})
     page = await context.new_page()
     await page.goto(f"{server.url}/login?token={server.token}")
-    await page.goto(f"{server.url}/sandbox/slack?as=bob")
-    await page.get_by_label("Message").fill("deploy web 1.8.0 to production")
-    await page.get_by_role("button", name="Send").click()
-    await expect(page.locator(".flash")).to_contain_text("Started")
+    await bob_asks(page, server, "deploy web 1.8.0 to production")
     await expect(page.locator("#inbox-count")).not_to_have_text("")  # its approval waits
     thread = await page.locator(".flash a.mono").first.get_attribute("href")
     assert thread and thread.startswith("/threads/th-")
@@ -400,10 +402,7 @@ async def test_the_inbox_count_changes_without_a_reload(server: Server, browser:
 
     # Bob asks in another tab; the approval it needs is counted in the first tab's header.
     asking = await context.new_page()
-    await asking.goto(f"{server.url}/sandbox/slack?as=bob")
-    await asking.get_by_label("Message").fill("roll back api in production to 2.4.0")
-    await asking.get_by_role("button", name="Send").click()
-    await expect(asking.locator(".flash")).to_contain_text("Started")
+    await bob_asks(asking, server, "roll back api in production to 2.4.0")
 
     await expect(count).to_have_text(str(before + 1))
     assert await watching.evaluate("window.stayed === true")
@@ -419,9 +418,7 @@ async def test_bob_hears_who_was_asked_and_alice_signs_in_by_a_link_sent_to_her(
     operator = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await operator.new_page()
     await page.goto(f"{server.url}/login?token={server.token}")
-    await page.goto(f"{server.url}/sandbox/slack?as=bob")
-    await page.get_by_label("Message").fill("deploy api 2.4.0 to production")
-    await page.get_by_role("button", name="Send").click()
+    await bob_asks(page, server, "deploy api 2.4.0 to production")
     conversation = page.locator("#messages")
     await expect(conversation).to_contain_text(
         re.compile(r"I have asked Alice Example or Erin Example on Discord to approve deploy api"

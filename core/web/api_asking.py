@@ -8,7 +8,6 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import Body
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
 
 from core.escalation import Escalation
@@ -108,7 +107,7 @@ def _after(seconds: int | None, default: timedelta | None) -> timedelta | None:
     return timedelta(seconds=seconds) if seconds is not None else default
 
 
-async def checked(body: Annotated[AskHuman, Body()], service: Service, now: datetime) -> None:
+async def checked(body: AskHuman, service: Service, now: datetime) -> None:
     """What no schema can say, refused before anything is stored: recipients no one is, a
     deadline already past, options on an approval, arguments without an action, a quorum larger
     than the people who could give it."""
