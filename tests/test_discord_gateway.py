@@ -72,6 +72,8 @@ async def messages(taken: list[Inbound], n: int) -> list[InboundMessage]:
 
 async def test_a_dm_arrives_and_the_bots_own_echo_does_not() -> None:
     async with listening() as (discord_api, taken):
+        # Guilds (1 << 0), guild messages (1 << 9), DMs (1 << 12), message content (1 << 15).
+        assert [p["intents"] for p in discord_api.identify_payloads] == [37377]
         await discord_api.dispatch(
             "MESSAGE_CREATE", dd.message_create(dd.BOT_USER_ID, DM, "my own words", bot=True)
         )
