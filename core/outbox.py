@@ -287,8 +287,18 @@ class Dispatcher:
         """After a failed attempt, or (`reported`) the platform's word that a send failed later."""
         attempt = item.attempts if reported else item.attempts + 1
         retry_at, reason = None, str(error)
-        if error.unreachable and item.kind == "request" and item.request_id:
-            # Dead here, and asked on the person's next channel (routing says if there is none).
+        if error.retry and not error.unreachable and attempt < self.backoff.attempts:
+            delay = self.backoff.delay(attempt, error.retry_after)
+            if delay is None:  # not worth the wait
+                reason += (
+                    f" (asked to wait {error.retry_after:g}s, more than the"
+                    f" {self.backoff.max_retry_after:g}s SWITCHBOARD_RETRY_AFTER_MAX_SECONDS allows)"
+                )
+            else:
+                retry_at = self.clock() + delay
+        if retry_at is None and item.kind == "request" and item.request_id:
+            # Dead here for good, and asked on the person's next channel (routing says if there
+            # is none): a person whose phone a carrier refuses is still asked.
             elsewhere = OutboxMessage.request(
                 item.request_id, item.text, to=item.recipient, rank=item.rank + 1
             )
@@ -299,18 +309,10 @@ class Dispatcher:
                 then=elsewhere,
                 attempted=not reported,
             )
-            log.error("outbox %d to %s unreachable: %s", item.id, item.channel, reason)
+            why = "unreachable" if error.unreachable else f"dead after {attempt} attempts"
+            log.error("outbox %d to %s %s: %s", item.id, item.channel, why, reason)
             self.wake()
             return
-        if error.retry and attempt < self.backoff.attempts:
-            delay = self.backoff.delay(attempt, error.retry_after)
-            if delay is None:  # not worth the wait: a request's escalation re-sends it elsewhere
-                reason += (
-                    f" (asked to wait {error.retry_after:g}s, more than the"
-                    f" {self.backoff.max_retry_after:g}s SWITCHBOARD_RETRY_AFTER_MAX_SECONDS allows)"
-                )
-            else:
-                retry_at = self.clock() + delay
         await self.store.outbox_failed(
             item.id, error=reason, retry_at=retry_at, attempted=not reported
         )

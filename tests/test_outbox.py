@@ -356,6 +356,35 @@ async def test_a_person_unreachable_on_a_channel_is_asked_on_their_next_one(
     )
 
 
+async def test_a_request_that_cannot_go_out_on_a_channel_is_asked_on_the_next_one(
+    store: SqlStore, make_runtime: RuntimeFactory
+) -> None:
+    """Not only an unreachable person: Alice's copy refused for good (a carrier's filter), and
+    Erin's after its last attempt, are dead letters, and both are asked on their next channel."""
+    runtime = make_runtime(ScriptedModel([CHECK, DEPLOY_PROD]))
+    thread = await runtime.start("deploy", "deploy api 2.4.1 to production", requester="bob")
+    [request_id] = (await runtime.advance(thread)).open_requests
+    refused = DeliveryFailed("30007 filtered by the carrier", retry=False)
+    discord = FlakyTransport("discord", [refused] + [DeliveryFailed("503")] * 3)
+    slack, sms = FlakyTransport("slack"), FlakyTransport("sms")
+    clock = Clock()
+    channels = {**live(discord), **live(slack), **live(sms)}
+    dispatcher = Dispatcher(store, channels, backoff=Backoff(attempts=3), clock=clock)
+    while await dispatcher.deliver_due() or await store.outbox(status="pending"):
+        clock.now += 600  # past any backoff
+
+    copies = await store.outbox(request_id=request_id)
+    dead = {r.recipient: r for r in copies if r.status == "dead"}
+    assert {p: (r.channel, r.attempts) for p, r in dead.items()} == {
+        "alice": ("discord", 1),
+        "erin": ("discord", 3),
+    }
+    assert dead["alice"].last_error == "30007 filtered by the carrier (asked on their next channel)"
+    assert dead["erin"].last_error == "503 (asked on their next channel)"
+    asked = {(r.recipient, r.channel) for r in copies if r.status == "sent"}
+    assert asked == {("alice", "slack"), ("erin", "sms")}
+
+
 async def test_reports_on_a_message_count_in_any_order_and_only_once(
     store: SqlStore, make_runtime: RuntimeFactory, shipped_agents: dict[str, Agent]
 ) -> None:
