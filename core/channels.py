@@ -60,6 +60,14 @@ class Attachment(BaseModel):
     size: int = 0
     url: str | None = None
 
+    @property
+    def described(self) -> str:
+        """In words, for the thread's timeline and the model: "photo.jpg (image/jpeg, 12 kB)"."""
+        about = [self.content_type] + (
+            [f"{max(1, round(self.size / 1000))} kB"] if self.size else []
+        )
+        return f"{self.name} ({', '.join(about)})"
+
 
 class InboundMessage(BaseModel):
     """One message or action from a platform, as the channel's `parse` made it.

@@ -77,6 +77,8 @@ def render_event(event: Event) -> str:
     match event:
         case MessageReceived() | MessageEdited():  # an edit is shown in the message's place
             attributes = {"from": event.sender, "name": event.sender_name, "channel": event.channel}
+            if isinstance(event, MessageReceived):
+                attributes["attached"] = "; ".join(event.attachments)
             return _tag("message", _capped(event.text), **attributes)
         case ToolCalled():
             return _tag("call", _json(event.arguments), tool=event.tool, id=event.call_id)

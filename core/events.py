@@ -34,6 +34,7 @@ class MessageReceived(_Event):
     altered: int = 0  # characters of what was written that no database can store: see core/text
     message_id: str | None = None  # the platform's id for it, to find it again when it is edited
     sender_name: str = ""  # how the platform names a sender who is not in the directory
+    attachments: tuple[str, ...] = ()  # what came with it, each in words (Attachment.described)
 
     @model_validator(mode="before")
     @classmethod

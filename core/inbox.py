@@ -258,6 +258,7 @@ def route(config: InboxConfig, s: Situation) -> Routing:
         altered=message.altered,
         message_id=message.external_id,
         sender_name="" if person else message.sender_name,
+        attachments=tuple(a.described for a in message.attachments),
     )
     agent_name = thread.agent if thread else config.agent_for(message.channel)
     agent = config.agents.get(agent_name or "")

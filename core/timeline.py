@@ -44,6 +44,8 @@ def describe(event: Event) -> str:
             if event.sender_name:
                 sender = f"{event.sender_name} ({sender})"
             said = f"{sender} via {event.channel}: {_short(event.text)}"
+            if event.attachments:
+                said += f" (attached: {_short('; '.join(event.attachments))})"
             if event.altered:
                 said += (
                     f" ({event.altered} characters that cannot be stored were removed or replaced)"

@@ -152,9 +152,15 @@ def test_a_button_decides_the_request_it_names(config: InboxConfig) -> None:
     ("text", "approved", "reason"),
     [
         ("yes", True, ""),
+        ("Y", True, ""),
+        ("yes!", True, ""),
+        ("OK", True, ""),
         ("Approve.", True, ""),
+        ("lgtm, ship it", True, "ship it"),
         ("no, not on a Friday", False, "not on a Friday"),
+        ("n", False, "rejected"),
         ("NO", False, "rejected"),
+        ("deny: too risky", False, "too risky"),
     ],
 )
 def test_a_reply_in_the_conversation_decides_the_one_open_request(
@@ -378,3 +384,4 @@ def test_with_distinct_roles_each_approval_stands_for_another_entry(config: Inbo
     second = route(config, situation(erin_press, ERIN, so_far))  # Erin is no oncall
     assert isinstance(second, Append) and second.outcome == "refused"
     assert second.detail.startswith(f"{both.id} needs its next approval from role:oncall")
+

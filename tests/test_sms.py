@@ -20,12 +20,14 @@ from channels.sandbox import sandboxed
 from channels.sms import sms
 from channels.sms.codec import HELP_TEXT, SmsCodec, conversation_of
 from channels.sms.transport import SmsTransport
-from core.channels import Channel, Codec, DeliveryFailed, OutboundMessage, RawRequest
+from core.channels import Channel, Codec, Consent, DeliveryFailed, OutboundMessage, RawRequest
 from core.errors import Misconfigured
+from core.events import MessageReceived
 from core.previews import Button
 from core.records import OutboxItem, Person
 from core.serve import bind, http_server
 from core.service import Service
+from core.timeline import describe
 from tests.contract.contract import SETTINGS, ChannelContract, Kit
 from tests.doubles import twilio as td
 from tests.doubles.twilio import ACCOUNT_SID, AUTH_TOKEN, PHONE_NUMBER, TwilioDouble
@@ -53,9 +55,13 @@ class Switchboard:
     url: str  # where Twilio posts: SWITCHBOARD_PUBLIC_URL
     http: httpx.AsyncClient
 
-    async def texts(self, sender: str, body: str, **extra: str) -> httpx.Response:
-        """`sender` texts `body` to our number: Twilio's POST to /twilio/sms, signed."""
-        return await self.posts("/twilio/sms", td.inbound_message(sender, body, extra=extra))
+    async def texts(
+        self, sender: str, body: str, media: tuple[str, ...] = (), **extra: str
+    ) -> httpx.Response:
+        """`sender` texts `body` (with pictures or files of these `media` types) to our number:
+        Twilio's POST to /twilio/sms, signed."""
+        params = td.inbound_message(sender, body, media=media, extra=extra)
+        return await self.posts("/twilio/sms", params)
 
     async def posts(
         self, path: str, params: dict[str, str], token: str = AUTH_TOKEN
@@ -75,19 +81,21 @@ class Switchboard:
 
 
 @contextlib.asynccontextmanager
-async def switchboard(database_url: str, **options: str) -> AsyncIterator[Switchboard]:
+async def switchboard(database_url: str, **options: str | None) -> AsyncIterator[Switchboard]:
     """The service with SMS real, served on a loopback port (Twilio posts its webhooks there)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     async with TwilioDouble() as twilio:
         configured = service_settings(
             database_url,
-            switchboard_public_url=url,
-            twilio_account_sid=ACCOUNT_SID,
-            twilio_auth_token=AUTH_TOKEN,
-            twilio_from_number=PHONE_NUMBER,
-            twilio_api_url=twilio.base_url,
-            **options,
+            **{
+                "switchboard_public_url": url,
+                "twilio_account_sid": ACCOUNT_SID,
+                "twilio_auth_token": AUTH_TOKEN,
+                "twilio_from_number": PHONE_NUMBER,
+                "twilio_api_url": twilio.base_url,
+                **options,
+            },
         )
         async with running(configured, people=PEOPLE) as service:
             await service.check_channels()
@@ -205,6 +213,56 @@ async def test_stop_sends_her_requests_to_her_next_channel_and_start_brings_them
         await asks_erin(board)
 
 
+async def test_stop_with_a_request_open_is_no_answer_and_sends_it_elsewhere(
+    database_url: str,
+) -> None:
+    """STOP while Erin's approval waits by text: it approves or rejects nothing, no more texts
+    reach her, and the next request goes to her next channel (Slack)."""
+    async with switchboard(database_url) as board:
+        await asks_erin(board)
+        await board.texts(ERIN, "STOP")
+        [still] = await board.service.app.store.requests(status="open")
+        assert still.decided_by is None
+        await asks_erin_on_slack(board)
+        assert len(board.twilio.sent_to(ERIN)) == 1
+
+
+@pytest.mark.parametrize(
+    ("word", "allowed"),
+    [(w, False) for w in ("STOPALL", "unsubscribe", "Cancel", "END", "quit.")]
+    + [(w, True) for w in ("UNSTOP", "start")],
+)
+def test_every_opt_out_and_opt_in_word_is_consent_never_a_message(word: str, allowed: bool) -> None:
+    codec = SmsCodec(AUTH_TOKEN, PUBLIC)
+    [consent] = codec.parse(genuine(codec, says(ERIN, conversation_of(ERIN), word)))
+    assert consent == Consent(channel="sms", address=ERIN, allowed=allowed, at=consent.at)
+
+
+async def test_texts_come_from_a_messaging_service_when_one_is_set(sqlite_url: str) -> None:
+    service_sid = td.MESSAGING_SERVICE_SID
+    async with switchboard(
+        sqlite_url, twilio_from_number=None, twilio_messaging_service_sid=service_sid
+    ) as board:
+        asked = await asks_erin(board)
+    assert asked.params["MessagingServiceSid"] == service_sid
+    assert asked.params.get("From") is None
+
+
+async def test_a_picture_by_text_is_noted_in_the_thread(sms_board: Switchboard) -> None:
+    """Bob texts a screenshot: the thread (and so the agent and the timeline) notes the picture,
+    its type and where Twilio keeps it is in the inbox."""
+    await sms_board.texts(BOB, "this is what I see", media=("image/png",))
+
+    async def started() -> list[Any]:
+        return await sms_board.service.app.store.threads()
+
+    [thread] = await eventually(started)
+    events = await sms_board.service.app.store.events(thread.id)
+    [said] = [e.event for e in events if isinstance(e.event, MessageReceived)]
+    assert (said.text, said.attachments) == ("this is what I see", ("media 1 (image/png)",))
+    assert describe(said).endswith("this is what I see (attached: media 1 (image/png))")
+
+
 async def asks_erin_on_slack(board: Switchboard) -> None:
     slack = simulator(board.service, "slack")
     await board.service.inbox.accept(
@@ -237,7 +295,7 @@ async def test_reports_come_in_any_order_and_a_failure_is_retried_or_sent_elsewh
         [copy] = [d for d in shown.json()["deliveries"] if d["message_id"] == asked.sid]
         assert copy["delivery"] == "delivered"  # the API and the console show the report
 
-        # A second request: Erin's phone is off (30003), then her number looks like a landline.
+        # A second request: Erin's phone is off (30003), then her carrier filters the text.
         slack = simulator(board.service, "slack")
         await board.service.inbox.accept(
             slack.simulate(sender="U0BOB", conversation="C1:2", text=DEPLOY)
@@ -249,7 +307,9 @@ async def test_reports_come_in_any_order_and_a_failure_is_retried_or_sent_elsewh
         third = (await board.sent_to(ERIN, 3))[2]
         assert third.body == second.body and third.sid != second.sid
 
-        await board.twilio.status(third.sid, "failed", error_code=30006)  # a landline, it seems
+        await board.twilio.status(
+            third.sid, "undelivered", error_code=30007
+        )  # a carrier filtered it
 
         async def on_slack() -> list[OutboxItem]:
             rows = await board.rows(channel="slack")
@@ -258,7 +318,7 @@ async def test_reports_come_in_any_order_and_a_failure_is_retried_or_sent_elsewh
         [elsewhere] = await eventually(on_slack)
         dead = next(r for r in await board.rows(channel="sms") if r.message_id == third.sid)
         assert dead.status == "dead" and dead.last_error is not None
-        assert "30006" in dead.last_error and "next channel" in dead.last_error
+        assert "30007" in dead.last_error and "next channel" in dead.last_error
         assert elsewhere.request_id == dead.request_id
 
 
