@@ -10,6 +10,7 @@ import copy
 from collections.abc import AsyncIterator
 from typing import Any
 
+from core.events import ToolCalled
 from core.humans import Approve, respond
 from core.records import Person
 from core.service import Service
@@ -87,7 +88,7 @@ def settled(request: dd.PostedMessage, outcome: str) -> bool:
         request.content.startswith(outcome)
         and [c["label"] for c in buttons] == ["Approve", "Reject"]
         and all(c.get("disabled") for c in buttons)
-        and request.data["embeds"][0]["title"] == "Approved"
+        and request.data["embeds"][0]["title"] == outcome.split()[0]  # "Approved", "Rejected"
         and request.data["embeds"][0]["description"].startswith("Approve deploy")
     )
 
@@ -176,6 +177,62 @@ async def test_a_mention_in_a_server_channel_is_answered_there(database_url: str
         said = await eventually(answered)  # the agent's answer, in #general
         assert not any(m.components for m in said)
         assert discord_api.messages_in(RANDOM) == []
+
+
+async def test_a_reject_click_asks_why_and_the_dialog_rejects_with_the_reason(
+    database_url: str,
+) -> None:
+    """Alice's Reject opens the dialog and decides nothing; its submission rejects Bob's deploy
+    with her reason: her copy says so, the deploy never runs, and Bob is told why."""
+    async with loopback_discord() as discord_api, switchboard(database_url, discord_api) as service:
+        bob_dm = discord_api.dm_channel(BOB)
+        await discord_api.dispatch("MESSAGE_CREATE", dd.message_create(BOB, bob_dm, DEPLOY))
+        request = await request_in_dm(discord_api, ALICE)
+        click = dd.component_click(ALICE, request.data, button(request, "Reject"))
+        await discord_api.dispatch("INTERACTION_CREATE", click)
+
+        async def dialog() -> list[dd.InteractionResponse]:
+            return discord_api.interaction_responses
+
+        [opened] = await eventually(dialog)
+        assert (opened.interaction_id, opened.type) == (click["id"], 9)  # the dialog
+        assert opened.data is not None and opened.data["title"] == "Reject"
+        [asked] = await service.app.store.requests(status="open")  # the click decided nothing
+
+        reason = {"reason": "freeze week"}
+        why = dd.modal_submit(
+            ALICE, request.channel_id, opened.data["custom_id"], reason, message=request.data
+        )
+        await discord_api.dispatch("INTERACTION_CREATE", why)
+
+        async def edited() -> bool:
+            return settled(request, "Rejected by Alice Example via discord")
+
+        await eventually(edited)
+        assert request.content is not None and request.content.endswith(": freeze week")
+        rejected = await service.app.store.request(asked.id)
+        assert rejected is not None
+        assert (rejected.status, rejected.decided_by, rejected.decided_via, rejected.answer) == (
+            "rejected",
+            "alice",
+            "discord",
+            "freeze week",
+        )
+
+        async def answered_bob() -> list[str | None]:
+            said = [m.content for m in discord_api.messages_in(bob_dm)]
+            return said if len(said) == 2 else []
+
+        _asked_alice, reply = await eventually(answered_bob)
+        assert reply is not None and reply.endswith(
+            "Not deployed: alice rejected it (freeze week)."
+        )
+        ran = [
+            e.event.tool
+            for e in await service.app.store.events(asked.thread_id)
+            if isinstance(e.event, ToolCalled)
+        ]
+        assert "deploy" not in ran
 
 
 async def test_buttons_sent_before_a_restart_work_after_it(database_url: str) -> None:
