@@ -28,6 +28,7 @@ from tests.test_api import client_for
 
 ERIN = "1300000000000000005"
 DM = "1500000000000000005"
+DEPLOY = "deploy api 2.4.1 to production"
 
 
 @contextlib.asynccontextmanager
@@ -216,6 +217,7 @@ async def over_http(
         channels=["discord"],
         identities={"discord": ERIN},
     )
+    bob = Person(id="bob", name="Bob", identities={"slack": "U0BOB"})
     async with DiscordDouble(users={ERIN: "alice"}) as discord_api:
         settings = service_settings(
             database_url,
@@ -224,8 +226,39 @@ async def over_http(
             discord_api_url=discord_api.api_url,
             discord_gateway_url=discord_api.gateway_url,
         )
-        async with running(settings, people=[alice]) as service, client_for(service) as http:
+        async with running(settings, people=[alice, bob]) as service, client_for(service) as http:
             yield service, http, discord_api
+
+
+async def asked_from_slack(service: Service, discord_api: DiscordDouble) -> dd.PostedMessage:
+    """Bob asks in the Slack sandbox: the approval, with its buttons, as Alice's DM shows it."""
+    slack = simulator(service, "slack")
+    await service.inbox.accept(slack.simulate(sender="U0BOB", conversation="C1:1.0", text=DEPLOY))
+
+    async def posted() -> list[dd.PostedMessage]:
+        return [m for m in discord_api.messages if m.components]
+
+    [request] = await eventually(posted)
+    return request
+
+
+def labelled(request: dd.PostedMessage, label: str) -> str:
+    """The custom id of the button `label` on the request."""
+    buttons = [c for row in request.components for c in row["components"]]
+    return next(c["custom_id"] for c in buttons if c["label"] == label)
+
+
+def settled(request: dd.PostedMessage, outcome: str) -> bool:
+    """The copy says who decided, its buttons disabled."""
+    buttons = [c for row in request.components for c in row["components"]]
+    disabled = bool(buttons) and all(c.get("disabled") for c in buttons)
+    return disabled and (request.content or "").startswith(outcome)
+
+
+async def interact(http: httpx.AsyncClient, body: bytes, *, signed: bool = True) -> httpx.Response:
+    """An interaction posted to the endpoint, as Discord signs it (or with no signature at all)."""
+    headers = signed_post(body) if signed else {}
+    return await http.post("/discord/interactions", content=body, headers=headers)
 
 
 async def test_an_interaction_over_http_is_checked_read_and_answered(database_url: str) -> None:
@@ -257,6 +290,72 @@ async def test_an_interaction_over_http_is_checked_read_and_answered(database_ur
         [followup] = await eventually(told)  # only she sees why, below the button she clicked
         assert followup.payload["content"] == "There is no request req-nowhere."
         assert followup.payload["flags"] == 64
+
+
+async def test_an_approve_click_over_http_decides_as_one_over_the_gateway(
+    database_url: str,
+) -> None:
+    """Unsigned, Alice's click is refused and nothing is kept; signed, it decides: the request
+    is approved by her via discord and her copy edited, answered in the HTTP response itself."""
+    async with over_http(database_url) as (service, http, discord_api):
+        request = await asked_from_slack(service, discord_api)
+        click = discord_api.sent_over_http(
+            dd.component_click(ERIN, request.data, labelled(request, "Approve"))
+        )
+        unsigned = await interact(http, click, signed=False)
+        assert unsigned.status_code == 401
+        assert await service.app.store.inbox(channel="discord") == []
+        [asked] = await service.app.store.requests(status="open")
+
+        answered = await interact(http, click)
+        assert (answered.status_code, answered.json()) == (200, {"type": 6})
+
+        async def edited() -> bool:
+            return settled(request, "Approved by Alice Example via discord")
+
+        await eventually(edited)
+        decided = await service.app.store.request(asked.id)
+        assert decided is not None
+        assert (decided.status, decided.decided_by, decided.decided_via) == (
+            "approved",
+            "alice",
+            "discord",
+        )
+        assert discord_api.interaction_responses == []  # no callback: the HTTP answer was it
+
+
+async def test_a_reject_over_http_asks_why_and_the_dialog_rejects_with_the_reason(
+    database_url: str,
+) -> None:
+    async with over_http(database_url) as (service, http, discord_api):
+        request = await asked_from_slack(service, discord_api)
+        click = discord_api.sent_over_http(
+            dd.component_click(ERIN, request.data, labelled(request, "Reject"))
+        )
+        opened = await interact(http, click)
+        assert opened.status_code == 200 and opened.json()["type"] == 9  # the dialog
+        [asked] = await service.app.store.requests(status="open")  # the click decided nothing
+
+        dialog = opened.json()["data"]["custom_id"]
+        why = dd.modal_submit(
+            ERIN, request.channel_id, dialog, {"reason": "freeze week"}, message=request.data
+        )
+        submitted = await interact(http, discord_api.sent_over_http(why))
+        assert (submitted.status_code, submitted.json()) == (200, {"type": 6})
+
+        async def edited() -> bool:
+            return settled(request, "Rejected by Alice Example via discord")
+
+        await eventually(edited)
+        assert (request.content or "").endswith(": freeze week")
+        decided = await service.app.store.request(asked.id)
+        assert decided is not None
+        assert (decided.status, decided.decided_by, decided.decided_via, decided.answer) == (
+            "rejected",
+            "alice",
+            "discord",
+            "freeze week",
+        )
 
 
 @settings(
