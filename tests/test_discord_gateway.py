@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -192,6 +193,14 @@ async def test_asked_in_slack_approved_with_a_discord_button_the_copy_is_edited(
                 return found is not None and found.status == "done"
 
             await eventually(done)
+
+            async def replied() -> list[Any]:
+                rows = await service.app.store.outbox(channel="slack")
+                return [r for r in rows if r.kind == "reply" and r.status == "sent"]
+
+            [reply] = await eventually(replied)  # Bob hears in his Slack thread
+            assert reply.conversation == "C1:1.0"
+            assert reply.text.endswith("Deployed api 2.4.1 to production.")
 
 
 # --- /discord/interactions, for deployments that take interactions over HTTP ------------------
