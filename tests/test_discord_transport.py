@@ -80,6 +80,12 @@ async def test_a_rate_limit_is_waited_out_and_refusals_are_sorted(
     with pytest.raises(DeliveryFailed) as closed:
         await transport.send(dm, render(dm))
     assert closed.value.unreachable and "50007" in str(closed.value)  # asked elsewhere
+    for status, code, text in ((403, 50001, "Missing Access"), (404, 10003, "Unknown Channel")):
+        discord_api.fail_next(SEND, status, code, text)
+        with pytest.raises(DeliveryFailed) as refused:
+            await transport.send(dm, render(dm))
+        assert refused.value.unreachable and not refused.value.retry, code  # asked elsewhere
+        assert str(code) in str(refused.value)
     with pytest.raises(DeliveryFailed) as unknown:
         await transport.send(reply, render(reply))  # the double knows no channel 1400
     assert unknown.value.unreachable and "10003" in str(unknown.value)
