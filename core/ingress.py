@@ -54,7 +54,9 @@ class Ingress:
             case Consent():
                 await self.outbox.consented(item)
                 return None
-            case Acknowledged(channel=name, payload=payload) if payload is not None:
+            # Named: that channel answers it through the platform's API. Unnamed, its payload
+            # went back as the acknowledgement itself (the channel's `ack`): nothing is owed.
+            case Acknowledged(channel=name, payload=payload) if name and payload is not None:
                 await self.respond(name, item)
                 return None
             case Acknowledged():

@@ -10,6 +10,8 @@ import copy
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+
 from core.events import ToolCalled
 from core.humans import Approve, respond
 from core.records import Person
@@ -180,10 +182,11 @@ async def test_a_mention_in_a_server_channel_is_answered_there(database_url: str
 
 
 async def test_a_reject_click_asks_why_and_the_dialog_rejects_with_the_reason(
-    database_url: str,
+    database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Alice's Reject opens the dialog and decides nothing; its submission rejects Bob's deploy
-    with her reason: her copy says so, the deploy never runs, and Bob is told why."""
+    with her reason: her copy says so, the deploy never runs, Bob is told why, and nothing in
+    it is logged as a warning (the dialog went back as the click's answer: nothing is owed)."""
     async with loopback_discord() as discord_api, switchboard(database_url, discord_api) as service:
         bob_dm = discord_api.dm_channel(BOB)
         await discord_api.dispatch("MESSAGE_CREATE", dd.message_create(BOB, bob_dm, DEPLOY))
@@ -233,6 +236,7 @@ async def test_a_reject_click_asks_why_and_the_dialog_rejects_with_the_reason(
             if isinstance(e.event, ToolCalled)
         ]
         assert "deploy" not in ran
+        assert "WARNING switchboard.ingress" not in capsys.readouterr().err  # the service's log
 
 
 async def test_buttons_sent_before_a_restart_work_after_it(database_url: str) -> None:

@@ -334,8 +334,10 @@ async def test_an_approve_click_over_http_decides_as_one_over_the_gateway(
 
 
 async def test_a_reject_over_http_asks_why_and_the_dialog_rejects_with_the_reason(
-    database_url: str,
+    database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The dialog goes back as the click's answer; its submission rejects with the reason, and
+    nothing in it is logged as a warning."""
     async with over_http(database_url) as (service, http, discord_api):
         request = await asked_from_slack(service, discord_api)
         click = discord_api.sent_over_http(
@@ -365,6 +367,7 @@ async def test_a_reject_over_http_asks_why_and_the_dialog_rejects_with_the_reaso
             "discord",
             "freeze week",
         )
+    assert "WARNING switchboard.ingress" not in capsys.readouterr().err  # the service's log
 
 
 @settings(

@@ -116,7 +116,7 @@ def test_approve_and_an_option_are_decisions_answered_with_a_deferred_update() -
 
 def test_reject_asks_why_and_the_dialog_is_the_decision() -> None:
     accepted = interactions.read(click("sb:reject:req-1", request()))
-    assert accepted == [Acknowledged("reject", channel="discord", payload={"request_id": "req-1"})]
+    assert accepted == [Acknowledged("reject", payload={"request_id": "req-1"})]
     dialog = json.loads(interactions.ack(accepted).body)
     assert dialog["type"] == interactions.MODAL
     custom_id = dialog["data"]["custom_id"]

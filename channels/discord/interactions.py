@@ -139,7 +139,8 @@ def _click(body: Mapping[str, Any]) -> Inbound:
         return Acknowledged(f"component {data['custom_id']}")
     request_id, decision, option = decoded
     if decision == REJECT:  # a reason first: the dialog's submission is the decision
-        return Acknowledged("reject", channel=NAME, payload={"request_id": request_id})
+        # The dialog is the click's own answer (`ack`): no channel is named to answer it later.
+        return Acknowledged("reject", payload={"request_id": request_id})
     action = (
         Action(request_id=request_id, decision="approve")
         if decision == APPROVE
