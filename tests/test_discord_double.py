@@ -24,6 +24,7 @@ with warnings.catch_warnings():
 
 ADA, BOB = "1300000000000000001", "1300000000000000002"
 GUILD, GENERAL = "1400000000000000001", "1400000000000000010"
+THREAD = "1400000000000000012"  # a thread in #general
 INTENTS = discord.Intents(guilds=True, guild_messages=True, dm_messages=True, message_content=True)
 SEND = "POST /channels/{channel_id}/messages"
 READY_WAIT = 0.05
@@ -39,7 +40,11 @@ def new_client(intents: discord.Intents = INTENTS) -> discord.Client:
 async def double() -> AsyncIterator[DiscordDouble]:
     """A running double with discord.py pointed at it, and put back afterwards."""
     users: dict[str, str | dd.DiscordUser] = {ADA: dd.DiscordUser("ada", "Ada"), BOB: "bob"}
-    guilds = [dd.guild(GUILD, "Switchboard", {GENERAL: "general"})]
+    guilds = [
+        dd.guild(
+            GUILD, "Switchboard", {GENERAL: "general"}, threads={THREAD: (GENERAL, "releases")}
+        )
+    ]
     async with DiscordDouble(users=users, guilds=guilds) as running:  # puts them back
         discord.http.Route.BASE = running.api_url
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(running.gateway_url)
@@ -74,6 +79,7 @@ async def test_the_client_logs_in_identifies_and_gets_ready(double: DiscordDoubl
         assert [g.name for g in client.guilds] == ["Switchboard"]
         guild = client.get_guild(int(GUILD))
         assert guild is not None and [c.name for c in guild.text_channels] == ["general"]
+        assert [(t.name, str(t.parent_id)) for t in guild.threads] == [("releases", GENERAL)]
 
     assert (double.identifies, double.resumes) == (1, 0)
     assert double.intents == INTENTS.value

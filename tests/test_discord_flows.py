@@ -22,6 +22,7 @@ from tests.fixtures import eventually, running, service_settings, simulator
 
 ALICE, BOB, DANA = "1300000000000000001", "1300000000000000002", "1300000000000000004"
 GUILD, GENERAL, RANDOM = "1400000000000000001", "1400000000000000010", "1400000000000000011"
+RELEASES = "1400000000000000012"  # a thread in #general
 DEPLOY = "deploy api 2.4.1 to production"
 PEOPLE = [
     Person(
@@ -41,7 +42,8 @@ PEOPLE = [
 @contextlib.asynccontextmanager
 async def loopback_discord() -> AsyncIterator[DiscordDouble]:
     users = {ALICE: "alice", BOB: "bob", DANA: "dana"}
-    server = dd.guild(GUILD, "ops", {GENERAL: "general", RANDOM: "random"})
+    channels = {GENERAL: "general", RANDOM: "random"}
+    server = dd.guild(GUILD, "ops", channels, threads={RELEASES: (GENERAL, "releases")})
     async with DiscordDouble(users=users, guilds=[server]) as discord_api:
         yield discord_api
 
@@ -179,6 +181,43 @@ async def test_a_mention_in_a_server_channel_is_answered_there(database_url: str
         said = await eventually(answered)  # the agent's answer, in #general
         assert not any(m.components for m in said)
         assert discord_api.messages_in(RANDOM) == []
+
+
+async def test_a_mention_in_a_thread_is_answered_in_that_thread(database_url: str) -> None:
+    """A thread is a channel of its own: Bob's mention in a thread of #general starts the
+    conversation there and is answered there; Dana's words in it without a mention go on with
+    it; chatter in #general itself is not kept."""
+    async with loopback_discord() as discord_api, switchboard(database_url, discord_api) as service:
+        await discord_api.dispatch(
+            "MESSAGE_CREATE", dd.message_create(DANA, GENERAL, "lunch?", guild_id=GUILD)
+        )
+        mention = f"<@{dd.BOT_USER_ID}> {DEPLOY}"
+        asked = dd.message_create(BOB, RELEASES, mention, guild_id=GUILD, mentions=[dd.BOT_USER_ID])
+        await discord_api.dispatch("MESSAGE_CREATE", asked)
+        request = await request_in_dm(discord_api, ALICE)
+        click = dd.component_click(ALICE, request.data, button(request, "Approve"))
+        await discord_api.dispatch("INTERACTION_CREATE", click)
+
+        async def said_in_thread(n: int) -> list[str]:
+            async def said() -> list[str]:
+                found = [m.content or "" for m in discord_api.messages_in(RELEASES)]
+                return found if len(found) == n else []
+
+            return await eventually(said)
+
+        _asked_alice, deployed = await said_in_thread(2)
+        assert deployed.endswith("Deployed api 2.4.1 to production.")
+
+        await discord_api.dispatch(
+            "MESSAGE_CREATE", dd.message_create(DANA, RELEASES, "and web?", guild_id=GUILD)
+        )
+        *_, answer = await said_in_thread(3)
+        assert answer.endswith('I deploy releases. Try: "deploy api 2.4.1 to production".')
+        started, joined = await service.app.store.inbox(conversation=RELEASES)
+        assert (started.outcome, joined.outcome) == ("started", "continued")
+        assert joined.thread_id == started.thread_id
+        assert await service.app.store.inbox(conversation=GENERAL) == []
+        assert discord_api.messages_in(GENERAL) == []
 
 
 async def test_a_reject_click_asks_why_and_the_dialog_rejects_with_the_reason(

@@ -22,7 +22,7 @@ It runs on the test's event loop. Everything it received is public state for ass
 `calls`, `messages`, `interaction_responses`, `followups`, `identify_payloads`, `resumes`,
 `heartbeats`. Faults are scripted with `fail_next`, `rate_limit_next` and `reject_identify`.
 The module's functions build what Discord sends to the bot (`message_create`,
-`component_click`, `modal_submit`, `guild`) for `DiscordDouble.dispatch`.
+`component_click`, `modal_submit`, `guild` with its threads) for `DiscordDouble.dispatch`.
 """
 
 from __future__ import annotations
@@ -561,7 +561,7 @@ class DiscordDouble:
         if channel_id in self.dm_channels.values():
             return {"id": channel_id, "type": 1}
         for g in self.guilds:
-            for channel in g.get("channels", []):
+            for channel in [*g.get("channels", []), *g.get("threads", [])]:
                 if str(channel["id"]) == channel_id:
                     return {**channel, "guild_id": str(g["id"])}
         raise DiscordError(404, 10003, "Unknown Channel")
@@ -969,8 +969,10 @@ def guild(
     channels: Mapping[str, str] | None = None,
     *,
     owner_id: str = "1100000000000000099",
+    threads: Mapping[str, tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """A GUILD_CREATE payload with text `channels` (id → name) and the @everyone role."""
+    """A GUILD_CREATE payload with text `channels` (id → name), the @everyone role, and active
+    public `threads` (id → (parent channel id, name)): channels of their own, as on Discord."""
     return {
         "id": guild_id,
         "name": name,
@@ -1011,7 +1013,10 @@ def guild(
             }
             for position, (channel_id, channel_name) in enumerate((channels or {}).items())
         ],
-        "threads": [],
+        "threads": [
+            thread(thread_id, parent_id, thread_name, guild_id=guild_id, owner_id=owner_id)
+            for thread_id, (parent_id, thread_name) in (threads or {}).items()
+        ],
         "members": [],
         "voice_states": [],
         "presences": [],
@@ -1027,6 +1032,31 @@ def guild(
         "explicit_content_filter": 0,
         "mfa_level": 0,
         "nsfw_level": 0,
+    }
+
+
+def thread(
+    thread_id: str, parent_id: str, name: str, *, guild_id: str, owner_id: str
+) -> dict[str, Any]:
+    """A public thread (channel type 11) in the text channel `parent_id`."""
+    return {
+        "id": thread_id,
+        "type": 11,
+        "guild_id": guild_id,
+        "parent_id": parent_id,
+        "owner_id": owner_id,
+        "name": name,
+        "last_message_id": None,
+        "rate_limit_per_user": 0,
+        "message_count": 0,
+        "member_count": 1,
+        "flags": 0,
+        "thread_metadata": {
+            "archived": False,
+            "auto_archive_duration": 1440,
+            "archive_timestamp": "2024-01-01T00:00:00+00:00",
+            "locked": False,
+        },
     }
 
 
