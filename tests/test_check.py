@@ -1,6 +1,7 @@
 """`switchboard check`, and the model check `serve` makes before it listens (issue 14, item 2 and
 "Start-up checks"): each problem one line naming the setting and the fix, exit code 1, no
-traceback. Driven as real processes; no test reaches a real model."""
+traceback. `check` runs in this process, `serve` and `worker` in their own; no test reaches a
+real model."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.cli import run_in_process
 from tests.server import TOKEN, environment, free_port
 
 pytestmark = pytest.mark.slow
@@ -26,6 +28,10 @@ def switchboard(tmp_path: Path) -> Any:
     base = {k: v for k, v in base.items() if not k.startswith(PROVIDER_KEYS)}
 
     def run(*args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+        # serve and worker start as a user's would; --live calls the model through litellm,
+        # whose warning filters are set for the process as it is first imported.
+        if args[0] not in ("serve", "worker") and "--live" not in args:
+            return run_in_process(args, {**base, **settings}, tmp_path)
         return subprocess.run(
             [sys.executable, "-m", "core", *args],
             env={**base, **settings},

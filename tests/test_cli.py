@@ -1,4 +1,5 @@
-"""The CLI across processes, as a script would drive it: run --detach, requests, respond, resume, show."""
+"""The CLI as a script would drive it: run --detach, requests, respond, resume, show. A thread
+is started, answered and resumed in processes of their own; the rest runs in this process."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.cli import run_in_process
 from tests.fixtures import empty_postgres
 from tests.server import environment, free_port, running_server
 
@@ -19,8 +21,8 @@ pytestmark = pytest.mark.slow
 PEOPLE = Path(__file__).parents[1] / "deploy" / "people.demo.toml"
 
 
-@pytest.fixture
-def cli(tmp_path: Path) -> Any:
+def commands(tmp_path: Path, *, processes: bool) -> Any:
+    """`switchboard ARGS` on a database of its own, each in a process of its own or not."""
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
@@ -30,24 +32,39 @@ def cli(tmp_path: Path) -> Any:
     env.pop("SWITCHBOARD_MODEL", None)
 
     def run(*args: str, ok: bool = True, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "core", *args],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            input=stdin,
-            timeout=60,
-        )
+        if processes:
+            done = subprocess.run(
+                [sys.executable, "-m", "core", *args],
+                env=env,
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                input=stdin,
+                timeout=60,
+            )
+        else:
+            done = run_in_process(args, env, tmp_path, stdin)
         assert (done.returncode == 0) == ok, done.stdout + done.stderr
         return done
 
     return run
 
 
-def test_detach_respond_resume_across_processes(cli: Any) -> None:
+@pytest.fixture
+def processes(tmp_path: Path) -> Any:
+    return commands(tmp_path, processes=True)
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Any:
+    return commands(tmp_path, processes=False)
+
+
+def test_detach_respond_resume_across_processes(processes: Any, cli: Any) -> None:
+    """Started, answered and resumed each in a process of its own: all it knows is in the
+    database. (What the other commands say is read in this one.)"""
     started = json.loads(
-        cli(
+        processes(
             "run", "deploy", "deploy api 2.4.1 to production", "--detach", "--json", "--as", "bob"
         ).stdout
     )
@@ -71,11 +88,11 @@ def test_detach_respond_resume_across_processes(cli: Any) -> None:
 
     refused = cli("respond", request["id"], "--approve", "--as", "bob", ok=False)
     assert "bob may not answer" in refused.stderr
-    cli("respond", request["id"], "--approve", "--as", "alice")
+    processes("respond", request["id"], "--approve", "--as", "alice")
     late = cli("respond", request["id"], "--reject", "too late", "--as", "alice", ok=False)
     assert "already approved by operator on behalf of alice via cli" in late.stderr
 
-    assert json.loads(cli("resume", thread, "--json").stdout)["status"] == "done"
+    assert json.loads(processes("resume", thread, "--json").stdout)["status"] == "done"
     shown = json.loads(cli("show", thread, "--json").stdout)
     assert shown["status"] == "done"
     deployed = [
@@ -168,10 +185,10 @@ def test_the_cli_works_beside_a_running_server(shared_url: str, tmp_path: Path) 
     }
     with running_server(tmp_path, database_url=shared_url, SWITCHBOARD_PEOPLE=str(PEOPLE)):
         for n in range(3):
-            done = subprocess.run(
-                [sys.executable, "-m", "core", "run", "deploy", "deploy api 2.4.1 to production",
-                 "--as", "bob", "--detach", "--json"],
-                env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+            done = run_in_process(
+                ("run", "deploy", "deploy api 2.4.1 to production", "--as", "bob", "--detach",
+                 "--json"),
+                env, tmp_path,
             )  # fmt: skip
             assert done.returncode == 0, f"try {n}: {done.stdout}{done.stderr}"
             assert json.loads(done.stdout)["status"] == "waiting_human"
