@@ -143,6 +143,42 @@ async def test_a_dm_conversation_goes_on_across_a_dropped_socket(database_url: s
         assert discord_api.identifies == 1
 
 
+async def test_after_a_reconnect_and_an_invalid_session_a_dm_is_answered_once(
+    database_url: str,
+) -> None:
+    """Discord asks for a reconnect (op 7): the session is resumed, and what came before is not
+    answered again. Later it forgets the session: the RESUME is refused (INVALID_SESSION) and a
+    fresh IDENTIFY follows. After each, Bob's DM is answered, once."""
+    async with loopback_discord() as discord_api, switchboard(database_url, discord_api) as service:
+        bob_dm = discord_api.dm_channel(BOB)
+
+        async def says(text: str, answers: int) -> list[str]:
+            await discord_api.dispatch("MESSAGE_CREATE", dd.message_create(BOB, bob_dm, text))
+
+            async def said() -> list[str]:
+                found = [m.content or "" for m in discord_api.messages_in(bob_dm)]
+                return found if len(found) == answers else []
+
+            return await eventually(said)
+
+        await says("hello", 1)
+        await discord_api.reconnect()
+        await discord_api.connected(resumes=1)
+        await says("still there?", 2)
+
+        await discord_api.invalidate_session()  # discord.py waits 5 s before identifying again
+        await discord_api.connected(identifies=2, resumes=2, within=20)
+        for answer in await says("and now?", 3):
+            assert answer.endswith('I deploy releases. Try: "deploy api 2.4.1 to production".')
+        rows = await service.app.store.inbox(conversation=bob_dm)
+        assert [(r.text, r.outcome) for r in rows] == [
+            ("hello", "started"),
+            ("still there?", "continued"),
+            ("and now?", "continued"),
+        ]
+        assert (discord_api.identifies, discord_api.resumes) == (2, 2)
+
+
 async def test_a_mention_in_a_server_channel_is_answered_there(database_url: str) -> None:
     """Bob mentions the bot in #general: the agent's conversation is #general. Dana's words in
     #general without a mention join it; chatter in #random, where the agent is not, is not kept."""

@@ -20,7 +20,8 @@ answers in uncompressed text frames and discord.py reads them as they are.
 
 It runs on the test's event loop. Everything it received is public state for assertions:
 `calls`, `messages`, `interaction_responses`, `followups`, `identify_payloads`, `resumes`,
-`heartbeats`. Faults are scripted with `fail_next`, `rate_limit_next` and `reject_identify`.
+`heartbeats`. Faults are scripted with `fail_next`, `rate_limit_next` and `reject_identify`;
+the gateway's turns with `drop`, `reconnect` and `invalidate_session`.
 The module's functions build what Discord sends to the bot (`message_create`,
 `component_click`, `modal_submit`, `guild` with its threads) for `DiscordDouble.dispatch`.
 """
@@ -432,6 +433,13 @@ class DiscordDouble:
         """Ask the client to reconnect and resume (op 7), as Discord does before maintenance."""
         if self._socket is not None:
             await self._socket.send_json({"op": RECONNECT, "d": None, "s": None, "t": None})
+
+    async def invalidate_session(self) -> None:
+        """Forget the session and close the socket, as Discord does when a session expires: the
+        client's RESUME is answered INVALID_SESSION (not resumable) and it must IDENTIFY afresh;
+        nothing from the old session is replayed."""
+        self.session_id = None
+        await self.drop()
 
     # Internals: waiting.
 
