@@ -1,5 +1,5 @@
 """Discord's interactions, signed as Discord signs them (Ed25519), read and answered: what the
-HTTP interactions endpoint and the gateway will share once the Discord channel is wired in."""
+HTTP interactions endpoint and the gateway share."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Discord's interactions, as they reach `POST /discord/interactions` (and, later, the gateway):
-checked with the application's Ed25519 public key (PyNaCl), read into what core takes, and
-answered at once, as Discord asks within 3 seconds. Pure: no I/O.
+"""Discord's interactions, as they reach `POST /discord/interactions` or the gateway: over HTTP
+checked with the application's Ed25519 public key (PyNaCl); either way read into what core
+takes, and answered at once, as Discord asks within 3 seconds. Pure: no I/O.
 
 - PING is answered PONG.
 - A click on Approve or an option is a decision (answered "deferred update": the outbox edits
