@@ -384,4 +384,3 @@ def test_with_distinct_roles_each_approval_stands_for_another_entry(config: Inbo
     second = route(config, situation(erin_press, ERIN, so_far))  # Erin is no oncall
     assert isinstance(second, Append) and second.outcome == "refused"
     assert second.detail.startswith(f"{both.id} needs its next approval from role:oncall")
-
