@@ -19,16 +19,16 @@ TEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) * 2 )))
 
 .PHONY: run test lint typecheck pytest bench chaos reset clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml client/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "installing Python packages into $(VENV): the project, its dependencies and dev tools"
+	@echo "installing Python packages into $(VENV): the project, its client, dependencies and dev tools"
 	@echo "  (with uv, from PyPI; log: $(VENV)/install.log)"
 	@$(BIN)/python -m pip install -q uv > $(VENV)/install.log 2>&1 || true
 	@if test -x $(BIN)/uv; then \
-		$(BIN)/uv pip install --python $(BIN)/python -e '.[dev]' >> $(VENV)/install.log 2>&1; \
+		$(BIN)/uv pip install --python $(BIN)/python -e '.[dev]' -e './client[mcp]' >> $(VENV)/install.log 2>&1; \
 	else \
 		echo "  uv is not to be had: pip instead, slower"; \
-		$(BIN)/python -m pip install -e '.[dev]' >> $(VENV)/install.log 2>&1; \
+		$(BIN)/python -m pip install -e '.[dev]' -e './client[mcp]' >> $(VENV)/install.log 2>&1; \
 	fi || (cat $(VENV)/install.log; exit 1)
 	@echo "  installed: $$(grep -c '' <($(BIN)/python -m pip list --format=freeze 2>/dev/null)) packages"
 	touch $@

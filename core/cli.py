@@ -510,6 +510,47 @@ def check(
         raise typer.Exit(1)
 
 
+@app.command()
+def mcp(
+    url: Annotated[
+        str | None, typer.Option(help="Switchboard's address (SWITCHBOARD_URL; else this one's).")
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(help="A caller's key (SWITCHBOARD_KEY; else SWITCHBOARD_API_TOKEN)."),
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Serve streamable HTTP on this port, not stdio.")
+    ] = None,
+    host: Annotated[str, typer.Option(help="With --port: the address to bind.")] = "127.0.0.1",
+) -> None:
+    """Serve the MCP tools ask_human, request_approval and list_people (stdio; HTTP with --port)
+    for an MCP client such as a coding assistant: a caller of this Switchboard's API."""
+    import os
+
+    try:
+        from switchboard_client.mcp import run as run_mcp
+    except ImportError as e:
+        _console(stderr=True).print(
+            f"[red]error:[/] {e}: install the client with its MCP extra:"
+            " pip install './client[mcp]'",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
+    settings = _settings()
+    if url is None and not os.environ.get("SWITCHBOARD_URL"):
+        here = "127.0.0.1" if settings.switchboard_host in ("0.0.0.0", "::") else None
+        url = f"http://{here or settings.switchboard_host}:{settings.switchboard_port}"
+    token = settings.switchboard_api_token
+    if key is None and not os.environ.get("SWITCHBOARD_KEY") and token is not None:
+        key = token.get_secret_value()
+    try:
+        run_mcp(url, key, host=host, port=port)
+    except ValueError as e:
+        _console(stderr=True).print(f"[red]error:[/] {e}", soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
 @callers_app.command("add")
 def callers_add(
     name: str,

@@ -600,6 +600,7 @@ async def test_the_openapi_document_lists_the_api_and_its_problems(service: Serv
         "/api/v1/requests/{request_id}": {"get"},
         "/api/v1/requests/{request_id}/respond": {"post"},
         "/api/v1/requests/{request_id}/events": {"get"},
+        "/api/v1/recipients": {"get"},
         "/api/v1/people": {"get", "post"},
         "/api/v1/people/{person_id}": {"get", "put"},
         "/api/v1/sandbox/{channel}/messages": {"post"},

@@ -186,6 +186,13 @@ async def test_a_caller_asks_as_itself_within_its_scope_and_sees_only_its_own(
 
         copies = await eventually(delivered)
         assert {c["address"] for c in copies} == {None}  # not the people's addresses
+        # Whom it may ask: the people with the role, by id, roles and channels, no addresses.
+        whom = (await ci.get("/api/v1/recipients")).json()
+        assert [(r["id"], r["channels"][0]) for r in whom] == [
+            ("alice", "discord"),
+            ("erin", "discord"),
+        ]
+        assert all("identities" not in r for r in whom)
         for path in ("/api/v1/requests", "/api/v1/threads", "/api/v1/people", "/api/v1/callers"):
             assert problem(await ci.get(path), 403), path  # the operator's
         answer = {"as": "alice", "decision": "approve"}

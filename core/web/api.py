@@ -1,11 +1,19 @@
 """The REST API, /api/v1: threads, human requests, people, sandbox, callers. The operator's
-bearer token opens every route; a caller's key, only asking and its own requests."""
+bearer token opens every route; a caller's key, only asking, its own requests and whom it may
+ask."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from core.web import api_callers, api_people, api_requests, api_sandbox, api_threads
+from core.web import (
+    api_callers,
+    api_people,
+    api_recipients,
+    api_requests,
+    api_sandbox,
+    api_threads,
+)
 from core.web.auth import COOKIE, operator_only, require_token
 from core.web.problems import problem_responses
 
@@ -20,6 +28,7 @@ def _operators(part: APIRouter) -> None:
 
 _operators(api_sandbox.router)  # first: what bursts of inbound messages take
 router.include_router(api_requests.router)  # its routes say which a caller may use
+router.include_router(api_recipients.router)  # a caller's: within its scope
 for part in (api_threads.router, api_people.router, api_callers.router):
     _operators(part)
 
