@@ -251,6 +251,8 @@ class Acknowledged:
 
     Or an interaction the platform wants answered through its API while it waits (a dialog to
     open within seconds of a click): `channel` names whose `respond` answers it with `payload`.
+    A `payload` without a `channel` went back as the acknowledgement itself (the channel's `ack`,
+    such as Discord's dialog): nothing more is owed.
     """
 
     what: str = ""

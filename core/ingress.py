@@ -54,8 +54,6 @@ class Ingress:
             case Consent():
                 await self.outbox.consented(item)
                 return None
-            # Named: that channel answers it through the platform's API. Unnamed, its payload
-            # went back as the acknowledgement itself (the channel's `ack`): nothing is owed.
             case Acknowledged(channel=name, payload=payload) if name and payload is not None:
                 await self.respond(name, item)
                 return None

@@ -1157,7 +1157,20 @@ def interaction_create(
         payload["guild_id"] = guild_id
         payload["guild_locale"] = "en-US"
         payload["member"] = member(who)
-        payload["channel"]["guild_id"] = guild_id
+        # A server channel comes whole, as Discord sends it (discord.py reads its name).
+        payload["channel"].update(
+            guild_id=guild_id,
+            name=f"channel-{channel_id[-4:]}",
+            position=0,
+            permission_overwrites=[],
+            parent_id=None,
+            nsfw=False,
+            topic=None,
+            rate_limit_per_user=0,
+            last_message_id=None,
+            flags=0,
+            permissions=payload["app_permissions"],
+        )
     else:
         payload["user"] = who
     if message is not None:
