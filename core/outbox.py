@@ -296,11 +296,11 @@ class Dispatcher:
                 )
             else:
                 retry_at = self.clock() + delay
-        if retry_at is None and item.kind == "request" and item.request_id:
+        if retry_at is None and (request_id := await self._open_request_of(item)):
             # Dead here for good, and asked on the person's next channel (routing says if there
             # is none): a person whose phone a carrier refuses is still asked.
             elsewhere = OutboxMessage.request(
-                item.request_id, item.text, to=item.recipient, rank=item.rank + 1
+                request_id, item.text, to=item.recipient, rank=item.rank + 1
             )
             await self.store.outbox_failed(
                 item.id,
@@ -328,6 +328,14 @@ class Dispatcher:
                 error,
                 retry_at - self.clock(),
             )
+
+
+    async def _open_request_of(self, item: OutboxItem) -> str | None:
+        """The id of the request `item` is a copy of, while it waits for a decision."""
+        if item.kind != "request" or not item.request_id:
+            return None
+        request = await self.store.request(item.request_id)
+        return request.id if request is not None and request.status == "open" else None
 
 
 async def _to_the_end(delivery: Coroutine[Any, Any, None]) -> None:

@@ -265,3 +265,27 @@ async def test_a_server_that_is_down_is_a_clear_error_once_the_wait_is_over() ->
     async with AsyncSwitchboard(f"http://127.0.0.1:{free_port()}", "sbk_x", timeout=2) as board:
         with pytest.raises(Unreachable, match=r"Switchboard at http://127\.0\.0\.1:\d+ did not"):
             await board.ask_human("Anyone there?", to="bob")
+
+
+def test_a_decision_for_other_arguments_never_runs_the_function() -> None:
+    """What `@require_approval` checks of a decision before it runs anything: approved, and bound
+    to this action and these arguments by their hash (say, a proxy that answered from a cache)."""
+    from datetime import UTC, datetime
+
+    from switchboard_client.approval import _check
+    from switchboard_client.models import Decision
+
+    def approved(arguments: dict[str, Any], action: str = "deploy") -> Decision:
+        return Decision(
+            id="req-1", kind="approval", status="approved", question="?", recipients=["alice"],
+            tool=action, arguments=arguments, arguments_hash=arguments_hash(action, arguments),
+            created_at=datetime.now(UTC), decided_by="alice", decided_via="discord",
+        )  # fmt: skip
+
+    _check("deploy", DEPLOY, approved(DEPLOY))  # the one that runs
+    for other in (approved({**DEPLOY, "version": "2.5.0"}), approved(DEPLOY, "rollback")):
+        with pytest.raises(NotApproved, match="not for these arguments"):
+            _check("deploy", DEPLOY, other)
+    forged = approved(DEPLOY).model_copy(update={"arguments_hash": "0" * 64})
+    with pytest.raises(NotApproved, match="not for these arguments"):
+        _check("deploy", DEPLOY, forged)
