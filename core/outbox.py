@@ -302,12 +302,9 @@ class Dispatcher:
             elsewhere = OutboxMessage.request(
                 request_id, item.text, to=item.recipient, rank=item.rank + 1
             )
+            reason += " (asked on their next channel)"
             await self.store.outbox_failed(
-                item.id,
-                error=f"{reason} (asked on their next channel)",
-                retry_at=None,
-                then=elsewhere,
-                attempted=not reported,
+                item.id, error=reason, retry_at=None, then=elsewhere, attempted=not reported
             )
             why = "unreachable" if error.unreachable else f"dead after {attempt} attempts"
             log.error("outbox %d to %s %s: %s", item.id, item.channel, why, reason)
@@ -328,7 +325,6 @@ class Dispatcher:
                 error,
                 retry_at - self.clock(),
             )
-
 
     async def _open_request_of(self, item: OutboxItem) -> str | None:
         """The id of the request `item` is a copy of, while it waits for a decision."""
