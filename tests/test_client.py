@@ -7,6 +7,8 @@ anything else; bad input and a dead server are clear errors, never a hang."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import shutil
 import subprocess
@@ -30,7 +32,6 @@ from switchboard_client import (
 )
 
 from tests.server import Server, free_port, running_server
-from tests.test_outside_requests import Receiver
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).parents[1]
@@ -105,19 +106,41 @@ def alice_presses(server: Server, request_id: str, decision: str, reason: str = 
         assert pressed.json()["outcome"] == "answered", pressed.text
 
 
+# The outside agent: with only the client (and the standard library), it asks, receives its own
+# callback, and hears the decision three ways.
 OUTSIDE = """
-import asyncio, json, sys
-from switchboard_client import AsyncSwitchboard
+import asyncio, json, queue, sys, threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from switchboard_client import AsyncSwitchboard, decision_of
+
+url, key, secret, body = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+posted = queue.Queue()
+
+class Receiver(BaseHTTPRequestHandler):
+    def do_POST(self):
+        raw = self.rfile.read(int(self.headers["Content-Length"]))
+        try:
+            posted.put(decision_of(secret, self.headers["Switchboard-Signature"], raw))
+            self.send_response(204)
+        except ValueError:
+            self.send_response(401)
+        self.end_headers()
+
+receiver = HTTPServer(("127.0.0.1", 0), Receiver)
+threading.Thread(target=receiver.serve_forever, daemon=True).start()
+body["callback_url"] = f"http://127.0.0.1:{receiver.server_port}/decided"
 
 async def main():
-    async with AsyncSwitchboard(sys.argv[1], sys.argv[2]) as board:
-        made = await board.create(json.loads(sys.argv[3]))
+    async with AsyncSwitchboard(url, key) as board:
+        made = await board.create(body)
         print(made.id, flush=True)
         polled, streamed = await asyncio.gather(
             board.wait(made.id, timeout=60), _all(board.events(made.id))
         )
-        print(json.dumps({"polled": polled.model_dump(mode="json"),
-                          "streamed": [d.model_dump(mode="json") for d in streamed]}))
+    called = await asyncio.to_thread(posted.get, timeout=30)
+    print(json.dumps({"polled": polled.model_dump(mode="json"),
+                      "streamed": [d.model_dump(mode="json") for d in streamed],
+                      "called": called.model_dump(mode="json")}))
 
 async def _all(events):
     return [d async for d in events]
@@ -136,32 +159,27 @@ async def test_an_outside_process_hears_alices_discord_approval_three_ways(
         cwd=elsewhere, stdout=subprocess.PIPE,
     )  # fmt: skip
     assert (await alone.communicate())[0].decode().strip() == "[]"  # the client, httpx, pydantic
-    async with Receiver() as receiver:
-        body = {
-            "to": ["role:deploy-approver"],
-            "question": "Deploy api 2.4.1 to production?",
-            "action": "deploy",
-            "arguments": DEPLOY,
-            "callback_url": receiver.url,
-            "reference": "ci-1842",
-        }
-        outside = await asyncio.create_subprocess_exec(
-            client_only, "-c", OUTSIDE, server.url, caller["key"], json.dumps(body),
-            cwd=elsewhere, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        assert outside.stdout is not None
-        request_id = (await asyncio.wait_for(outside.stdout.readline(), 30)).decode().strip()
-        await asyncio.to_thread(alice_presses, server, request_id, "approve")
-        out, err = await asyncio.wait_for(outside.communicate(), 60)
-        assert outside.returncode == 0, err.decode()
-        heard = json.loads(out)
+    body = {
+        "to": ["role:deploy-approver"],
+        "question": "Deploy api 2.4.1 to production?",
+        "action": "deploy",
+        "arguments": DEPLOY,
+        "reference": "ci-1842",
+    }
+    outside = await asyncio.create_subprocess_exec(
+        client_only, "-c", OUTSIDE, server.url, caller["key"], caller["secret"], json.dumps(body),
+        cwd=elsewhere, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert outside.stdout is not None
+    request_id = (await asyncio.wait_for(outside.stdout.readline(), 30)).decode().strip()
+    await asyncio.to_thread(alice_presses, server, request_id, "approve")
+    out, err = await asyncio.wait_for(outside.communicate(), 60)
+    assert outside.returncode == 0, err.decode()
+    heard = json.loads(out)
 
-        for _ in range(100):
-            if receiver.received:
-                break
-            await asyncio.sleep(0.1)  # a poll interval: the outbox posts the callback
-    polled, streamed = heard["polled"], heard["streamed"]
-    assert (polled["status"], polled["decided_by"], polled["decided_via"]) == (
+    polled, streamed, called = heard["polled"], heard["streamed"], heard["called"]
+    assert (polled["id"], polled["status"], polled["decided_by"], polled["decided_via"]) == (
+        request_id,
         "approved",
         "alice",
         "discord",
@@ -170,15 +188,20 @@ async def test_an_outside_process_hears_alices_discord_approval_three_ways(
     assert polled["arguments_hash"] == arguments_hash("deploy", DEPLOY)
     assert [d["status"] for d in streamed] == ["open", "approved"]
     assert streamed[-1] == polled
-    [(headers, posted)] = receiver.received
-    assert verify(caller["secret"], headers["Switchboard-Signature"], posted)
-    assert not verify("another secret", headers["Switchboard-Signature"], posted)
-    called = json.loads(posted)
-    assert (called["id"], called["status"], called["decided_by"]) == (
-        request_id,
-        "approved",
-        "alice",
-    )
+    assert called == polled  # the signed callback, verified by the process that asked
+
+
+def test_a_callback_is_verified_with_the_callers_secret_only(caller: dict[str, str]) -> None:
+    def signed(body: bytes, stamp: int, secret: str = caller["secret"]) -> str:
+        mac = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256)
+        return f"t={stamp},v1={mac.hexdigest()}"
+
+    body, now = b'{"id": "req-1"}', int(time.time())
+    assert verify(caller["secret"], signed(body, now), body)
+    assert not verify(caller["secret"], signed(body, now, "another secret"), body)
+    assert not verify(caller["secret"], signed(body, now), body + b" ")
+    assert not verify(caller["secret"], signed(body, now - 301), body)  # a replay, too late
+    assert not verify(caller["secret"], "v1=only", body)
 
 
 async def test_require_approval_runs_once_with_the_approved_arguments(

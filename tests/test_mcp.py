@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 import pytest
 from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
 
-from tests.server import Server, running_server
+from tests.server import Server, free_port, running_server
 
 pytestmark = pytest.mark.slow
 BOB_ON_SLACK = "U0BOB"
@@ -140,3 +141,33 @@ async def test_asking_outside_the_keys_scope_is_the_tools_error_and_asks_no_one(
     assert "may not ask role:deploy-approver" in called.content[0].text
     with operator(server) as api:
         assert [r for r in api.get("/requests").json() if r["caller"] == "ide-narrow"] == []
+
+
+async def test_with_a_port_it_serves_streamable_http(server: Server, tmp_path: Path) -> None:
+    key = key_for(server, "ide-http", "bob")
+    port = free_port()
+    env = {"SWITCHBOARD_URL": server.url, "SWITCHBOARD_KEY": key, "PATH": "/usr/bin:/bin"}
+    with (tmp_path / "mcp.log").open("w") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "core", "mcp", "--port", str(port),
+            env=env, cwd=tmp_path, stdout=log, stderr=log,
+        )  # fmt: skip
+    try:
+        for _ in range(300):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.close()
+                break
+            except OSError:
+                await asyncio.sleep(0.05)  # a poll interval: the server starts
+        async with (
+            streamable_http_client(f"http://127.0.0.1:{port}/mcp") as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            people = result_of(await session.call_tool("list_people", {}))
+    finally:
+        process.terminate()
+        await process.wait()
+    listed = people if isinstance(people, list) else people["result"]
+    assert [p["id"] for p in listed] == ["bob"]
