@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,31 +79,43 @@ def operator(server: Server) -> httpx.Client:
     )
 
 
-def alice_presses(server: Server, request_id: str, decision: str, reason: str = "") -> None:
-    """Alice presses Approve or Reject on the copy of `request_id` in her Discord DMs."""
+def answers_in_the_sandbox(
+    server: Server,
+    request_of: Callable[[httpx.Client], str | None],
+    person: str,
+    channel: str,
+    **message: Any,
+) -> None:
+    """`person` answers, in `channel`'s sandbox, the request whose id `request_of` finds once its
+    copy has reached them there, in that copy's conversation: `message` is what they send (a
+    `sender` and `text`, or an `action`)."""
     with operator(server) as api:
         deadline = time.monotonic() + 20
         while True:
-            shown = api.get(f"/requests/{request_id}").json()
+            request_id = request_of(api)
+            shown = api.get(f"/requests/{request_id}").json() if request_id else {}
             copies = [
                 d
-                for d in shown["deliveries"]
-                if (d["recipient"], d["channel"], d["status"]) == ("alice", "discord", "sent")
+                for d in shown.get("deliveries", ())
+                if (d["recipient"], d["channel"], d["status"]) == (person, channel, "sent")
             ]
             if copies:
                 break
-            assert time.monotonic() < deadline, shown
+            assert time.monotonic() < deadline, f"no copy reached {person} on {channel}: {shown}"
             time.sleep(0.1)  # a poll interval: the dispatcher sends the copy
-        action = {"request_id": request_id, "decision": decision, "reason": reason}
-        pressed = api.post(
-            "/sandbox/discord/messages",
-            json={
-                "sender": ALICE_ON_DISCORD,
-                "conversation": copies[0]["conversation"],
-                "action": action,
-            },
+        said = api.post(
+            f"/sandbox/{channel}/messages",
+            json={"conversation": copies[0]["conversation"], **message},
         )
-        assert pressed.json()["outcome"] == "answered", pressed.text
+        assert said.json()["outcome"] == "answered", said.text
+
+
+def alice_presses(server: Server, request_id: str, decision: str, reason: str = "") -> None:
+    """Alice presses Approve or Reject on the copy of `request_id` in her Discord DMs."""
+    action = {"request_id": request_id, "decision": decision, "reason": reason}
+    answers_in_the_sandbox(
+        server, lambda _: request_id, "alice", "discord", sender=ALICE_ON_DISCORD, action=action
+    )
 
 
 # The outside agent: with only the client (and the standard library), it asks, receives its own

@@ -24,7 +24,7 @@ from switchboard_client import AsyncSwitchboard
 from tests.doubles.openai_server import OpenAIServer, TextReply, ToolCallReply
 from tests.server import ROOT, Server, running_server
 from tests.test_client import alice_presses, operator
-from tests.test_mcp import bob_types, key_for, result_of
+from tests.test_mcp import bob_answers, key_for
 
 pytestmark = pytest.mark.slow
 EXAMPLES = ROOT / "docs" / "examples"
@@ -200,14 +200,7 @@ async def test_the_mcp_configuration_starts_a_server_that_gets_bobs_answer(
             await session.initialize()
             tools = {t.name for t in (await session.list_tools()).tools}
             assert tools == {"ask_human", "request_approval", "list_people"}
-            asking = asyncio.create_task(
-                session.call_tool(
-                    "ask_human",
-                    {"question": question, "to": ["bob"], "options": ["eu-west-1", "us-east-1"]},
-                )
-            )
-            await asyncio.to_thread(bob_types, server, question, "us-east-1")
-            answered = result_of(await asyncio.wait_for(asking, 30))
+            answered = await bob_answers(session, server, question, "us-east-1")
     assert (answered["status"], answered["answer"], answered["decided_by"]) == (
         "answered",
         "us-east-1",

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.server import Server, free_port, running_server
+from tests.test_client import answers_in_the_sandbox, operator
 
 pytestmark = pytest.mark.slow
 BOB_ON_SLACK = "U0BOB"
@@ -28,12 +28,6 @@ BOB_ON_SLACK = "U0BOB"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with running_server(tmp_path_factory.mktemp("serve")) as started:
         yield started
-
-
-def operator(server: Server) -> httpx.Client:
-    return httpx.Client(
-        base_url=server.url + "/api/v1", headers={"Authorization": f"Bearer {server.token}"}
-    )
 
 
 @asynccontextmanager
@@ -64,27 +58,25 @@ def key_for(server: Server, name: str, *scope: str) -> str:
 
 def bob_types(server: Server, question: str, text: str) -> None:
     """Bob answers in the Slack sandbox, in the conversation where the question reached him."""
-    with operator(server) as api:
-        deadline = time.monotonic() + 20
-        while True:
-            asked = [r for r in api.get("/requests").json() if r["question"] == question]
-            copies = []
-            if asked:
-                shown = api.get(f"/requests/{asked[0]['id']}").json()
-                copies = [
-                    d
-                    for d in shown["deliveries"]
-                    if (d["recipient"], d["channel"], d["status"]) == ("bob", "slack", "sent")
-                ]
-            if copies:
-                break
-            assert time.monotonic() < deadline, "the question did not reach Bob on Slack"
-            time.sleep(0.1)  # a poll interval: the MCP server asks, the dispatcher sends
-        said = api.post(
-            "/sandbox/slack/messages",
-            json={"sender": BOB_ON_SLACK, "conversation": copies[0]["conversation"], "text": text},
+
+    def asked(api: httpx.Client) -> str | None:
+        found = [r["id"] for r in api.get("/requests").json() if r["question"] == question]
+        return found[0] if found else None
+
+    answers_in_the_sandbox(server, asked, "bob", "slack", sender=BOB_ON_SLACK, text=text)
+
+
+async def bob_answers(session: ClientSession, server: Server, question: str, text: str) -> Any:
+    """An MCP client asks Bob `question` (two regions to choose from); Bob types `text` in
+    Slack; what the tool returned."""
+    asking = asyncio.create_task(
+        session.call_tool(
+            "ask_human",
+            {"question": question, "to": ["bob"], "options": ["eu-west-1", "us-east-1"]},
         )
-        assert said.json()["outcome"] == "answered", said.text
+    )
+    await asyncio.to_thread(bob_types, server, question, text)
+    return result_of(await asyncio.wait_for(asking, 30))
 
 
 def result_of(called: Any) -> dict[str, Any]:
@@ -112,14 +104,7 @@ async def test_an_mcp_client_gets_the_answer_bob_types_in_slack(
         assert all("identities" not in p for p in listed)  # no addresses for a model
 
         question = "Which region should the new cache go to?"
-        asking = asyncio.create_task(
-            session.call_tool(
-                "ask_human",
-                {"question": question, "to": ["bob"], "options": ["eu-west-1", "us-east-1"]},
-            )
-        )
-        await asyncio.to_thread(bob_types, server, question, "eu-west-1")
-        answered = result_of(await asyncio.wait_for(asking, 30))
+        answered = await bob_answers(session, server, question, "eu-west-1")
     assert answered["status"] == "answered"
     assert (answered["answer"], answered["decided_by"], answered["decided_via"]) == (
         "eu-west-1",
