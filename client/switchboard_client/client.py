@@ -46,9 +46,7 @@ class AsyncSwitchboard:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.url = (url or os.environ.get("SWITCHBOARD_URL") or DEFAULT_URL).rstrip("/")
-        found = key or os.environ.get("SWITCHBOARD_KEY") or os.environ.get("SWITCHBOARD_API_TOKEN")
-        if not found:
-            raise ValueError("no key: pass key=, or set SWITCHBOARD_KEY (switchboard callers add)")
+        found = key_of(key)
         self.timeout = timeout
         self._http = httpx.AsyncClient(
             base_url=self.url + "/api/v1",
@@ -237,8 +235,7 @@ class Switchboard:
     def __init__(
         self, url: str | None = None, key: str | None = None, *, timeout: float = DEFAULT_TIMEOUT
     ) -> None:
-        self._options: dict[str, Any] = {"url": url, "key": key, "timeout": timeout}
-        AsyncSwitchboard(**self._options)  # a missing key is said now, not at the first call
+        self._options: dict[str, Any] = {"url": url, "key": key_of(key), "timeout": timeout}
 
     def ask_human(self, question: str, **options: Any) -> Decision:
         """See `AsyncSwitchboard.ask_human`."""
@@ -263,6 +260,18 @@ class Switchboard:
                 return await call(sb)
 
         return run_to_the_end(once)
+
+
+def key_of(key: str | None) -> str:
+    """The caller's key: `key`, else SWITCHBOARD_KEY (else the operator's SWITCHBOARD_API_TOKEN);
+    ValueError, said at once, when there is none."""
+    found = key or os.environ.get("SWITCHBOARD_KEY") or os.environ.get("SWITCHBOARD_API_TOKEN")
+    if not found:
+        raise ValueError(
+            "no key: give --key (key= in Python) or set SWITCHBOARD_KEY; `switchboard callers add`"
+            " makes one"
+        )
+    return found
 
 
 def run_to_the_end(work: Callable[[], Awaitable[T]]) -> T:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
-from switchboard_client.client import AsyncSwitchboard
+from switchboard_client.client import AsyncSwitchboard, key_of
 from switchboard_client.errors import SwitchboardError
 from switchboard_client.models import Decision
 
@@ -28,7 +28,7 @@ DEFAULT_WAIT = 600.0  # seconds a tool call waits for a person, unless the model
 
 def server(url: str | None = None, key: str | None = None) -> MCPServer[Any]:
     """The MCP server, each tool call a call to Switchboard at `url` with `key`."""
-    AsyncSwitchboard(url, key)  # a missing key is said at start, not at the first tool call
+    key = key_of(key)  # a missing key is said at start, not at the first tool call
     mcp: MCPServer[Any] = MCPServer(
         "switchboard",
         instructions=(
