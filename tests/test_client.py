@@ -324,3 +324,35 @@ def test_a_decision_for_other_arguments_never_runs_the_function() -> None:
     forged = approved(DEPLOY).model_copy(update={"arguments_hash": "0" * 64})
     with pytest.raises(NotApproved, match="not for these arguments"):
         _check("deploy", DEPLOY, forged)
+
+
+async def test_events_go_on_across_a_restart_of_the_server(tmp_path: Path) -> None:
+    """The stream drops as Switchboard is killed; the client opens it again once Switchboard is
+    back, and the request's changes come once each."""
+    port = free_port()
+    with running_server(tmp_path, port=port) as first, operator(first) as api:
+        key = api.post("/callers", json={"name": "watcher", "scope": ["*"]}).json()["key"]
+        board = AsyncSwitchboard(first.url, key, timeout=60)
+        made = await board.create({"to": ["alice"], "question": "Restart now?"})
+        heard: list[str] = []
+
+        async def listen() -> None:
+            async for decision in board.events(made.id):
+                heard.append(decision.status)
+
+        listening = asyncio.create_task(listen())
+        for _ in range(100):
+            if heard:
+                break
+            await asyncio.sleep(0.05)  # a poll interval: the stream starts
+        first.process.kill()
+        first.process.wait()
+    with running_server(tmp_path, port=port) as second, operator(second) as api:
+        answered = api.post(
+            f"/requests/{made.id}/respond",
+            json={"as": "alice", "decision": "answer", "answer": "yes"},
+        )
+        assert answered.status_code == 200, answered.text
+        await asyncio.wait_for(listening, 30)
+    await board.aclose()
+    assert heard == ["open", "answered"]

@@ -178,11 +178,38 @@ class AsyncSwitchboard:
             if _now() >= until:
                 raise NoDecision(request_id, waited)
 
-    async def events(self, request_id: str) -> AsyncIterator[Decision]:
+    async def events(
+        self, request_id: str, *, timeout: float | None = None
+    ) -> AsyncIterator[Decision]:
         """The request now and at each change (each approval of a quorum), over server-sent
-        events, until it is settled."""
+        events, until it is settled. A dropped stream (Switchboard restarting) is opened again
+        until `timeout` seconds (the client's `timeout` by default) have passed, then
+        `Unreachable`; a change is given once, however often the stream starts again."""
+        waited = self.timeout if timeout is None else timeout
+        until, pause, last = _now() + waited, RETRY_FIRST, None
+        while True:
+            try:
+                async for decision in self._stream(request_id):
+                    pause = RETRY_FIRST
+                    seen = (decision.status, len(decision.approvals))
+                    if seen != last:
+                        last = seen
+                        yield decision
+                    if decision.settled:
+                        return
+                failure = "the stream ended before the request was settled"
+            except httpx.TransportError as e:
+                failure = f"Switchboard at {self.url} did not answer: {e or type(e).__name__}"
+            if _now() + pause > until:
+                raise Unreachable(failure, request_id=request_id)
+            await asyncio.sleep(pause)
+            pause = min(RETRY_MAX, pause * 2)
+
+    async def _stream(self, request_id: str) -> AsyncIterator[Decision]:
         path = f"/requests/{request_id}/events"
         async with self._http.stream("GET", path, timeout=httpx.Timeout(10.0, read=60.0)) as sse:
+            if sse.status_code >= 500:
+                raise httpx.RemoteProtocolError(f"{sse.status_code} from Switchboard")
             if sse.status_code >= 400:
                 await sse.aread()
                 raise _refused(sse)
