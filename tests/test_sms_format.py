@@ -474,6 +474,33 @@ def test_long_progress_is_shortened_before_the_question_goes() -> None:
     assert body.startswith("Deploy bot: Ship it? Ship it?")
 
 
+def test_a_callers_context_shows_after_the_question_where_it_fits() -> None:
+    said = "CI run 1842 passed; the change log is short."
+    context = APPROVAL.context.model_copy(update={"context": said})  # type: ignore[union-attr]
+    body = _body(APPROVAL.model_copy(update={"context": context}))
+    assert body.startswith(
+        f"Deploy bot: Deploy api 2.4.1 to production? (for Bob Example)\nContext: {said}\n"
+        "deploy: service=api, version=2.4.1\n"
+    )
+    asked = QUESTION.model_copy(
+        update={"context": QUESTION.context.model_copy(update={"context": said})}  # type: ignore[union-attr]
+    )
+    assert f"\nContext: {said}\n1 Full refund\n2 Store credit\n" in _body(asked)
+    rambling = context.model_copy(update={"context": "Because. " * 40})
+    long = _body(APPROVAL.model_copy(update={"context": rambling}))
+    shortened = long.split("\n")[1]
+    assert shortened.startswith("Context: Because.") and shortened.endswith("...")
+    assert len(shortened) <= len("Context: ") + 120
+
+
+def test_the_context_is_first_to_give_way_then_who_may_decide() -> None:
+    said = "CI run 1842 passed on all three platforms; the change log is short; the canary ran an hour, no errors."
+    busy = QUORUM_CONTEXT.model_copy(update={"context": said})
+    body = _body(QUORUM.model_copy(update={"context": busy}))  # 350 characters without it
+    assert "Context:" not in body
+    assert f"Who may decide: {DECIDERS}" in body and segments(body) <= 3
+
+
 def test_a_question_shows_no_deciders_line_nor_progress() -> None:
     context = QUORUM_CONTEXT.model_copy(update={"question": QUESTION.text})
     body = _body(QUESTION.model_copy(update={"context": context}))

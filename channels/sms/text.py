@@ -34,8 +34,12 @@ smart quote does not switch the text to UCS-2 and halve its room. What is really
   it> (417)", within 2 segments; a step towards a quorum, to someone who approved already, is
   no settlement: "1 of 2: approved by Alice via sms; waiting for one more (417)".
 
+What an outside caller tells the decider (its context, "Context: CI run 1842 passed.") is shown
+after the question, shortened to CONTEXT_SHOWN characters, where the whole question fits, and is
+the first to give way.
+
 Who may decide ("Who may decide: role:deploy-approver; 2 different people must approve (not Bob,
-who asked)") is shown whole or not at all, and is the first to give way when the question needs
+who asked)") is shown whole or not at all, and is the next to give way when the question needs
 the room (then the arguments): the person it reaches may decide (the requester is not asked), a
 quorum shows again in the progress once someone approved, and cut, the line could lose who may
 not. The progress stays, shortened if need be, unless even then the question would keep less
@@ -70,6 +74,7 @@ QUESTION_KEPT = 40  # a shortened question keeps at least this much, else option
 REPLY_KEPT = 80  # a cut reply keeps at least this much, else it goes without the link
 PROGRESS_SHOWN = (120, 40)  # an approval's progress, shorter if the question needs the room
 DECIDERS_SHOWN = 160  # who may decide, whole or not at all
+CONTEXT_SHOWN = 120  # what an outside caller tells the decider, the first to give way
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -164,11 +169,20 @@ def _request(message: OutboundMessage) -> str:
         last.append(f"{'Decide' if approval else 'Answer'} by {when(context.deadline)}.")
     last.append(_instruction(approval, code, bool(message.options)))
     extras = [e for e in (_arguments(context), _deciders(context)) if e] if approval else []
+    about = _about(context)
     options = () if approval else message.options
+    listed_whole = _option_lists(options)[0]
+    # Only where the whole question fits: what the caller says first, then who may decide,
+    # then the arguments give way.
+    extra_sets = (
+        ([about, *extras], extras, extras[:1], extras[1:])
+        if about
+        else (extras, extras[:1], extras[1:])
+    )
     for progress in _progress(context) if approval else [""]:
         then = [progress, *last] if progress else last
-        for shown in (extras, extras[:1], extras[1:]):  # only where the whole question fits
-            whole = _lines(head + for_whom, *shown, *then)
+        for shown in extra_sets:
+            whole = _lines(head + for_whom, *shown, *listed_whole, *then)
             if shown and fits(whole, REQUEST_SEGMENTS):
                 return whole
         for listed in _option_lists(options):
@@ -194,6 +208,12 @@ def _progress(context: RequestContext) -> list[str]:
     if not said:
         return [""]
     return [*dict.fromkeys(_clip(said, limit) for limit in PROGRESS_SHOWN), ""]
+
+
+def _about(context: RequestContext) -> str:
+    """What an outside caller tells the decider, on one line, shortened to CONTEXT_SHOWN."""
+    said = _one_line(gsm_friendly(context.context))
+    return f"Context: {_clip(said, CONTEXT_SHOWN)}" if said else ""
 
 
 def _deciders(context: RequestContext) -> str:
