@@ -20,9 +20,8 @@ from switchboard_client.errors import SwitchboardError
 from switchboard_client.models import Decision
 
 T = TypeVar("T")
-PROGRESS_EVERY = (
-    15.0  # seconds between progress notes while a person decides: keeps clients waiting
-)
+# Seconds between progress notes while a person decides: a client that hears nothing may give up.
+PROGRESS_EVERY = 15.0
 DEFAULT_WAIT = 600.0  # seconds a tool call waits for a person, unless the model asks for another
 
 
