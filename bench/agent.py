@@ -11,6 +11,8 @@ from core.models.scripted import Call
 from core.tools import ToolContext, tool
 
 APPROVER_ROLE = "approver"
+# Who asks for the work: not the approver, who may not approve what they asked for (four eyes).
+REQUESTER = "rob"
 ROWS = 18  # rows in a `work` result: about 1 KB of JSON
 
 

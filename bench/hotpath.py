@@ -7,7 +7,7 @@ import cProfile
 import pstats
 from dataclasses import dataclass
 
-from bench.agent import SHIP, agent, work_calls
+from bench.agent import REQUESTER, SHIP, agent, work_calls
 from core.models.scripted import ScriptedModel
 from core.runtime import Runtime
 from storage import open_store
@@ -26,7 +26,7 @@ async def _profile(url: str, k: int) -> tuple[cProfile.Profile, cProfile.Profile
     store = open_store(url)
     try:
         runtime = Runtime(store, {agent.name: agent}, lambda _agent: model)
-        thread_id = await runtime.start(agent.name, f"do {k} items, then ship", requester="ann")
+        thread_id = await runtime.start(agent.name, f"do {k} items, then ship", requester=REQUESTER)
         # cProfile sees one thread: enable a second profiler on the database thread, through a
         # unit of work (bench-only reach into SqlStore; SQLite has one database thread).
         loop_prof, db_prof = cProfile.Profile(), cProfile.Profile()

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.agent import SHIP, agent, work_calls
+from bench.agent import REQUESTER, SHIP, agent, work_calls
 from bench.databases import Size, size_probe
 from bench.resume import resume
 from bench.timed import TimedModel
@@ -68,7 +68,7 @@ async def run_until_approval(store: SqlStore, url: str, k: int, *, sized: bool) 
     probes = {n: lambda: sizes.append(measure()) for n in (0, k)} if sized else {}
     model = TimedModel([*work_calls(k), SHIP], probes=probes)
     runtime = Runtime(store, {agent.name: agent}, lambda _agent: model)
-    thread_id = await runtime.start(agent.name, f"do {k} items, then ship", requester="ann")
+    thread_id = await runtime.start(agent.name, f"do {k} items, then ship", requester=REQUESTER)
     state = await runtime.advance(thread_id)
     if state.status is not Status.WAITING_HUMAN or len(state.open_requests) != 1:
         raise RuntimeError(f"expected one approval request, the thread is {state.status}")

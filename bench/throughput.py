@@ -6,7 +6,7 @@ import asyncio
 import time
 from dataclasses import asdict, dataclass
 
-from bench.agent import DONE, SHIP, agent, work_calls
+from bench.agent import DONE, REQUESTER, SHIP, agent, work_calls
 from bench.steps import APPROVER
 from core.humans import Approve, respond
 from core.models.scripted import ScriptedModel
@@ -32,7 +32,7 @@ async def one_thread(store: Store, work_steps: int) -> int:
     """Start, run to the approval, approve, run to the end; returns the model calls it took."""
     model = ScriptedModel([*work_calls(work_steps), SHIP, DONE])
     runtime = Runtime(store, {agent.name: agent}, lambda _agent: model)
-    thread_id = await runtime.start(agent.name, "work, then ship", requester="ann")
+    thread_id = await runtime.start(agent.name, "work, then ship", requester=REQUESTER)
     paused = await runtime.advance(thread_id)
     [request_id] = paused.open_requests
     await respond(store, request_id, "ann", Approve(), via="bench")

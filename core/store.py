@@ -119,6 +119,7 @@ class Queries(Protocol):
         *,
         request_id: str | None = None,
         channel: str | None = None,
+        conversation: str | None = None,
         status: str | None = None,
         limit: int = 500,
     ) -> list[OutboxItem]: ...

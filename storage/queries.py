@@ -57,6 +57,7 @@ class SqlQueries(Database):
         *,
         request_id: str | None = None,
         channel: str | None = None,
+        conversation: str | None = None,
         status: str | None = None,
         limit: int = 500,
     ) -> list[OutboxItem]:
@@ -65,6 +66,8 @@ class SqlQueries(Database):
             query = query.where(outbox.c.request_id == request_id)
         if channel is not None:
             query = query.where(outbox.c.channel == channel)
+        if conversation is not None:
+            query = query.where(outbox.c.conversation == conversation)
         if status is not None:
             query = query.where(outbox.c.status == status)
         return await self._run(lambda conn: outbox_items(conn, query)[::-1])

@@ -80,7 +80,9 @@ async def inject(channel: ChannelName, body: SandboxMessage, service: ServiceDep
             f"{channel} is connected to the real platform: only sandbox channels take injected messages",
             kind="not-a-sandbox",
         )
-    sent = await service.app.store.outbox(channel=channel)
+    sent = await service.app.store.outbox(
+        channel=channel, conversation=body.conversation, status="sent"
+    )
     try:
         message = simulator.simulate(
             sender=body.sender,

@@ -246,7 +246,9 @@ async def _act(
             status=409,
         )
     conversation = conversation or simulator.new_conversation(actor.address)
-    sent = await service.app.store.outbox(channel=channel_name)
+    sent = await service.app.store.outbox(
+        channel=channel_name, conversation=conversation, status="sent"
+    )
     try:
         message = simulator.simulate(
             sender=actor.address,
