@@ -3,13 +3,17 @@ is the mail their client would send, read by the channel's own parser (token, th
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from sqlalchemy import insert
 
 from core.records import OutboxItem, Person
 from core.service import Service
 from core.web.auth import COOKIE
+from storage.tables import outbox
 from tests.fixtures import eventually, running, service_settings, simulator
 from tests.test_api import TOKEN, client_for
 
@@ -85,6 +89,40 @@ async def test_a_reply_to_a_request_mail_goes_to_its_token_and_its_quote_is_take
         # A second reply, to the outcome shown last, still names the request: it was settled.
         late = await say(api, "erin@example.com", request.conversation, "REJECT on second thought")
         assert late["outcome"] == "refused" and late["detail"].startswith("Already settled")
+
+
+async def test_a_reply_finds_its_mail_however_many_were_sent_since(database_url: str) -> None:
+    """The mail a reply answers is its conversation's latest, even with 600 mails sent on the
+    channel since (a reply once looked only among the channel's newest 500, and lost its token)."""
+    async with (
+        running(service_settings(database_url), [ERIN, BOB]) as service,
+        client_for(service, authorization=f"Bearer {TOKEN}") as api,
+    ):
+        await api.post(
+            "/api/v1/sandbox/slack/messages",
+            json={
+                "sender": "U0BOB",
+                "conversation": "C1:1",
+                "text": "deploy api 2.4.1 to production",
+            },
+        )
+        [request] = await sent_to(service, "erin@example.com", "request")
+        now = datetime.now(UTC)
+        since = [
+            {"seq": 0, "channel": "email", "kind": "reply", "text": "hi", "status": "sent",
+             "idempotency_key": f"since-{i}", "created_at": now, "sent_at": now,
+             "address": f"someone{i}@example.com", "conversation": f"<m{i}@example.com> hi",
+             "payload": {"subject": "hi", "from": "agents@example.com"}}
+            for i in range(600)
+        ]  # fmt: skip
+
+        def write() -> None:
+            with service.app.store.engine.begin() as conn:
+                conn.execute(insert(outbox), since)
+
+        await asyncio.to_thread(write)
+        answered = await say(api, "erin@example.com", request.conversation or "", "APPROVE")
+        assert answered["outcome"] == "answered", answered
 
 
 async def test_a_new_mail_starts_a_thread_named_by_its_subject_and_the_answers_join_it(
