@@ -80,16 +80,14 @@ async def inject(channel: ChannelName, body: SandboxMessage, service: ServiceDep
             f"{channel} is connected to the real platform: only sandbox channels take injected messages",
             kind="not-a-sandbox",
         )
-    sent = await service.app.store.outbox(
-        channel=channel, conversation=body.conversation, status="sent"
-    )
+    answered = await answering(service.app.store, channel, body.conversation, body.sender)
     try:
         message = simulator.simulate(
             sender=body.sender,
             conversation=body.conversation,
             text=body.text,
             action=body.action,
-            answering=answering(sent, body.conversation, body.sender),
+            answering=answered,
         )
     except Malformed as e:  # what the platform would never bring (a sender that is no address)
         raise unprocessable(str(e), kind="not-on-the-platform", at=("body",)) from None

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from core.previews import Button, Preview
 from core.records import InboxItem, OutboxItem, Person
+from core.store import Queries
 from core.web.console.render import headline, names, utc
 
 # Someone in no directory: to see what a channel does with an unknown sender.
@@ -200,16 +201,13 @@ def actors(channel: str, people: list[Person], stranger: str) -> list[Actor]:
     return [*found, Actor(STRANGER, "Someone not in the directory", stranger)]
 
 
-def answering(outbox: list[OutboxItem], conversation: str, address: str) -> dict[str, Any] | None:
+async def answering(
+    store: Queries, channel: str, conversation: str, address: str
+) -> dict[str, Any] | None:
     """The payload of the latest message sent to `address` in `conversation`: what a reply
-    there answers (a mail client replies to the mail it shows last)."""
-    sent = [
-        row
-        for row in outbox
-        if row.conversation == conversation
-        and (row.address or "").lower() == address.lower()
-        and row.status == "sent"
-        and row.payload
-    ]
-    latest = max(sent, key=lambda row: utc(row.sent_at or row.created_at), default=None)
+    there answers (a mail client replies to the mail it shows last). Only that conversation's
+    sent copies are read (the outbox's conversation index), however many the channel has."""
+    sent = await store.outbox(channel=channel, conversation=conversation, status="sent")
+    mine = [row for row in sent if (row.address or "").lower() == address.lower() and row.payload]
+    latest = max(mine, key=lambda row: utc(row.sent_at or row.created_at), default=None)
     return latest.payload if latest else None

@@ -246,16 +246,14 @@ async def _act(
             status=409,
         )
     conversation = conversation or simulator.new_conversation(actor.address)
-    sent = await service.app.store.outbox(
-        channel=channel_name, conversation=conversation, status="sent"
-    )
+    answered = await answering(service.app.store, channel_name, conversation, actor.address)
     try:
         message = simulator.simulate(
             sender=actor.address,
             conversation=conversation,
             text=text,
             action=action,
-            answering=answering(sent, conversation, actor.address),
+            answering=answered,
         )
     except Malformed as e:
         refused = Received("refused", f"{channel_name} would not bring that: {e}")
