@@ -513,11 +513,12 @@ def check(
 @app.command()
 def mcp(
     url: Annotated[
-        str | None, typer.Option(help="Switchboard's address (SWITCHBOARD_URL; else this one's).")
+        str | None,
+        typer.Option(envvar="SWITCHBOARD_URL", help="Switchboard's address (else this one's)."),
     ] = None,
     key: Annotated[
         str | None,
-        typer.Option(help="A caller's key (SWITCHBOARD_KEY; else SWITCHBOARD_API_TOKEN)."),
+        typer.Option(envvar="SWITCHBOARD_KEY", help="A caller's key (else SWITCHBOARD_API_TOKEN)."),
     ] = None,
     port: Annotated[
         int | None, typer.Option(help="Serve streamable HTTP on this port, not stdio.")
@@ -526,8 +527,6 @@ def mcp(
 ) -> None:
     """Serve the MCP tools ask_human, request_approval and list_people (stdio; HTTP with --port)
     for an MCP client such as a coding assistant: a caller of this Switchboard's API."""
-    import os
-
     try:
         from switchboard_client.mcp import run as run_mcp
     except ImportError as e:
@@ -538,12 +537,11 @@ def mcp(
         )
         raise typer.Exit(1) from None
     settings = _settings()
-    if url is None and not os.environ.get("SWITCHBOARD_URL"):
+    if url is None:
         here = "127.0.0.1" if settings.switchboard_host in ("0.0.0.0", "::") else None
         url = f"http://{here or settings.switchboard_host}:{settings.switchboard_port}"
-    token = settings.switchboard_api_token
-    if key is None and not os.environ.get("SWITCHBOARD_KEY") and token is not None:
-        key = token.get_secret_value()
+    if key is None and settings.switchboard_api_token is not None:
+        key = settings.switchboard_api_token.get_secret_value()
     try:
         run_mcp(url, key, host=host, port=port)
     except ValueError as e:
